@@ -1,0 +1,139 @@
+"""The registry of every data file aiapy ships or knows how to fetch.
+
+``registry.json`` beside this module lists each file once: a name, a version, the bundled path, its
+SHA-256, the SolarSoft path it mirrors (if any) and its licence. Every loader in the package asks this
+module for a file by name; a bundled file whose hash does not match the registry is an error, never used.
+"""
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from aiapy import _SSW_MIRRORS
+
+__all__ = ["DataFile", "DataIntegrityError", "REGISTRY", "get_entry", "get_file", "sha256sum", "verify_file", "data_dir"]
+
+
+class DataIntegrityError(OSError):
+    """A data file does not match the SHA-256 recorded for it."""
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One registered data file.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"correction_table_v10"``.
+    kind : str
+        ``"calibration"`` or ``"sample"``.
+    version : str
+        Calibration version (or data release) the file belongs to.
+    file : str
+        Path of the bundled copy, relative to the ``aiapy/data`` directory.
+    sha256 : str
+        Hex SHA-256 of the bundled copy.
+    ssw_path : str or None
+        Path under a SolarSoft mirror root of the file this copy mirrors.
+    description : str
+        What the file is and where it came from.
+    licence : str
+        Terms under which it is redistributed.
+    """
+
+    name: str
+    kind: str
+    version: str
+    file: str
+    sha256: str
+    ssw_path: str | None
+    description: str
+    licence: str
+
+    @property
+    def filename(self):
+        """The file's base name."""
+        return Path(self.file).name
+
+    @property
+    def urls(self):
+        """Remote copies on the SolarSoft mirrors, in the order they are tried (empty if none)."""
+        if self.ssw_path is None:
+            return []
+        return [f"{mirror}{self.ssw_path}" for mirror in _SSW_MIRRORS]
+
+
+def data_dir():
+    """The directory holding the bundled data (``aiapy/data``)."""
+    return Path(str(files("aiapy.data")))
+
+
+def _load_registry():
+    entries = json.loads((data_dir() / "registry.json").read_text(encoding="utf-8"))
+    return {entry["name"]: DataFile(**entry) for entry in entries}
+
+
+#: Every registered file, by name.
+REGISTRY = _load_registry()
+
+
+def sha256sum(path, *, chunk_size=1 << 20):
+    """The hex SHA-256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def get_entry(name):
+    """
+    The registry entry called ``name``.
+
+    Raises
+    ------
+    KeyError
+        If no file of that name is registered; the message lists the names that are.
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"No data file named {name!r} in the aiapy registry; known: {sorted(REGISTRY)}.") from None
+
+
+@functools.cache
+def _verified(path, sha256, mtime_ns, size):
+    """Hash a file once per (path, mtime, size): bundled files are read-only in practice."""
+    actual = sha256sum(path)
+    if actual != sha256:
+        raise DataIntegrityError(
+            f"{path} has SHA-256 {actual}, but the registry expects {sha256}. The file is corrupt or was "
+            "replaced; reinstall aiapy, or pass the table or file explicitly."
+        )
+    return path
+
+
+def verify_file(path, sha256):
+    """Return ``path`` if its SHA-256 equals ``sha256``; raise `DataIntegrityError` otherwise."""
+    path = Path(path)
+    stat = path.stat()
+    return _verified(path, sha256, stat.st_mtime_ns, stat.st_size)
+
+
+def get_file(name):
+    """
+    The verified path of the bundled copy of the registered file ``name``.
+
+    Raises
+    ------
+    KeyError
+        If ``name`` is not registered.
+    DataIntegrityError
+        If the bundled file's SHA-256 does not match the registry.
+    """
+    entry = get_entry(name)
+    return verify_file(data_dir() / entry.file, entry.sha256)

@@ -1,0 +1,27 @@
+"""Utilities shared by every subpackage: channel validation, telescope numbers, quality flags, warnings."""
+
+from aiapy.utils.channels import ALL_CHANNELS, EUV_CHANNELS, FUV_CHANNELS, telescope_number, validate_channel
+from aiapy.utils.exceptions import (
+    AIApyDeprecationWarning,
+    AIApyMetadataWarning,
+    AIApyUserWarning,
+    AIApyWarning,
+    AiapyUserWarning,
+    AiapyWarning,
+)
+from aiapy.utils.quality import check_quality_flag
+
+__all__ = [
+    "ALL_CHANNELS",
+    "EUV_CHANNELS",
+    "FUV_CHANNELS",
+    "AIApyDeprecationWarning",
+    "AIApyMetadataWarning",
+    "AIApyUserWarning",
+    "AIApyWarning",
+    "AiapyUserWarning",
+    "AiapyWarning",
+    "check_quality_flag",
+    "telescope_number",
+    "validate_channel",
+]
