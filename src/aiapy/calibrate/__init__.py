@@ -1,0 +1,14 @@
+"""Calibration of AIA level-1 data: degradation, uncertainties, exposure, pointing, registration, spikes."""
+
+from aiapy.calibrate import utils
+from aiapy.calibrate.degradation import correct_degradation, degradation
+from aiapy.calibrate.exposure import normalize_exposure
+from aiapy.calibrate.uncertainty import estimate_error
+
+__all__ = [
+    "utils",
+    "correct_degradation",
+    "degradation",
+    "estimate_error",
+    "normalize_exposure",
+]

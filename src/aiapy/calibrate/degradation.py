@@ -1,0 +1,217 @@
+"""Degradation of the AIA channels over the mission, and its correction.
+
+The AIA team models the loss of sensitivity of each channel as a sequence of epochs. Within the epoch
+that contains time :math:`t`, starting at :math:`t_e`,
+
+.. math::
+
+    C_T(t) = \\frac{A_{\\rm eff}(t_e)}{A_{\\rm eff}(t_0)}\\,(1 + p_1\\,\\delta t + p_2\\,\\delta t^2 + p_3\\,\\delta t^3),
+    \\qquad \\delta t = t - t_e \\ \\text{(days)},
+
+where :math:`A_{\\rm eff}(t_0)` is the effective area of the channel's first epoch in the chosen
+calibration version.
+
+References
+----------
+.. [1] Boerner et al. 2014, Sol. Phys. 289, 2377 (doi:10.1007/s11207-013-0452-z).
+.. [2] SolarSoft ``aia_bp_corrections.pro`` and ``aia_get_response.pro`` (``timedepend_date``).
+"""
+
+import logging
+
+import astropy.units as u
+import numpy as np
+from astropy.time import Time
+
+from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
+from aiapy.utils.channels import validate_channel
+from aiapy.utils.maps import add_history, check_aia_map
+from aiapy.utils.times import quiet_erfa
+
+__all__ = ["degradation", "correct_degradation", "select_epochs"]
+
+log = logging.getLogger(__name__)
+
+_UV_VISIBLE = (1600, 1700, 4500)
+
+
+def _wave_str(channel):
+    wavelength = round(channel.to_value(u.AA))
+    return f"{wavelength}" if wavelength in _UV_VISIBLE else f"{wavelength}_THIN"
+
+
+def select_epochs(channel, obstime, correction_table, *, calibration_version=LATEST_CORRECTION_VERSION):
+    """
+    The reference (first) epoch and, for each time, the epoch row that contains it.
+
+    Rows are those of ``channel`` and ``calibration_version`` (clamped to 3 for 4500 A, the last version
+    with a 4500 A calibration). For each time the *last* row with ``T_START <= t < T_STOP`` is used.
+
+    Parameters
+    ----------
+    channel : `~astropy.units.Quantity`
+        Validated channel in Angstrom.
+    obstime : `~astropy.time.Time`
+        One or more times.
+    correction_table : `~astropy.table.QTable`
+        As returned by `~aiapy.calibrate.utils.get_correction_table`.
+    calibration_version : int
+        Calibration version.
+
+    Returns
+    -------
+    first : `~astropy.table.Row`
+        The channel's first epoch (the "launch" reference).
+    epochs : `~astropy.table.QTable`
+        One row per time (flattened), the epoch containing it.
+
+    Raises
+    ------
+    ValueError
+        If the table has no row for this channel and version, or a time lies outside every epoch.
+    """
+    wave_str = _wave_str(channel)
+    version = min(calibration_version, 3) if wave_str == "4500" else calibration_version
+    rows = correction_table[
+        (np.asarray(correction_table["WAVE_STR"]) == wave_str)
+        & (np.asarray(correction_table["VER_NUM"]) == version)
+    ]
+    if len(rows) == 0:
+        versions = sorted(set(np.asarray(correction_table["VER_NUM"]).tolist()))
+        raise ValueError(
+            f"Correction table does not contain calibration for {channel:0.0f} and version {version}. "
+            f"It holds versions {versions}; get others with get_correction_table('jsoc') (every version) "
+            "or from SolarSoft ($SSW/sdo/aia/response/aia_V*_response_table.txt)."
+        )
+    times = Time(obstime).ravel()
+    with quiet_erfa():
+        start = rows["T_START"].tai.mjd
+        stop = rows["T_STOP"].tai.mjd
+        t = times.tai.mjd
+    inside = (start[np.newaxis, :] <= t[:, np.newaxis]) & (t[:, np.newaxis] < stop[np.newaxis, :])
+    if not inside.any(axis=1).all():
+        bad = times[~inside.any(axis=1)][0]
+        raise ValueError(
+            f"No valid calibration epoch for {bad.isot} ({channel:0.0f}, version {version}); "
+            f"the table covers {rows['T_START'].min().isot} to {rows['T_STOP'].max().isot}."
+        )
+    # Last matching row for each time: argmax on the reversed matrix.
+    last = inside.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)
+    if (inside.sum(axis=1) > 1).any():
+        log.debug("Several epochs match some times for %s; using the last matching row.", wave_str)
+    return rows[0], rows[last]
+
+
+def _degradation_factor(first, epochs, times):
+    with quiet_erfa():
+        dt = (times - epochs["T_START"]).to_value(u.day)
+    ratio = (epochs["EFF_AREA"] / first["EFF_AREA"]).to_value(u.dimensionless_unscaled)
+    polynomial = 1 + epochs["EFFA_P1"] * dt + epochs["EFFA_P2"] * dt**2 + epochs["EFFA_P3"] * dt**3
+    return ratio * np.asarray(polynomial, dtype=float)
+
+
+@u.quantity_input
+@validate_channel("channel")
+def degradation(
+    channel: u.AA, obstime, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION
+) -> u.dimensionless_unscaled:
+    """
+    The degradation factor :math:`C_T(t)` of an AIA channel at one or more times.
+
+    Parameters
+    ----------
+    channel : `~astropy.units.Quantity`
+        AIA channel, e.g. ``335 * u.AA``.
+    obstime : `~astropy.time.Time`
+        Time(s), scalar or array.
+    correction_table : `~astropy.table.QTable`, str or path-like, optional
+        A table from `~aiapy.calibrate.utils.get_correction_table`, or a source for it. Default: the
+        bundled tables (versions 10 and 8), offline.
+    calibration_version : int
+        Calibration version (default 10, the newest). 4500 A is calibrated up to version 3 only.
+
+    Returns
+    -------
+    `~astropy.units.Quantity`
+        Dimensionless factor, shape ``obstime.shape`` (a scalar time gives shape ``(1,)``). Divide an image
+        by it to correct for degradation.
+
+    Raises
+    ------
+    TypeError
+        If ``channel`` is not a Quantity, or ``obstime`` is not a Time.
+    ValueError
+        For an unknown channel, a version missing from the table, or a time outside every epoch.
+
+    Notes
+    -----
+    .. math::
+
+        C_T(t) = \\frac{A_{\\rm eff}(t_e)}{A_{\\rm eff}(t_0)}(1 + p_1\\delta t + p_2\\delta t^2 + p_3\\delta t^3)
+
+    with :math:`t_e` the start of the epoch containing :math:`t`, :math:`\\delta t = t - t_e` in days
+    (a TAI difference), and :math:`t_0` the first epoch of the channel and version.
+
+    References
+    ----------
+    .. [1] Boerner et al. 2014, Sol. Phys. 289, 2377.
+    .. [2] SolarSoft ``aia_bp_corrections.pro``.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from astropy.time import Time
+    >>> degradation(94 * u.AA, Time("2015-01-01T00:00:00"), calibration_version=8)  # doctest: +FLOAT_CMP
+    <Quantity [0.76671089]>
+    """
+    if not isinstance(obstime, Time):
+        raise TypeError(f"obstime must be an astropy Time, not {type(obstime).__name__}.")
+    if isinstance(calibration_version, bool) or not isinstance(calibration_version, int | np.integer):
+        raise TypeError(f"calibration_version must be an integer, not {calibration_version!r}.")
+    if not hasattr(correction_table, "colnames"):
+        correction_table = get_correction_table(correction_table)
+    times = Time(obstime).ravel()
+    first, epochs = select_epochs(channel, times, correction_table, calibration_version=calibration_version)
+    factor = _degradation_factor(first, epochs, times)
+    shape = obstime.shape if obstime.shape else (1,)
+    return u.Quantity(factor.reshape(shape))
+
+
+def correct_degradation(smap, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
+    """
+    Divide an AIA map by its channel's degradation factor at the observation time.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.sources.AIAMap`
+        Level-1 or level-1.5 AIA map.
+    correction_table : `~astropy.table.QTable`, str or path-like, optional
+        See `degradation`.
+    calibration_version : int
+        See `degradation`.
+
+    Returns
+    -------
+    `~sunpy.map.sources.AIAMap`
+        A new map; float32 data stays float32, integers become float64. HISTORY records the factor and the
+        calibration version.
+
+    Raises
+    ------
+    TypeError
+        If ``smap`` is not an AIA map.
+    """
+    check_aia_map(smap, function="correct_degradation")
+    factor = degradation(
+        smap.wavelength, smap.date, correction_table=correction_table, calibration_version=calibration_version
+    ).to_value(u.dimensionless_unscaled)[0]
+    data = smap.data
+    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
+    new_meta = smap.meta.copy()
+    add_history(new_meta, f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})")
+    return smap._new_instance(
+        data.astype(dtype, copy=False) / dtype.type(factor),
+        new_meta,
+        plot_settings=smap.plot_settings,
+        mask=smap.mask,
+    )
