@@ -1,0 +1,175 @@
+"""Update the pointing keywords of AIA level-1 maps from the master pointing table (MPT)."""
+
+import logging
+
+import astropy.units as u
+import numpy as np
+from astropy.time import Time
+
+from aiapy.utils.channels import channel_key
+from aiapy.utils.exceptions import warn_metadata, warn_user
+from aiapy.utils.maps import add_history, check_aia_map, require_keys
+
+__all__ = ["update_pointing"]
+
+log = logging.getLogger(__name__)
+
+#: Level-1 plate scale the MPT values refer to; maps more than 1 % away from it are warned about.
+_LEVEL1_SCALE = 0.6
+_SCALE_TOLERANCE = 0.01
+#: Table columns per channel and the unit each value is read in.
+_COLUMNS = {"X0": u.pix, "Y0": u.pix, "IMSCALE": u.arcsec / u.pix, "INSTROT": u.deg}
+_PC_KEYS = ("pc1_1", "pc1_2", "pc2_1", "pc2_2", "cd1_1", "cd1_2", "cd2_1", "cd2_2", "crota1")
+
+
+def _observation_time(smap):
+    """T_OBS (the MPT is indexed by it), or DATE-OBS with a warning."""
+    if smap.meta.get("t_obs") is not None:
+        return Time(smap.meta["t_obs"].replace("Z", ""), scale="utc")
+    if smap.meta.get("date-obs") is None:
+        raise KeyError("update_pointing needs the T_OBS (or at least DATE-OBS) keyword, missing from this map.")
+    warn_metadata("T_OBS is missing from this map; selecting the pointing-table row by DATE-OBS instead.")
+    return smap.date
+
+
+def _select_row(table, t_obs):
+    """The first row with ``T_START <= t_obs < T_STOP``."""
+    for name in ("T_START", "T_STOP"):
+        if name not in table.colnames:
+            raise KeyError(f"pointing_table has no {name} column; columns are {table.colnames}.")
+    start, stop = Time(table["T_START"]), Time(table["T_STOP"])
+    matches = np.flatnonzero((start <= t_obs) & (t_obs < stop))
+    if matches.size == 0:
+        raise IndexError(
+            f"No pointing-table row covers T_OBS = {t_obs.isot}: the table spans {start.min().isot} to "
+            f"{stop.max().isot}. Pass pointing_table=aiapy.calibrate.utils.get_pointing_table('jsoc', "
+            "time_range=...) or get_pointing_table('lmsal') (or your own table) covering this time; the "
+            "default table bundled with aiapy holds only two rows of 2010-05-13."
+        )
+    return int(matches[0])
+
+
+def _table_values(table, row, key):
+    """The channel's X0, Y0, IMSCALE, INSTROT of ``row`` as plain floats (NaN where masked)."""
+    names = {name: f"A_{key}_{name}" for name in _COLUMNS}
+    absent = [column for column in names.values() if column not in table.colnames]
+    if absent:
+        raise KeyError(
+            f"pointing_table has no column(s) {', '.join(absent)} for this channel. (The LMSAL mirror omits "
+            "131 A; use get_pointing_table('jsoc', time_range=...) for it.)"
+        )
+    values = {}
+    for name, column in names.items():
+        value = table[column][row]
+        if np.ma.is_masked(value):
+            value = np.nan
+        values[name] = u.Quantity(value, _COLUMNS[name]).to_value(_COLUMNS[name])
+    return values
+
+
+def update_pointing(smap, *, pointing_table=None):
+    """
+    Update the pointing of an AIA level-1 map from the master pointing table (MPT).
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.sources.AIAMap`
+        A level-1 map: a full frame, a cutout or a submap.
+    pointing_table : `~astropy.table.QTable`, optional
+        An MPT as returned by `aiapy.calibrate.utils.get_pointing_table`: ``T_START``, ``T_STOP`` and the
+        ``A_<ch>_X0``, ``A_<ch>_Y0`` [pix], ``A_<ch>_IMSCALE`` [arcsec/pix], ``A_<ch>_INSTROT`` [deg] columns
+        (plain numbers are read in these units). By default, ``get_pointing_table()`` (the bundled rows of
+        2010-05-13 only; pass a JSOC or LMSAL table for other dates).
+
+    Returns
+    -------
+    `~sunpy.map.sources.AIAMap`
+        A new map (sharing the data array) with ``CRPIX1/2``, ``CDELT1/2``, ``CROTA2``, ``X0_MP``, ``Y0_MP``,
+        ``IMSCL_MP`` and ``INST_ROT`` updated, any ``PCi_j``/``CDi_j`` matrix removed, and a HISTORY line.
+
+    Raises
+    ------
+    TypeError
+        If ``smap`` is not an AIA map.
+    KeyError
+        If SAT_ROT (or both T_OBS and DATE-OBS) is missing, or the table lacks the channel's columns.
+    IndexError
+        If no table row covers the map's T_OBS.
+
+    Warns
+    -----
+    AIApyUserWarning
+        If the plate scale is more than 1 % from 0.6"/pix (rebinned data: the update is then likely wrong),
+        or a table value is NaN (that keyword is left as it is).
+    AIApyMetadataWarning
+        If X0_MP/Y0_MP are missing (CRPIX is then not updated) or T_OBS is missing (DATE-OBS is used).
+
+    Notes
+    -----
+    The row used is the first with ``T_START <= T_OBS < T_STOP``. With ``X0, Y0`` the 0-based Sun centre on
+    the CCD and ``X0_MP, Y0_MP`` the values already applied to the header,
+
+    .. math::
+
+        \\mathrm{CRPIX1} \\leftarrow \\mathrm{CRPIX1} + (X_0 - \\mathrm{X0\\_MP}), \\quad
+        \\mathrm{CDELT} = \\mathrm{IMSCALE}, \\quad \\mathrm{CROTA2} = \\mathrm{INSTROT} + \\mathrm{SAT\\_ROT}
+
+    (likewise CRPIX2). The update is relative, so it works on cutouts and commutes with cropping; a table
+    built from a header's own values leaves that header unchanged. The PC/CD matrix is removed so that a
+    stale matrix cannot override the new CROTA2.
+
+    References
+    ----------
+    .. [1] SolarSoft ``aia_prep.pro`` / ``aia_reg.pro`` with ``/use_pnt_file`` and ``aia2wcsmin.pro``.
+    .. [2] JSOC series ``aia.master_pointing3h``.
+    """
+    check_aia_map(smap, function="update_pointing")
+    require_keys(smap, ["SAT_ROT"], function="update_pointing")
+    t_obs = _observation_time(smap)
+    if pointing_table is None:
+        from aiapy.calibrate.utils import get_pointing_table  # noqa: PLC0415 (optional remote machinery)
+
+        pointing_table = get_pointing_table()
+    key = channel_key(smap.wavelength)
+    row = _select_row(pointing_table, t_obs)
+    values = _table_values(pointing_table, row, key)
+    scale = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
+    if np.any(np.abs(scale / _LEVEL1_SCALE - 1) >= _SCALE_TOLERANCE):
+        warn_user(
+            f"The map's plate scale {scale} arcsec/pix is far from the level-1 0.6 arcsec/pix (rebinned or "
+            "already registered data?); the pointing table refers to full-resolution level-1 pixels, so the "
+            "updated pointing is likely incorrect."
+        )
+    meta = smap.meta.copy()
+    for name, value in values.items():
+        if np.isnan(value):
+            warn_user(f"The pointing table's A_{key}_{name} is NaN (missing) at T_START = "
+                      f"{Time(pointing_table['T_START'][row]).isot}; the keywords it sets are not updated.")
+    _apply(meta, values, smap)
+    for pc_key in _PC_KEYS:
+        meta.pop(pc_key, None)
+    add_history(
+        meta,
+        f"update_pointing: MPT row T_START={Time(pointing_table['T_START'][row]).isot} "
+        + ", ".join(f"{name}={value}" for name, value in values.items()),
+    )
+    log.debug("update_pointing: row %d of the pointing table for T_OBS %s", row, t_obs.isot)
+    return smap._new_instance(smap.data, meta, plot_settings=smap.plot_settings, mask=smap.mask)
+
+
+def _apply(meta, values, smap):
+    """Write the finite table values into ``meta`` (a copy)."""
+    if meta.get("x0_mp") is None or meta.get("y0_mp") is None:
+        warn_metadata("X0_MP and/or Y0_MP are missing from this map, so the offset already applied to CRPIX is "
+                      "unknown; CRPIX1/2 are not updated.")
+    else:
+        for axis, name in ((1, "X0"), (2, "Y0")):
+            if not np.isnan(values[name]):
+                meta[f"crpix{axis}"] = float(meta[f"crpix{axis}"]) + (values[name] - float(meta[f"{name.lower()}_mp"]))
+                meta[f"{name.lower()}_mp"] = values[name]
+    if not np.isnan(values["IMSCALE"]):
+        meta["cdelt1"] = meta["cdelt2"] = values["IMSCALE"]
+        meta["imscl_mp"] = values["IMSCALE"]
+    if not np.isnan(values["INSTROT"]):
+        meta["crota2"] = values["INSTROT"] + float(smap.meta["sat_rot"])
+        meta["inst_rot"] = values["INSTROT"]
