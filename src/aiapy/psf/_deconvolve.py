@@ -1,0 +1,258 @@
+"""Richardson-Lucy deconvolution of AIA images by the instrument PSF."""
+
+import copy
+import logging
+import time
+from numbers import Integral
+
+import numpy as np
+import scipy.fft
+from scipy import ndimage
+from sunpy.map import GenericMap
+
+from aiapy.psf._backends import DEFAULT_BACKEND, get_backend
+from aiapy.psf._calculate import calculate_psf
+from aiapy.psf._model import DETECTOR_SIZE
+from aiapy.utils.channels import EUV_CHANNELS, check_channel
+from aiapy.utils.exceptions import warn_user
+from aiapy.utils.maps import add_history
+
+__all__ = ["deconvolve", "richardson_lucy", "transfer_function", "BOUNDARIES", "PRECISIONS"]
+
+log = logging.getLogger(__name__)
+
+#: Edge treatments: circular (as SolarSoft, for full frames) or a mirrored padding (cutouts).
+BOUNDARIES = ("periodic", "symmetric")
+#: Working precisions: float32 FFTs (default; within 1e-5 of float64 relative to the image maximum after
+#: 25 iterations on real frames) or float64 (bit-for-bit the plain algorithm up to FFT rounding).
+PRECISIONS = ("float32", "float64")
+# A PSF whose sum differs from 1 by more than this is renormalised with a warning.
+_PSF_SUM_TOLERANCE = 1e-6
+
+
+def transfer_function(psf, shape, *, dtype=np.complex128):
+    """
+    ``rfft2`` of ``psf`` with its centre ``[rows // 2, columns // 2]`` moved to the origin of ``shape``.
+
+    ``psf`` is zero-padded when ``shape`` is larger, and the result is divided by its DC term so that the
+    PSF it represents sums to exactly 1.
+    """
+    centred = np.zeros(shape)
+    rows = (np.arange(psf.shape[0]) - psf.shape[0] // 2) % shape[0]
+    cols = (np.arange(psf.shape[1]) - psf.shape[1] // 2) % shape[1]
+    centred[np.ix_(rows, cols)] = psf
+    spectrum = scipy.fft.rfft2(centred, workers=-1)
+    spectrum /= spectrum[0, 0].real
+    return spectrum.astype(dtype, copy=False)
+
+
+def richardson_lucy(image, transfer, iterations, backend):
+    """
+    Plain Richardson-Lucy iterations with circular FFT convolutions.
+
+    Parameters
+    ----------
+    image : (rows, columns) array of float32 or float64, non-negative, on the backend's device
+        The observed image; it is also the first estimate.
+    transfer : (rows, columns // 2 + 1) complex array on the device
+        `transfer_function` of the PSF, of the image's precision.
+    iterations : int
+        Number of iterations.
+    backend : object
+        A backend from `aiapy.psf._backends`.
+
+    Returns
+    -------
+    array like ``image``
+        ``u_{k+1} = u_k ((d / (u_k * P)) * P^T)``, starting from ``u_0 = d``.
+
+    Notes
+    -----
+    Where the blurred estimate is below ``eps * max(d)`` (only where the data are zero or at the level
+    of FFT rounding) it is raised to that floor, so an empty region gives 0 instead of 0/0.
+    """
+    xp = backend.xp
+    shape = image.shape
+    conjugate = xp.conjugate(transfer)
+    floor = float(np.finfo(image.dtype).eps) * float(image.max())
+    estimate = image.copy()
+    for _ in range(iterations):
+        spectrum = backend.rfft2(estimate)
+        spectrum *= transfer
+        ratio = backend.irfft2(spectrum, shape)
+        xp.maximum(ratio, floor, out=ratio)
+        xp.divide(image, ratio, out=ratio)
+        spectrum = backend.rfft2(ratio)
+        spectrum *= conjugate
+        estimate *= backend.irfft2(spectrum, shape)
+    return estimate
+
+
+def _check_options(smap, iterations, clip_negative, boundary, precision):
+    if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
+        raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
+    if not isinstance(iterations, Integral) or isinstance(iterations, bool):
+        raise TypeError(f"iterations must be an integer; got {iterations!r}.")
+    if iterations < 0:
+        raise ValueError(f"iterations must be 0 or more; got {iterations}.")
+    if not isinstance(clip_negative, bool | np.bool_):
+        raise TypeError(f"clip_negative must be True or False; got {clip_negative!r}.")
+    if boundary is not None and boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be None or one of {BOUNDARIES}; got {boundary!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+
+
+def _prepare_psf(psf, smap):
+    """The PSF array to use and the words describing it in HISTORY."""
+    if psf is None:
+        wavelength = smap.wavelength
+        try:
+            channel = check_channel(wavelength, EUV_CHANNELS)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"psf=None needs a map of an AIA EUV channel ({EUV_CHANNELS}); this map's wavelength is "
+                f"{wavelength}. Pass psf= explicitly."
+            ) from error
+        return calculate_psf(channel, shape=smap.data.shape), f"calculate_psf({channel}, default options)"
+    psf = np.asarray(psf)
+    if psf.ndim != 2 or psf.dtype.kind not in "iuf":
+        raise TypeError(f"psf must be a 2-D array of real numbers; got {type(psf).__name__} {psf.dtype} {psf.shape}.")
+    if psf.shape != smap.data.shape:
+        raise ValueError(
+            f"psf has shape {psf.shape} but the map data have shape {smap.data.shape}; compute a matching one "
+            f"with calculate_psf(channel, shape={smap.data.shape})."
+        )
+    psf = psf.astype(float, copy=False)
+    total = psf.sum()
+    if not np.isfinite(total) or total <= 0 or psf.min() < -_PSF_SUM_TOLERANCE * psf.max():
+        raise ValueError(f"psf must be finite and non-negative with a positive sum; its sum is {total}.")
+    if abs(total - 1) > _PSF_SUM_TOLERANCE:
+        warn_user(f"psf sums to {total:.6g}, not 1; it is normalised to 1.", stacklevel=3)
+    return psf, "a user-supplied PSF array"
+
+
+def _prepare_data(smap, clip_negative, dtype):
+    """Working copy of the data with missing pixels filled by their nearest valid neighbour, and the mask."""
+    data = np.asarray(smap.data)
+    missing = ~np.isfinite(data)
+    blank = smap.meta.get("blank")
+    if blank is not None and data.dtype.kind in "iu":
+        missing |= data == blank
+    if smap.mask is not None:
+        missing |= np.broadcast_to(np.asarray(smap.mask, dtype=bool), data.shape)
+    work = data.astype(dtype)
+    if missing.all():
+        raise ValueError("deconvolve: every pixel of the map is NaN, infinite or masked.")
+    if missing.any():
+        nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
+        work = work[tuple(nearest)]
+    if clip_negative:
+        np.maximum(work, 0, out=work)
+    elif work.min() < 0:
+        warn_user("Image contains negative intensity values. Consider setting clip_negative to True", stacklevel=3)
+    return work, missing
+
+
+def deconvolve(
+    smap,
+    *,
+    psf=None,
+    iterations=25,
+    clip_negative=True,
+    boundary=None,
+    precision="float32",
+    backend=DEFAULT_BACKEND,
+):
+    """
+    Deconvolve an AIA image by the instrument PSF with the Richardson-Lucy algorithm.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        Level-1 AIA image (full frame or cutout); it is not modified.
+    psf : (rows, columns) array-like, optional
+        The PSF, of the same shape as the data, centred on ``[rows // 2, columns // 2]``. If its sum is not
+        1 (beyond 1e-6) it is normalised with a warning; negative or non-finite PSFs are refused. By default
+        ``calculate_psf(smap.wavelength, shape=smap.data.shape)``.
+    iterations : int
+        Number of Richardson-Lucy iterations (SolarSoft users use 8-30); 0 returns the clipped input.
+    clip_negative : bool
+        Set negative pixels to 0 first (the algorithm needs non-negative data). With False, a warning is
+        issued when negatives are present.
+    boundary : {None, "periodic", "symmetric"}
+        ``"periodic"``: circular convolutions on the frame itself, as SolarSoft and aiapy before have always
+        done (right for a full 4096 x 4096 frame, whose edges are dark sky). ``"symmetric"``: the image is
+        padded on each side by half its size (rounded up to a fast FFT length) with its mirror image, and the
+        PSF (of the image's support) is zero-padded, so the circular boundary never wraps structure from
+        one edge of the cutout onto the other, and the pad is cropped. None (default): periodic for a
+        4096 x 4096 frame, symmetric for anything else.
+    precision : {"float32", "float64"}
+        Precision of the FFTs and the iterations. float32 (default) is about twice as fast and stays within
+        1e-5 of the float64 result relative to the image maximum after 25 iterations; float64 reproduces the
+        plain algorithm to rounding.
+    backend : {"scipy", "cupy"}
+        ``"scipy"`` runs on the CPU (all cores); ``"cupy"`` on a CUDA GPU (needs CuPy).
+
+    Returns
+    -------
+    `~sunpy.map.GenericMap`
+        A new map of the same type: the deconvolved data (float32 for integer or float32 input with
+        float32 precision, float64 otherwise), the header with a HISTORY line (iterations, PSF, options,
+        aiapy version) and the level number unchanged. Pixels that were NaN, infinite, BLANK or masked are
+        NaN in the result and masked.
+
+    Raises
+    ------
+    TypeError
+        For an object that is not a 2-D map, or wrong kinds of ``iterations``, ``clip_negative``, ``psf``.
+    ValueError
+        For negative ``iterations``, an unknown ``boundary``/``precision``/``backend``, a PSF of the wrong
+        shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, or a map with
+        no valid pixel.
+
+    Notes
+    -----
+    With data :math:`d` and PSF :math:`P` (summing to 1), starting from :math:`u_0 = d`,
+
+    .. math:: u_{k+1} = u_k \\left( \\frac{d}{u_k \\otimes P} \\star P \\right),
+
+    where the convolution and correlation are circular FFT products with the precomputed transfer function
+    and its conjugate. There is no damping, regularisation or stopping rule, as in SolarSoft. Missing pixels
+    are filled with their nearest valid neighbour before the iterations and set back to NaN after.
+
+    References
+    ----------
+    .. [1] Richardson, W. H. 1972, JOSA 62, 55; Lucy, L. B. 1974, AJ 79, 745.
+    .. [2] Grigis, P., Su, Y., Weber, M. et al. 2012, "AIA PSF Characterization and Deconvolution".
+    .. [3] SolarSoft ``aia_deconvolve_richardsonlucy.pro``.
+    """
+    _check_options(smap, iterations, clip_negative, boundary, precision)
+    fft_backend = get_backend(backend)
+    psf, psf_words = _prepare_psf(psf, smap)
+    dtype = np.dtype(precision)
+    data, missing = _prepare_data(smap, clip_negative, dtype)
+    shape = data.shape
+    if boundary is None:
+        boundary = "periodic" if shape == (DETECTOR_SIZE, DETECTOR_SIZE) else "symmetric"
+    pads = [(0, 0), (0, 0)]
+    if boundary == "symmetric":
+        pads = [(n // 2, scipy.fft.next_fast_len(n + 2 * (n // 2), real=True) - n - n // 2) for n in shape]
+        data = np.pad(data, pads, mode="symmetric")
+    start = time.perf_counter()
+    transfer = fft_backend.asarray(transfer_function(psf, data.shape, dtype=np.result_type(dtype, np.complex64)))
+    result = fft_backend.asnumpy(richardson_lucy(fft_backend.asarray(data), transfer, iterations, fft_backend))
+    log.debug("deconvolve: %d iterations on %s in %.2f s", iterations, data.shape, time.perf_counter() - start)
+    result = result[pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
+    out_dtype = np.promote_types(dtype, smap.data.dtype) if smap.data.dtype.kind == "f" else dtype
+    result = result.astype(out_dtype)
+    result[missing] = np.nan
+    meta = smap.meta.copy()
+    add_history(
+        meta,
+        f"deconvolve: Richardson-Lucy, {iterations} iterations, PSF {psf_words}, boundary={boundary}, "
+        f"precision={precision}, backend={backend}, clip_negative={clip_negative}",
+    )
+    return smap._new_instance(
+        result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=missing if missing.any() else None
+    )

@@ -1,0 +1,170 @@
+"""Tests of Richardson-Lucy deconvolution: exactness against the plain loop, edges, guards and errors."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+import sunpy.map
+
+from aiapy.data import sample
+from aiapy.psf import calculate_psf, deconvolve
+from aiapy.psf._deconvolve import transfer_function
+from aiapy.utils.exceptions import AIApyUserWarning
+
+
+@pytest.fixture(scope="module")
+def cutout():
+    """A real 512 x 512 crop of the bundled 171 A level-1 cutout."""
+    smap = sample.load_map("aia_171_cutout")
+    return smap.submap([0, 0] * u.pix, top_right=[511, 511] * u.pix)
+
+
+def test_float64_matches_plain_loop_cutout(cutout, oracle_rl):
+    psf = calculate_psf(171 * u.AA, shape=(512, 512))
+    result = deconvolve(cutout, iterations=25, precision="float64", boundary="periodic")
+    expected = oracle_rl(np.maximum(cutout.data.astype(float), 0), psf, 25)
+    # Same algorithm in float64; differences are FFT rounding amplified by 25 iterations.
+    np.testing.assert_allclose(result.data, expected, rtol=1e-9, atol=0)
+
+
+def test_float64_matches_plain_loop_symmetric_padding(cutout, oracle_rl):
+    result = deconvolve(cutout, iterations=10, precision="float64")
+    assert "boundary=symmetric" in result.meta["history"]
+    image = np.maximum(cutout.data.astype(float), 0)
+    padded = np.pad(image, [(256, 256), (256, 256)], mode="symmetric")
+    psf = np.zeros(padded.shape)
+    psf[256:768, 256:768] = calculate_psf(171 * u.AA, shape=(512, 512))
+    expected = oracle_rl(padded, psf, 10)[256:768, 256:768]
+    np.testing.assert_allclose(result.data, expected, rtol=1e-9, atol=0)  # float64 rounding, as above
+
+
+@pytest.mark.slow
+def test_float64_matches_plain_loop_full_frame(oracle_rl):
+    smap = sample.full_frame_171(dtype=np.float32)
+    # Three iterations: the exactness of the loop does not depend on their number and each costs ~2 s.
+    result = deconvolve(smap, iterations=3, precision="float64")
+    expected = oracle_rl(np.maximum(smap.data.astype(float), 0), calculate_psf(171 * u.AA), 3)
+    np.testing.assert_allclose(result.data, expected, rtol=1e-9, atol=0)  # float64 rounding
+    assert result.data.dtype == np.float64
+    float32 = deconvolve(smap, iterations=3)
+    assert float32.data.dtype == np.float32
+    # float32 FFTs: the documented bound is 1e-4 of the image maximum (measured ~1e-6 after 25 iterations).
+    assert np.abs(float32.data - expected).max() < 1e-4 * expected.max()
+
+
+def test_float32_close_to_float64(cutout):
+    single = deconvolve(cutout)
+    double = deconvolve(cutout, precision="float64")
+    assert single.data.dtype == np.float32
+    # The documented float32 bound, relative to the image maximum after 25 iterations.
+    assert np.abs(single.data - double.data).max() < 1e-4 * double.data.max()
+
+
+def test_invariants(cutout):
+    assert np.array_equal(deconvolve(cutout, iterations=0).data, np.maximum(cutout.data, 0).astype(np.float32))
+    flat = sunpy.map.Map(np.full((64, 64), 5.0), cutout.meta)
+    np.testing.assert_allclose(deconvolve(flat, precision="float64").data, 5.0, rtol=1e-12)  # rounding only
+    result = deconvolve(cutout, precision="float64", boundary="periodic")
+    # Richardson-Lucy conserves the total flux for a PSF summing to 1 (circular boundary).
+    np.testing.assert_allclose(result.data.sum(), np.maximum(cutout.data, 0).astype(float).sum(), rtol=1e-10)
+    # Deconvolution sharpens: the peak rises.
+    assert result.data.max() > cutout.data.max()
+
+
+def test_header_and_input_untouched(cutout):
+    before = cutout.data.copy()
+    meta_before = dict(cutout.meta)
+    result = deconvolve(cutout, iterations=2)
+    assert np.array_equal(cutout.data, before)
+    assert dict(cutout.meta) == meta_before
+    assert result.meta["lvl_num"] == cutout.meta["lvl_num"]
+    assert "Richardson-Lucy, 2 iterations" in result.meta["history"]
+    assert "calculate_psf(171.0 Angstrom" in result.meta["history"]
+    assert "aiapy" in result.meta["history"]
+    assert type(result) is type(cutout)
+
+
+def test_missing_pixels(cutout):
+    data = cutout.data.astype(np.float32)
+    data[100:103, 200:204] = np.nan
+    data[300, 300] = np.inf
+    smap = sunpy.map.Map(data, cutout.meta)
+    result = deconvolve(smap, iterations=5)
+    bad = ~np.isfinite(data)
+    assert np.all(np.isnan(result.data[bad]))
+    assert np.all(np.isfinite(result.data[~bad]))
+    assert np.array_equal(result.mask, bad)
+
+
+def test_zeros_do_not_give_nan(cutout):
+    data = cutout.data.astype(float)
+    data[:, :200] = 0  # an empty region: the plain algorithm divides 0 by 0 there
+    result = deconvolve(sunpy.map.Map(data, cutout.meta), iterations=10, boundary="periodic")
+    assert np.all(np.isfinite(result.data))
+    assert result.data.min() >= 0
+
+
+def test_cutout_edges_do_not_wrap(cutout):
+    # A bright source on the left edge must not leak onto the right edge through the circular boundary.
+    data = np.ones((128, 128))
+    data[60:68, 0:4] = 1e4
+    smap = sunpy.map.Map(data, cutout.meta)
+    psf = calculate_psf(171 * u.AA, shape=(128, 128))
+    periodic = deconvolve(smap, psf=psf, boundary="periodic", precision="float64")
+    padded = deconvolve(smap, psf=psf, precision="float64")
+    blurred_right = np.abs(periodic.data[55:73, -10:] - 1).max()
+    padded_right = np.abs(padded.data[55:73, -10:] - 1).max()
+    assert padded_right < 0.1 * blurred_right
+
+
+def test_negative_values_warn(cutout):
+    data = cutout.data.astype(float)
+    data[0, 0] = -5
+    smap = sunpy.map.Map(data, cutout.meta)
+    with pytest.warns(AIApyUserWarning, match="negative intensity values"):
+        deconvolve(smap, iterations=1, clip_negative=False)
+
+
+def test_psf_checks(cutout):
+    psf = calculate_psf(171 * u.AA, shape=(512, 512))
+    with pytest.raises(ValueError, match=r"psf has shape \(256, 256\)"):
+        deconvolve(cutout, psf=psf[:256, :256])
+    with pytest.warns(AIApyUserWarning, match="normalised to 1"):
+        scaled = deconvolve(cutout, psf=2 * psf, iterations=3)
+    np.testing.assert_allclose(scaled.data, deconvolve(cutout, psf=psf, iterations=3).data, rtol=1e-5)  # float32
+    with pytest.raises(ValueError, match="non-negative"):
+        deconvolve(cutout, psf=-psf)
+    with pytest.raises(ValueError, match="non-negative"):
+        deconvolve(cutout, psf=psf * np.nan)
+    with pytest.raises(TypeError, match="psf must be a 2-D array"):
+        deconvolve(cutout, psf=psf[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"iterations": -1}, ValueError, "iterations must be 0 or more"),
+        ({"iterations": 2.5}, TypeError, "iterations must be an integer"),
+        ({"clip_negative": "no"}, TypeError, "clip_negative"),
+        ({"boundary": "wrap"}, ValueError, "boundary must be"),
+        ({"precision": "float16"}, ValueError, "precision must be"),
+        ({"backend": "jax"}, ValueError, "registered backends"),
+    ],
+)
+def test_bad_options(cutout, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        deconvolve(cutout, **kwargs)
+
+
+def test_bad_maps(cutout):
+    with pytest.raises(TypeError, match="two-dimensional sunpy Map"):
+        deconvolve(cutout.data)
+    meta = dict(cutout.meta, wavelnth=1600)
+    with pytest.raises(ValueError, match="psf=None needs a map of an AIA EUV channel"):
+        deconvolve(sunpy.map.Map(cutout.data, meta))
+    with pytest.raises(ValueError, match="every pixel"):
+        deconvolve(sunpy.map.Map(np.full((8, 8), np.nan), cutout.meta))
+
+
+def test_transfer_function_dc():
+    spectrum = transfer_function(np.full((4, 4), 0.5), (8, 8))
+    assert spectrum[0, 0] == 1
