@@ -3,6 +3,9 @@
 from aiapy.calibrate import utils
 from aiapy.calibrate.degradation import correct_degradation, degradation
 from aiapy.calibrate.exposure import normalize_exposure
+from aiapy.calibrate.pointing import update_pointing
+from aiapy.calibrate.register import prep, register
+from aiapy.calibrate.spikes import fetch_spikes, respike
 from aiapy.calibrate.uncertainty import estimate_error
 
 __all__ = [
@@ -11,4 +14,9 @@ __all__ = [
     "degradation",
     "estimate_error",
     "normalize_exposure",
+    "fetch_spikes",
+    "respike",
+    "update_pointing",
+    "register",
+    "prep",
 ]

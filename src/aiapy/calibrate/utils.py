@@ -18,10 +18,12 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io import ascii as astropy_ascii
-from astropy.table import QTable, vstack
+from astropy.table import QTable, Table, vstack
 from astropy.time import Time
 
+from aiapy import net as _net
 from aiapy.data import get_file
+from aiapy.utils.channels import ALL_CHANNELS, channel_key
 from aiapy.utils.times import quiet_erfa
 
 __all__ = [
@@ -68,30 +70,28 @@ def _missing_columns(table, columns, what):
         raise ValueError(f"The {what} table lacks the column(s) {', '.join(missing)}; it has {table.colnames}.")
 
 
-def _finish_correction_table(table):
+def _finish_ssw_table(table, columns, what, units):
+    """Keep ``columns`` of an SSW-format table, parse its times and attach ``units`` (column -> unit)."""
     table = QTable(table)
-    _missing_columns(table, CORRECTION_TABLE_COLUMNS, "correction")
-    table = table[list(CORRECTION_TABLE_COLUMNS)]
+    _missing_columns(table, columns, what)
+    table = table[list(columns)]
     for name in ("T_START", "T_STOP", "DATE"):
         table[name] = _parse_time(table[name])
     table["WAVE_STR"] = [str(s).strip() for s in table["WAVE_STR"]]
     table["VER_NUM"] = np.asarray(table["VER_NUM"], dtype=int)
-    table["WAVELNTH"] = u.Quantity(np.asarray(table["WAVELNTH"], dtype=float), u.AA)
-    table["EFF_WVLN"] = u.Quantity(np.asarray(table["EFF_WVLN"], dtype=float), u.AA)
-    table["EFF_AREA"] = u.Quantity(np.asarray(table["EFF_AREA"], dtype=float), u.cm**2)
+    for name, unit in units.items():
+        table[name] = u.Quantity(np.asarray(table[name], dtype=float), unit)
     return table
+
+
+def _finish_correction_table(table):
+    units = {"WAVELNTH": u.AA, "EFF_WVLN": u.AA, "EFF_AREA": u.cm**2}
+    return _finish_ssw_table(table, CORRECTION_TABLE_COLUMNS, "correction", units)
 
 
 def _finish_error_table(table):
-    table = QTable(table)
-    _missing_columns(table, ERROR_TABLE_COLUMNS, "error")
-    table = table[list(ERROR_TABLE_COLUMNS)]
-    for name in ("T_START", "T_STOP", "DATE"):
-        table[name] = _parse_time(table[name])
-    table["WAVE_STR"] = [str(s).strip() for s in table["WAVE_STR"]]
-    table["WAVELNTH"] = u.Quantity(np.asarray(table["WAVELNTH"], dtype=float), u.AA)
-    table["DNPERPHT"] = u.Quantity(np.asarray(table["DNPERPHT"], dtype=float), u.DN / u.photon)
-    return table
+    units = {"WAVELNTH": u.AA, "DNPERPHT": u.DN / u.photon}
+    return _finish_ssw_table(table, ERROR_TABLE_COLUMNS, "error", units)
 
 
 def _finish_pointing_table(table):
@@ -131,6 +131,16 @@ def _read_table(path, kind):
         raise ValueError(f"{path} is not a readable {kind} table: {error}") from error
 
 
+def _finish_remote(result, kind):
+    """A remote source returns a finished QTable, a raw table (finished here) or a file path (read here)."""
+    if isinstance(result, QTable):
+        return result
+    if isinstance(result, Table):
+        return {"correction": _finish_correction_table, "error": _finish_error_table,
+                "pointing": _finish_pointing_table}[kind](result)  # fmt: skip
+    return _read_table(result, kind)
+
+
 def _from_source(source, kind, bundled, invalid):
     """Resolve ``source`` to a table: bundled default, a remote source name, or a file path."""
     if source is None:
@@ -142,8 +152,7 @@ def _from_source(source, kind, bundled, invalid):
                 f"The {source!r} source of the {kind} table needs aiapy.net, which is not available; "
                 "use the bundled default (source=None) or pass a file path."
             )
-        result = fetch()
-        return result if isinstance(result, QTable) else _read_table(result, kind)
+        return _finish_remote(fetch(), kind)
     if isinstance(source, str | os.PathLike):
         return _read_table(source, kind)
     raise invalid
@@ -236,6 +245,25 @@ def get_pointing_table(source=None, *, time_range=None):
             raise ValueError("time_range must be provided when source is 'jsoc'.")
         fetch = REMOTE_SOURCES["pointing"].get("jsoc")
         if fetch is not None:
-            return fetch(time_range)
+            return _finish_remote(fetch(time_range), kind="pointing")
     invalid = ValueError(f"Invalid source: {source!r}; use None (bundled), 'jsoc', 'lmsal' or a file path.")
     return _from_source(source, "pointing", lambda: _read_table(get_file("pointing_table_sample"), "pointing"), invalid)
+
+
+def _lmsal_pointing_table():
+    """
+    The LMSAL CSV mirror. Its generator omits 131 A: the channels it lacks are listed in
+    ``table.meta["missing_channels"]``, and `update_pointing` of such a map fails with a KeyError that points
+    to ``get_pointing_table("jsoc", time_range=...)``, rather than silently leaving the pointing unchanged.
+    """
+    table = _read_table(_net.pointing_table_lmsal(), "pointing")
+    missing = [channel_key(c) for c in ALL_CHANNELS if f"A_{channel_key(c)}_X0" not in table.colnames]
+    if missing:
+        log.debug("The LMSAL pointing table lacks channel(s) %s.", ", ".join(missing))
+    table.meta["missing_channels"] = missing
+    return table
+
+
+REMOTE_SOURCES["correction"].update(ssw=_net.correction_table_ssw, jsoc=_net.correction_table_jsoc)
+REMOTE_SOURCES["error"].update(ssw=_net.error_table_ssw)
+REMOTE_SOURCES["pointing"].update(jsoc=_net.pointing_table_jsoc, lmsal=_lmsal_pointing_table)

@@ -9,6 +9,7 @@ from aiapy.utils.exceptions import (
     AiapyUserWarning,
     AiapyWarning,
 )
+from aiapy.utils.location import sdo_location
 from aiapy.utils.quality import check_quality_flag
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "AiapyUserWarning",
     "AiapyWarning",
     "check_quality_flag",
+    "sdo_location",
     "telescope_number",
     "validate_channel",
 ]
