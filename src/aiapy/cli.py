@@ -1,0 +1,238 @@
+"""The ``aiapy`` command: ``aiapy prep`` (batch level 1 -> 1.5), ``aiapy info`` and ``aiapy psf``.
+
+Exit status: 0 success; 1 when some file failed (``prep``) or could not be read (``info``); 2 for a usage
+error; 130 when interrupted by Ctrl-C.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from aiapy._version import __version__
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("aiapy")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_BITPIX = {8: "uint8", 16: "int16", 32: "int32", -32: "float32", -64: "float64"}
+_INFO_KEYS = (
+    "TELESCOP", "INSTRUME", "WAVELNTH", "WAVE_STR", "T_OBS", "DATE-OBS", "LVL_NUM", "EXPTIME", "BUNIT",
+    "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CROTA2", "X0_MP", "Y0_MP", "R_SUN",
+    "RSUN_OBS", "DSUN_OBS", "DATAMIN", "DATAMAX", "NSPIKES", "PERCENTD", "FSN",
+)  # fmt: skip
+
+
+def _add_prep(subparsers, common):
+    from aiapy.pipeline import COMPRESSIONS, DEFAULT_STEPS, POINTING_SOURCES, STEP_ORDER
+
+    parser = subparsers.add_parser(
+        "prep",
+        parents=[common],
+        help="promote level-1 FITS files to level 1.5 (aia_prep), serially or on Dask",
+        description=(
+            "Promote level-1 AIA FITS files to level 1.5. Steps run in the SolarSoft order "
+            f"({', '.join(STEP_ORDER)}). Complete, valid outputs are skipped on a rerun, so an interrupted "
+            "run resumes where it stopped; a bad input is reported and does not stop the batch."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument(
+        "--steps",
+        default=",".join(DEFAULT_STEPS),
+        help=f"comma-separated steps from {{{','.join(STEP_ORDER)}}} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pointing",
+        default="header",
+        metavar="{" + ",".join(POINTING_SOURCES) + ",PATH}",
+        help="master pointing table for update_pointing; 'header' keeps the header pointing (SolarSoft "
+        "/use_hdr_pnt, no network) and skips the step (default: %(default)s)",
+    )
+    parser.add_argument("--uncertainty", action="store_true", help="write the 1-sigma uncertainty as a second HDU")
+    parser.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="output type (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--compress", choices=[c for c in COMPRESSIONS if c], default=None,
+        help="tile-compress outputs: rice (lossy, fpack-like) or gzip (lossless); default: none",
+    )  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist and are valid")
+    parser.add_argument("--spikes-dir", metavar="DIR", help="where the JSOC *.spikes.fits files are (for respike)")
+    parser.add_argument("--iterations", type=int, default=25, help="Richardson-Lucy iterations (default: %(default)s)")
+    parser.add_argument("--order", type=int, default=3, help="register interpolation order (default: %(default)s)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-w", "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on a dask.distributed scheduler, e.g. tcp://host:8786"
+    )
+    parser.add_argument("--memory-limit", default="auto", help="memory limit per local worker (default: %(default)s)")
+    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
+    parser.set_defaults(func=_prep)
+
+
+def _prep(args):
+    from aiapy.pipeline import prep_files
+
+    report = prep_files(
+        args.inputs,
+        args.out,
+        steps=args.steps,
+        pointing=args.pointing,
+        dtype=args.dtype,
+        compress=args.compress,
+        uncertainty=args.uncertainty,
+        overwrite=args.overwrite,
+        spikes_dir=args.spikes_dir,
+        iterations=args.iterations,
+        order=args.order,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        memory_limit=args.memory_limit,
+        progress=False if (args.no_progress or args.quiet) else None,
+    )
+    if args.report:
+        report.write_json(args.report)
+    for result in report.failed:
+        print(f"FAILED {result.input}: {result.error}", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary())
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _add_info(subparsers, common):
+    parser = subparsers.add_parser(
+        "info", parents=[common], help="key header facts of AIA FITS files, quality flags decoded"
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(func=_info)
+
+
+def _file_info(path):
+    from astropy.io import fits
+
+    from aiapy.pipeline._fitsfile import open_images
+    from aiapy.utils.quality import check_quality_flag
+
+    with open_images(path) as (hdulist, images):
+        hdu, header = images[0], images[0].header
+        facts = {"file": str(path), "hdu": hdulist.index_of(hdu), "compressed": isinstance(hdu, fits.CompImageHDU)}
+        facts["shape"] = [header["NAXIS2"], header["NAXIS1"]]
+        facts["dtype"] = _BITPIX.get(header["BITPIX"])
+        facts |= {key: header[key] for key in _INFO_KEYS if key in header}
+        quality = header.get("QUALITY")
+        facts["QUALITY"] = quality
+        facts["quality_flags"] = None if quality is None else check_quality_flag(int(quality))
+        facts["extensions"] = [h.name for h in hdulist if h is not hdu and h.header.get("NAXIS")]
+    return facts
+
+
+def _info(args):
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            facts = _file_info(path)
+        except (OSError, ValueError, KeyError) as error:
+            print(f"{path}: cannot read ({type(error).__name__}: {error})", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        if args.json:
+            print(json.dumps(facts, default=str))
+            continue
+        print(facts.pop("file"))
+        flags = facts.pop("quality_flags")
+        for key, value in facts.items():
+            print(f"  {key:<12} {value}")
+            if key == "QUALITY":
+                for flag in flags or []:
+                    print(f"  {'':<12} - {flag}")
+    return status
+
+
+def _add_psf(subparsers, common):
+    parser = subparsers.add_parser("psf", parents=[common], help="compute the PSF of a channel and write it as FITS")
+    parser.add_argument("channel", type=float, metavar="CHANNEL", help="channel in Angstrom, e.g. 171")
+    parser.add_argument("-o", "--out", required=True, metavar="FILE", help="output FITS file")
+    parser.add_argument("--size", type=int, default=4096, help="PSF array size in pixels (default: %(default)s)")
+    parser.add_argument("--preflight-core", action="store_true", help="use the pre-flight core (use_preflightcore)")
+    parser.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    parser.set_defaults(func=_psf)
+
+
+def _psf(args):
+    import astropy.units as u
+    import numpy as np
+    from astropy.io import fits
+
+    from aiapy.psf import calculate_psf
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        print(f"{out} exists; pass --overwrite to replace it.", file=sys.stderr)
+        return EXIT_FAILED
+    kernel = calculate_psf(args.channel * u.AA, use_preflightcore=args.preflight_core, shape=(args.size, args.size))
+    header = fits.Header()
+    header["WAVELNTH"] = (args.channel, "[Angstrom] AIA channel")
+    header["PSFCORE"] = ("preflight" if args.preflight_core else "flight", "core width of the PSF model")
+    header["PSFSUM"] = (float(np.sum(kernel)), "sum of the PSF")
+    header.add_history(f"aiapy {__version__}: aiapy.psf.calculate_psf (Grigis et al. 2012 model)")
+    fits.PrimaryHDU(np.asarray(kernel, dtype=np.float32), header).writeto(out, overwrite=True, checksum=True)
+    print(f"wrote {out} ({args.size} x {args.size}, sum {header['PSFSUM']:.6f})")
+    return EXIT_OK
+
+
+def build_parser():
+    """The argument parser of the ``aiapy`` command."""
+    parser = argparse.ArgumentParser(prog="aiapy", description="Calibrate AIA level-1 data (aia_prep, PSF, info).")
+    parser.add_argument("--version", action="version", version=f"aiapy {__version__}")
+    # -q/-v are accepted before or after the command (SUPPRESS keeps a later default from resetting them)
+    common = argparse.ArgumentParser(add_help=False)
+    for target in (parser, common):
+        target.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only print errors")
+        target.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_prep, _add_info, _add_psf):
+        add(subparsers, common)
+    return parser
+
+
+def _configure_logging(args):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    log.propagate = False
+    return handler
+
+
+def main(argv=None):
+    """Run the ``aiapy`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.quiet, args.verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    handler = _configure_logging(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"aiapy {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # e.g. a scheduler that cannot be reached, an output folder that cannot be made
+        print(f"aiapy {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("aiapy: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        log.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

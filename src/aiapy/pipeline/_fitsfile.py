@@ -1,0 +1,41 @@
+"""Opening AIA FITS files (level 1 or pipeline outputs) and finding their images."""
+
+import contextlib
+import warnings
+
+import sunpy.map
+from astropy.io import fits
+
+__all__ = ["open_images", "read_output"]
+
+
+@contextlib.contextmanager
+def open_images(path):
+    """
+    Open a FITS file and yield ``(hdulist, images)``, the two-dimensional image HDUs in file order.
+
+    Astropy's warning about a BLANK keyword on float data (archive cutouts carry one) is silenced; it
+    means nothing for these files.
+
+    Raises
+    ------
+    OSError
+        If the file is not FITS.
+    ValueError
+        If it holds no two-dimensional image.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*BLANK.*", category=fits.verify.VerifyWarning)
+        with fits.open(path) as hdulist:
+            images = [hdu for hdu in hdulist if hdu.is_image and hdu.header.get("NAXIS") == 2]
+            if not images:
+                raise ValueError(f"{path} holds no two-dimensional image.")
+            yield hdulist, images
+
+
+def read_output(path):
+    """Read a pipeline output back: the level-1.5 map and, when present, the uncertainty map."""
+    with open_images(path) as (_, images):
+        # native byte order, so the arrays behave like any other float array
+        maps = [sunpy.map.Map(hdu.data.astype(hdu.data.dtype.newbyteorder("=")), hdu.header.copy()) for hdu in images]
+    return maps[0], (maps[1] if len(maps) > 1 else None)

@@ -1,0 +1,120 @@
+"""Writing level-1.5 outputs atomically, and checking that an existing output is complete and valid."""
+
+import contextlib
+import os
+import warnings
+
+import numpy as np
+from astropy.io import fits
+
+from aiapy.pipeline._fitsfile import open_images
+from aiapy.pipeline._inputs import temporary_path
+
+__all__ = ["COMPRESSIONS", "CONFIG_KEY", "UNCERTAINTY_EXTNAME", "write_output", "check_output"]
+
+#: Output compression: None (plain FITS), "rice" (tiled RICE_1, lossy: floats are quantised to 1/16 of the
+#: local noise with subtractive dithering seeded from the data checksum (-1), so reruns give identical bytes)
+#: or "gzip" (tiled GZIP_2, lossless).
+COMPRESSIONS = {
+    None: None,
+    "rice": {"compression_type": "RICE_1", "quantize_level": 16.0, "dither_seed": -1},
+    "gzip": {"compression_type": "GZIP_2", "quantize_level": 0.0},
+}
+#: Header keyword holding the identifier of the settings an output was made with.
+CONFIG_KEY = "AIAPYCFG"
+#: Name of the optional uncertainty HDU.
+UNCERTAINTY_EXTNAME = "UNCERTAINTY"
+_BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks
+
+
+def _image_hdu(data, header, compress, primary):
+    if compress is None:
+        return fits.PrimaryHDU(data, header) if primary else fits.ImageHDU(data, header)
+    return fits.CompImageHDU(data, header, **COMPRESSIONS[compress])
+
+
+def write_output(path, data, header, *, compress=None, uncertainty=None):
+    """
+    Write an image (and its uncertainty) with CHECKSUM/DATASUM, under a temporary name renamed on success.
+
+    An interrupted write leaves at most the hidden temporary file, never a partial ``path``; the
+    temporary file is removed when the write fails with an exception.
+
+    Parameters
+    ----------
+    path : path-like
+        Final output path.
+    data : `numpy.ndarray`
+        The image.
+    header : `astropy.io.fits.Header`
+        Its header.
+    compress : {None, "rice", "gzip"}
+        Tile compression (see `COMPRESSIONS`).
+    uncertainty : `numpy.ndarray`, optional
+        Written as a second image HDU named ``UNCERTAINTY`` with the same WCS.
+    """
+    hdus = []
+    if compress is not None:
+        hdus.append(fits.PrimaryHDU())
+    hdus.append(_image_hdu(data, header, compress, primary=True))
+    if uncertainty is not None:
+        error_header = header.copy()
+        error_header["EXTNAME"] = UNCERTAINTY_EXTNAME
+        error_header.add_comment("1-sigma uncertainty of the primary image, same units and grid")
+        hdus.append(_image_hdu(uncertainty, error_header, compress, primary=False))
+    temporary = temporary_path(path)
+    try:
+        fits.HDUList(hdus).writeto(temporary, checksum=True, overwrite=True)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def check_output(path, *, config_id, uncertainty=False):
+    """
+    Whether ``path`` is a complete, valid output of a run with settings ``config_id``.
+
+    Valid means: its size is a whole number of FITS blocks, it opens without warnings, every HDU's CHECKSUM and
+    DATASUM verify (so the bytes are exactly those written), the image header carries ``config_id`` in
+    ``AIAPYCFG``, the image is 2-D with the shape its header states, and the ``UNCERTAINTY`` HDU is present
+    when asked for.
+
+    Returns
+    -------
+    valid : bool
+    reason : str
+        Why it is not valid ("" when it is).
+    """
+    if not os.path.isfile(path):
+        return False, "missing"
+    size = os.path.getsize(path)
+    if size == 0 or size % _BLOCK:
+        return False, f"truncated ({size} bytes, not a whole number of {_BLOCK}-byte FITS blocks)"
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reason = _check_hdus(path, config_id, uncertainty)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return False, f"unreadable ({type(error).__name__}: {error})"
+    if not reason and caught:
+        reason = f"unreadable ({caught[0].category.__name__}: {caught[0].message})"
+    return not reason, reason
+
+
+def _check_hdus(path, config_id, uncertainty):
+    with fits.open(path, disable_image_compression=True) as raw:
+        for index, hdu in enumerate(raw):
+            if hdu.verify_checksum() != 1 or hdu.verify_datasum() != 1:
+                return f"checksum of HDU {index} does not verify"
+    with open_images(path) as (hdulist, images):
+        header = images[0].header
+        if header.get(CONFIG_KEY) != config_id:
+            return f"made with other settings ({CONFIG_KEY}={header.get(CONFIG_KEY)!r})"
+        if uncertainty and UNCERTAINTY_EXTNAME not in [hdu.name for hdu in hdulist]:
+            return f"no {UNCERTAINTY_EXTNAME} HDU"
+        shape = images[0].shape
+        if shape != (header["NAXIS2"], header["NAXIS1"]) or np.prod(shape) == 0:
+            return f"bad image shape {shape}"
+    return ""

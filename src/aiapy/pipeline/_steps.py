@@ -1,0 +1,220 @@
+"""The per-file work of the batch pipeline: read, apply the steps in SolarSoft order, write."""
+
+import contextlib
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+
+from aiapy.calibrate.degradation import correct_degradation
+from aiapy.calibrate.exposure import normalize_exposure
+from aiapy.calibrate.pointing import update_pointing
+from aiapy.calibrate.register import register
+from aiapy.calibrate.spikes import respike
+from aiapy.calibrate.uncertainty import estimate_error
+from aiapy.pipeline._header import output_header
+from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
+from aiapy.pipeline._report import FileResult
+from aiapy.psf import deconvolve
+from aiapy.utils.io import read_map
+from aiapy.utils.maps import add_history, check_aia_map
+
+__all__ = ["process_file", "find_spikes_file"]
+
+log = logging.getLogger(__name__)
+
+_SCALAR_STEPS = ("degradation", "exposure")
+# Level-1 statistics of the data that no longer describe the level-1.5 image.
+_STALE_STATISTICS = {"datamin", "datamax", "datamean", "datamedn", "datarms", "dataskew", "datakurt", "datacent"}
+_SPIKES_NAMES = tuple(
+    pattern + gz for pattern in ("{stem}.spikes.fits", "{stem}_spikes.fits", "{lev1}.spikes.fits") for gz in ("", ".gz")
+)
+
+
+def _check_level1(smap):
+    check_aia_map(smap, function="aiapy prep")
+    level = smap.meta.get("lvl_num")
+    if level is None or float(level) != 1.0:
+        raise ValueError(f"aiapy prep needs level-1 images; this one has LVL_NUM = {level}.")
+
+
+def find_spikes_file(input_path, spikes_dir=None):
+    """
+    The spikes file of a level-1 image, as JSOC exports them (``<name>.spikes.fits`` beside
+    ``<name>.image_lev1.fits``; also ``<name>_spikes.fits``, optionally gzipped), looked for in
+    ``spikes_dir`` (or the image's own directory); None if absent.
+    """
+    path = Path(input_path)
+    stem = path.name.split(".fits")[0]
+    folder = Path(spikes_dir) if spikes_dir is not None else path.parent
+    lev1 = stem.removesuffix(".image_lev1").removesuffix(".image")
+    for pattern in _SPIKES_NAMES:
+        candidate = folder / pattern.format(stem=stem, lev1=lev1)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _respike(smap, config, shared, context):
+    spikes_path = find_spikes_file(context["input"], config.spikes_dir)
+    if spikes_path is None:
+        context["skipped"] = "no spikes file"
+        return smap
+    return respike(smap, spikes=spikes_path)
+
+
+def _update_pointing(smap, config, shared, context):
+    return update_pointing(smap, pointing_table=shared["pointing_table"])
+
+
+def _deconvolve(smap, config, shared, context):
+    kernel = shared["psfs"].get((int(round(smap.wavelength.to_value(u.AA))), smap.data.shape))
+    return deconvolve(smap, psf=kernel, iterations=config.iterations)
+
+
+def _register(smap, config, shared, context):
+    return register(smap, order=config.order, dtype=np.dtype(config.dtype), workers=config.threads)
+
+
+def _degradation(smap, config, shared, context):
+    return correct_degradation(smap, correction_table=shared["correction_table"])
+
+
+def _exposure(smap, config, shared, context):
+    return normalize_exposure(smap)
+
+
+_STEP_FUNCTIONS = {
+    "respike": _respike,
+    "update_pointing": _update_pointing,
+    "deconvolve": _deconvolve,
+    "register": _register,
+    "degradation": _degradation,
+    "exposure": _exposure,
+}
+
+
+def _uncertainty_map(smap, shared):
+    unit = smap.unit if smap.unit is not None else u.DN
+    errors = estimate_error(u.Quantity(smap.data, unit / u.pix), smap.wavelength, error_table=shared["error_table"])
+    meta = smap.meta.copy()
+    add_history(meta, "estimate_error: 1-sigma uncertainty (shot, read, dark, quantisation, compression)")
+    return smap._new_instance(errors.to_value(unit / u.pix), meta)
+
+
+def _run_steps(smap, config, shared, context):
+    """Apply the active steps; the uncertainty is estimated on counts (before the scalar steps) and then
+    scaled by the same scalar steps as the image."""
+    errors = None
+    timings = context["timings"]
+    for step in config.active_steps:
+        if config.uncertainty and errors is None and step in _SCALAR_STEPS:
+            errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+        smap = _timed(timings, step, _STEP_FUNCTIONS[step], smap, config, shared, context)
+        if errors is not None and step in _SCALAR_STEPS:
+            errors = _STEP_FUNCTIONS[step](errors, config, shared, context)
+        reason = context.pop("skipped", None)
+        context["notes"].append(f"{step} skipped ({reason})" if reason else step)
+    if config.uncertainty and errors is None:
+        errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+    return smap, errors
+
+
+def _timed(timings, name, function, *args):
+    start = time.perf_counter()
+    result = function(*args)
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+    return result
+
+
+def _statistics(meta, data):
+    """Replace the level-1 data statistics in ``meta`` by those of ``data`` (the others are dropped)."""
+    for key in [key for key in meta if str(key).lower() in _STALE_STATISTICS or str(key).lower().startswith("datap")]:
+        del meta[key]
+    finite = data[np.isfinite(data)]
+    if finite.size:
+        meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
+
+
+def _write(smap, errors, output, config):
+    dtype = np.dtype(config.dtype)
+    meta = smap.meta.copy()
+    _statistics(meta, smap.data)
+    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
+    extra = [(CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier")]
+    write_output(
+        output,
+        np.asarray(smap.data, dtype=dtype),
+        output_header(meta, extra),
+        compress=config.compress,
+        uncertainty=None if errors is None else np.asarray(errors.data, dtype=dtype),
+    )
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _reset_peak_memory():
+    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0), so the next reading is per file."""
+    with contextlib.suppress(OSError):
+        _CLEAR_REFS.write_text("5")
+
+
+def _peak_memory_mib():
+    """Peak resident memory of this process since the last reset, in MiB (None where unknown)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def process_file(input_path, output_path, config, shared):
+    """
+    Prepare one file: skip it if a complete valid output exists, else read, apply the steps, write.
+
+    Never raises for a bad file (only for KeyboardInterrupt/SystemExit): errors become a ``failed``
+    `FileResult`. Warnings are collected into the result and logged, not raised.
+
+    Parameters
+    ----------
+    input_path, output_path : str or path-like
+    config : `PrepConfig`
+    shared : dict
+        From `build_shared`.
+
+    Returns
+    -------
+    `FileResult`
+    """
+    _reset_peak_memory()
+    start = time.perf_counter()
+    result = FileResult(input=str(input_path), output=str(output_path), status="failed")
+    context = {"input": str(input_path), "timings": result.timings, "notes": result.steps}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if not config.overwrite:
+                valid, reason = check_output(output_path, config_id=config.config_id, uncertainty=config.uncertainty)
+                if valid:
+                    result.status = "skipped"
+                elif reason != "missing":
+                    result.steps.append(f"existing output redone ({reason})")
+            if result.status != "skipped":
+                smap = _timed(result.timings, "read", read_map, input_path)
+                _check_level1(smap)
+                smap, errors = _run_steps(smap, config, shared, context)
+                _timed(result.timings, "write", _write, smap, errors, output_path, config)
+                result.status = "done"
+        except Exception as error:  # one bad file must not stop the batch; the report carries the error
+            result.error = f"{type(error).__name__}: {error}"
+    result.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    result.seconds = time.perf_counter() - start
+    result.peak_memory_mib = _peak_memory_mib()
+    return result

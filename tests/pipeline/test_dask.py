@@ -1,0 +1,59 @@
+"""The pipeline on a 2-worker Dask LocalCluster (started once for this module): same outputs as serial."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from aiapy.pipeline import prep_files, read_output
+
+distributed = pytest.importorskip("distributed")
+
+STEPS = "update_pointing,register,degradation,exposure"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with warnings.catch_warnings():
+        # a busy test machine can make the cluster's start-up or shutdown slow, which distributed warns about
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
+        )
+        dask_client = distributed.Client(cluster)
+    yield dask_client
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dask_client.close()
+        cluster.close()
+
+
+@pytest.mark.slow
+def test_two_workers_match_serial(client, flare_inputs, bad_inputs, pointing_csv, tmp_path):
+    options = {"steps": STEPS, "pointing": pointing_csv, "uncertainty": True, "compress": "gzip"}
+    serial = prep_files(flare_inputs, tmp_path / "serial", **options)
+    report = prep_files([*flare_inputs, *bad_inputs], tmp_path / "dask", client=client, **options)
+    assert serial.ok and report.settings["executor"] == "dask"
+    # the bad inputs fail on the workers, the good ones are done
+    assert report.counts == {"done": 4, "skipped": 0, "failed": 4, "cancelled": 0}
+    assert len(client.scheduler_info()["workers"]) == 2
+    for expected, result in zip(serial.results, report.results[len(bad_inputs) :], strict=True):
+        assert result.status == "done" and result.steps == ["update_pointing", "register", "degradation", "exposure"]
+        smap, errors = read_output(result.output)
+        smap_serial, errors_serial = read_output(expected.output)
+        assert smap.meta["lvl_num"] == 1.5 and smap.meta["cdelt1"] == 0.6
+        # serial uses all cores for the interpolation, the workers one thread: the result must not depend on it
+        np.testing.assert_array_equal(smap.data, smap_serial.data)
+        np.testing.assert_array_equal(errors.data, errors_serial.data)
+    rerun = prep_files(flare_inputs, tmp_path / "dask", client=client, **options)
+    assert rerun.counts["skipped"] == 4
+
+
+def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys):
+    from aiapy.cli import main
+
+    address = client.scheduler.address
+    status = main(["prep", *map(str, flare_inputs), "--out", str(tmp_path / "out"), "--steps", "register,exposure",
+                   "--scheduler", address, "--no-progress"])  # fmt: skip
+    assert status == 0 and "4 done" in capsys.readouterr().out
+    assert len(list((tmp_path / "out").glob("*_lev1.5.fits"))) == 4

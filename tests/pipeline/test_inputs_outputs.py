@@ -1,0 +1,97 @@
+"""Input expansion, output naming, atomic writes and the validity check that lets reruns skip files."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from aiapy.pipeline import check_output, expand_inputs, output_path
+from aiapy.pipeline._inputs import temporary_path
+from aiapy.pipeline._output import write_output
+
+
+def test_expand_files_directories_and_globs(flare_inputs, tmp_path):
+    folder = flare_inputs[0].parent
+    (folder / ".hidden.fits").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an input")
+    assert expand_inputs(folder) == flare_inputs
+    assert expand_inputs(str(folder / "*_171.fits")) == [p for p in flare_inputs if p.name.endswith("_171.fits")]
+    # duplicates collapse; a file is taken whatever its name
+    assert expand_inputs([flare_inputs[0], str(flare_inputs[0]), folder / "notes.txt"]) == sorted(
+        [flare_inputs[0], folder / "notes.txt"]
+    )
+
+
+def test_expand_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="matches no file"):
+        expand_inputs([tmp_path / "nothing_*.fits"])
+    with pytest.raises(TypeError, match="each input"):
+        expand_inputs([3])
+    with pytest.raises(TypeError, match="iterable of paths"):
+        expand_inputs(3)
+
+
+def test_output_names(tmp_path):
+    assert output_path("/a/aia.lev1.171A.image_lev1.fits", tmp_path).name == "aia.lev1.171A.image_lev1_lev1.5.fits"
+    assert output_path("/a/x.fits.gz", tmp_path) == tmp_path / "x_lev1.5.fits"
+    assert temporary_path(tmp_path / "x_lev1.5.fits") == tmp_path / ".x_lev1.5.fits.part"
+
+
+@pytest.fixture
+def image():
+    rng = np.random.default_rng(1)
+    return rng.normal(100, 10, size=(64, 48)).astype(np.float32)
+
+
+def _header(config_id="abc"):
+    header = fits.Header()
+    header["AIAPYCFG"] = config_id
+    return header
+
+
+@pytest.mark.parametrize("compress", [None, "rice", "gzip"])
+def test_written_output_is_valid(tmp_path, image, compress):
+    path = tmp_path / "out.fits"
+    write_output(path, image, _header(), compress=compress, uncertainty=image / 10)
+    assert check_output(path, config_id="abc", uncertainty=True) == (True, "")
+    assert not temporary_path(path).exists()
+    with fits.open(path) as hdulist:
+        data = [hdu.data for hdu in hdulist if hdu.data is not None]
+    if compress == "rice":
+        # fpack-style quantisation to 1/16 of the noise (sigma 10 here): error well under 1 unit
+        np.testing.assert_allclose(data[0], image, atol=1.0)
+    else:
+        np.testing.assert_array_equal(data[0], image)  # lossless
+    np.testing.assert_allclose(data[1], image / 10, rtol=0 if compress != "rice" else 1e-2)
+
+
+def test_invalid_outputs_are_detected(tmp_path, image):
+    path = tmp_path / "out.fits"
+    assert check_output(path, config_id="abc") == (False, "missing")
+    write_output(path, image, _header())
+    assert check_output(path, config_id="other")[0] is False
+    assert "UNCERTAINTY" in check_output(path, config_id="abc", uncertainty=True)[1]
+    raw = bytearray(path.read_bytes())
+    raw[-200] ^= 0xFF  # one flipped byte in the data
+    path.write_bytes(bytes(raw))
+    assert check_output(path, config_id="abc") == (False, "checksum of HDU 0 does not verify")
+    path.write_bytes(bytes(raw[:10000]))  # truncated, as a killed plain write would leave it
+    valid, reason = check_output(path, config_id="abc")
+    assert not valid and "truncated" in reason
+    path.write_bytes(bytes(raw[: 2880 * 2]))  # truncated at a block boundary: astropy notices the short data
+    valid, reason = check_output(path, config_id="abc")
+    assert not valid and "unreadable" in reason
+
+
+def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch):
+    """Ctrl-C in the middle of writing: the partial temporary file is removed, no output appears."""
+    path = tmp_path / "out.fits"
+
+    def interrupted_write(self, name, **kwargs):
+        with open(name, "wb") as handle:
+            handle.write(b"SIMPLE  =                    T" + b" " * 2000)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fits.HDUList, "writeto", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(path, image, _header())
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,149 @@
+"""The ``aiapy`` command line: prep (serial, 2 Dask workers, killed and resumed), info, psf, exit codes."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from aiapy import __version__
+from aiapy.cli import main
+from aiapy.data import sample
+from aiapy.pipeline import PrepConfig, check_output, read_output
+
+STEPS = "register,degradation,exposure"
+
+
+@pytest.fixture
+def cutouts(tmp_path):
+    """Copies of the real 769 x 705 level-1 cutout, as a folder of inputs."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(12):
+        shutil.copy(sample.AIA_171_CUTOUT, folder / f"aia_171_cutout_{index:02d}.fits")
+    return folder
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"aiapy {__version__}"
+
+
+def test_usage_errors(capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        main(["prep", str(sample.AIA_171_CUTOUT)])  # --out missing
+    assert stop.value.code == 2
+    assert main(["prep", str(sample.AIA_171_CUTOUT), "--out", str(tmp_path), "--steps", "sharpen"]) == 2
+    assert "sharpen" in capsys.readouterr().err
+    assert main(["prep", str(tmp_path / "none*.fits"), "--out", str(tmp_path)]) == 2
+
+
+def test_prep_reports_bad_file_and_exit_code(tmp_path, capsys):
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"garbage" * 1000)
+    report = tmp_path / "report.json"
+    args = ["prep", str(sample.AIA_171_CUTOUT), str(bad), "--out", str(tmp_path / "out"), "--steps", STEPS]
+    assert main([*args, "--report", str(report)]) == 1
+    captured = capsys.readouterr()
+    assert f"FAILED {bad}" in captured.err and "1 done, 1 failed" in captured.out
+    assert json.loads(report.read_text())["counts"]["failed"] == 1
+    assert main([*args[:2], *args[3:], "--quiet"]) == 0  # the good file alone: now skipped, exit 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
+def test_prep_on_two_local_dask_workers(cutouts, tmp_path, capsys):
+    inputs = sorted(cutouts.iterdir())[:4]
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed may warn about slow start-up/shutdown on a busy machine
+        status = main(
+            ["prep", *map(str, inputs), "--out", str(out), "--steps", STEPS, "--workers", "2", "--uncertainty"]
+        )
+    assert status == 0 and "4 done" in capsys.readouterr().out
+    config_id = PrepConfig(steps=tuple(STEPS.split(",")), uncertainty=True).config_id
+    outputs = sorted(out.iterdir())
+    assert len(outputs) == 4 and all(check_output(p, config_id=config_id, uncertainty=True)[0] for p in outputs)
+    smap, errors = read_output(outputs[0])
+    assert smap.meta["lvl_num"] == 1.5 and errors.data.shape == smap.data.shape
+    assert np.nanmax(smap.data) > 0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_complete_outputs(cutouts, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "aiapy.cli", "prep", str(cutouts), "--out", str(out), "--steps", STEPS,
+               "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(p.name.endswith("_lev1.5.fits") for p in out.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before any output"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    config_id = PrepConfig(steps=tuple(STEPS.split(","))).config_id
+    finals = [p for p in out.iterdir() if p.name.endswith("_lev1.5.fits")]
+    # killed midway: some outputs are missing, and every output name present is a complete, valid file
+    assert 0 < len(finals) < 12
+    assert all(check_output(p, config_id=config_id) == (True, "") for p in finals)
+    result = subprocess.run([*command, "--report", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads((tmp_path / "r.json").read_text())["counts"]
+    assert counts["skipped"] == len(finals) and counts["done"] == 12 - len(finals)
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 12 and not any(name.startswith(".") for name in names)  # no temporary file left
+    assert all(check_output(out / name, config_id=config_id)[0] for name in names)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
+@pytest.mark.slow
+def test_ctrl_c_exits_130(cutouts, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "aiapy.cli", "prep", str(cutouts), "--out", str(out), "--steps", STEPS]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(out.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Interrupted" in err and "cancelled" in err
+
+
+def test_info(capsys, tmp_path):
+    assert main(["info", str(sample.AIA_171_CUTOUT)]) == 0
+    text = capsys.readouterr().out
+    assert "WAVELNTH     171" in text and "compressed   True" in text and "- nominal" in text
+    assert main(["info", "--json", str(sample.AIA_171_CUTOUT)]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["shape"] == [705, 769] and facts["QUALITY"] == 0 and facts["quality_flags"] == ["nominal"]
+    flagged = tmp_path / "flagged.fits"
+    fits.PrimaryHDU(np.zeros((4, 4), np.int16), fits.Header({"QUALITY": (1 << 16) | 1})).writeto(flagged)
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"not fits")
+    assert main(["info", str(flagged), str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert "Dark image flag" in captured.out and "Flatfield data are not available" in captured.out
+    assert "bad.fits: cannot read" in captured.err
+
+
+def test_psf(tmp_path, capsys):
+    out = tmp_path / "psf.fits"
+    assert main(["psf", "171", "--out", str(out), "--size", "256"]) == 0
+    with fits.open(out) as hdulist:
+        kernel = hdulist[0].data
+        assert kernel.shape == (256, 256) and hdulist[0].header["WAVELNTH"] == 171
+    # the PSF peaks at the centre and sums to about 1 (light outside a 256 px window is lost)
+    assert np.unravel_index(np.argmax(kernel), kernel.shape) == (128, 128)
+    assert 0.5 < kernel.sum() <= 1.0 + 1e-6
+    assert main(["psf", "171", "--out", str(out)]) == 1  # exists, no --overwrite
+    assert main(["psf", "172", "--out", str(tmp_path / "x.fits")]) == 2
