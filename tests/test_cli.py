@@ -147,3 +147,18 @@ def test_psf(tmp_path, capsys):
     assert 0.5 < kernel.sum() <= 1.0 + 1e-6
     assert main(["psf", "171", "--out", str(out)]) == 1  # exists, no --overwrite
     assert main(["psf", "172", "--out", str(tmp_path / "x.fits")]) == 2
+
+
+def test_prep_with_solarsoft_kernel_matches_register(tmp_path, capsys):
+    from aiapy.calibrate import register
+
+    out = tmp_path / "out"
+    args = ["prep", str(sample.AIA_171_CUTOUT), "--out", str(out), "--steps", "register", "--dtype", "float64"]
+    assert main([*args, "--method", "cubic-convolution", "--quiet"]) == 0
+    written = read_output(next(out.glob("*.fits")))[0]
+    expected = register(sample.load_map("aia_171_cutout"), method="cubic-convolution", dtype=np.float64)
+    np.testing.assert_array_equal(written.data, expected.data)
+    assert "cubic-convolution" in "".join(written.meta["history"])  # FITS wraps HISTORY cards at 72
+    with pytest.raises(SystemExit) as stop:
+        main([*args, "--method", "bicubic"])
+    assert stop.value.code == 2

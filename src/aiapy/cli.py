@@ -27,7 +27,7 @@ _INFO_KEYS = (
 
 
 def _add_prep(subparsers, common):
-    from aiapy.pipeline import COMPRESSIONS, DEFAULT_STEPS, POINTING_SOURCES, STEP_ORDER
+    from aiapy.pipeline import COMPRESSIONS, DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER
 
     parser = subparsers.add_parser(
         "prep",
@@ -64,7 +64,12 @@ def _add_prep(subparsers, common):
     parser.add_argument("--overwrite", action="store_true", help="redo outputs that already exist and are valid")
     parser.add_argument("--spikes-dir", metavar="DIR", help="where the JSOC *.spikes.fits files are (for respike)")
     parser.add_argument("--iterations", type=int, default=25, help="Richardson-Lucy iterations (default: %(default)s)")
-    parser.add_argument("--order", type=int, default=3, help="register interpolation order (default: %(default)s)")
+    parser.add_argument(
+        "--method", choices=REGISTER_METHODS, default="spline",
+        help="register kernel: spline (B-spline of --order, as earlier aiapy), cubic-convolution (IDL ROT "
+        "CUBIC=-0.5, as SolarSoft aia_prep), linear or nearest (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--order", type=int, default=3, help="B-spline order for --method spline (default: %(default)s)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-w", "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument(
@@ -90,6 +95,7 @@ def _prep(args):
         overwrite=args.overwrite,
         spikes_dir=args.spikes_dir,
         iterations=args.iterations,
+        method=args.method,
         order=args.order,
         workers=args.workers,
         scheduler=args.scheduler,

@@ -1,7 +1,7 @@
 """Batch processing of many AIA level-1 files to level 1.5: serially, on a local Dask cluster or on a
 running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`."""
 
-from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, STEP_ORDER, PrepConfig
+from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER, PrepConfig
 from aiapy.pipeline._fitsfile import read_output
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, check_output
@@ -17,6 +17,7 @@ __all__ = [
     "STEP_ORDER",
     "DEFAULT_STEPS",
     "POINTING_SOURCES",
+    "REGISTER_METHODS",
     "COMPRESSIONS",
     "expand_inputs",
     "output_path",

@@ -4,7 +4,9 @@ import dataclasses
 import hashlib
 import json
 
-__all__ = ["STEP_ORDER", "DEFAULT_STEPS", "POINTING_SOURCES", "PrepConfig"]
+from aiapy.calibrate._interpolate import KERNELS
+
+__all__ = ["STEP_ORDER", "DEFAULT_STEPS", "POINTING_SOURCES", "REGISTER_METHODS", "PrepConfig"]
 
 #: Every step, in the order SolarSoft applies them (respike and PSF deconvolution act on the level-1
 #: CCD grid, so they come before registration; degradation and exposure are scalar and come last).
@@ -15,6 +17,8 @@ DEFAULT_STEPS = ("update_pointing", "register", "degradation", "exposure")
 #: ``header`` keeps the level-1 header pointing (SolarSoft ``aia_prep, /use_hdr_pnt``) and skips
 #: update_pointing; ``bundled`` is the small table shipped with aiapy (2010-05-13 00-06 UT only).
 POINTING_SOURCES = ("header", "bundled", "jsoc", "lmsal")
+#: Interpolation kernels of ``register`` (its registry).
+REGISTER_METHODS = tuple(KERNELS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +37,7 @@ class PrepConfig:
     overwrite: bool = False
     spikes_dir: str | None = None
     iterations: int = 25
+    method: str = "spline"
     order: int = 3
     threads: int | None = None  # threads of register's interpolation (None: all cores); not in config_id
 

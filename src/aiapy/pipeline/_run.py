@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, STEP_ORDER, PrepConfig
+from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER, PrepConfig
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS
 from aiapy.pipeline._report import FileResult, PrepReport
@@ -39,8 +39,10 @@ def _validate_steps(steps):
     return tuple(s for s in STEP_ORDER if s in steps)
 
 
-def _validate(steps, pointing, dtype, compress, iterations, order, workers, scheduler, client):
+def _validate(steps, pointing, dtype, compress, iterations, method, order, workers, scheduler, client):
     steps = _validate_steps(steps)
+    if method not in REGISTER_METHODS:
+        raise ValueError(f"method={method!r} is not a register method; choose from {REGISTER_METHODS}.")
     if not isinstance(pointing, str | os.PathLike):
         raise TypeError(f"pointing must be a source name or a path, not {type(pointing).__name__}.")
     pointing = str(pointing)
@@ -177,6 +179,7 @@ def prep_files(
     overwrite=False,
     spikes_dir=None,
     iterations=25,
+    method="spline",
     order=3,
     workers=None,
     scheduler=None,
@@ -220,8 +223,12 @@ def prep_files(
         to each image. Files without one are not respiked (noted in the report).
     iterations : int
         Richardson-Lucy iterations for ``deconvolve``.
+    method : str
+        Interpolation kernel of ``register``: ``"spline"`` (B-spline of ``order``, as the earlier aiapy),
+        ``"cubic-convolution"`` (IDL ``ROT`` with ``CUBIC=-0.5``, as SolarSoft ``aia_prep``), ``"linear"``
+        or ``"nearest"``.
     order : int
-        Interpolation order of ``register`` (0-5).
+        B-spline order of ``register`` (0-5) for ``method="spline"``.
     workers : int, optional
         Run on a local Dask cluster of this many single-threaded worker processes.
     scheduler : str, optional
@@ -260,11 +267,13 @@ def prep_files(
     to ``memory_limit``; Dask restarts a worker that exceeds it, and its file is reported failed.
     """
     start = time.perf_counter()
-    steps, pointing, dtype = _validate(steps, pointing, dtype, compress, iterations, order, workers, scheduler, client)
+    steps, pointing, dtype = _validate(
+        steps, pointing, dtype, compress, iterations, method, order, workers, scheduler, client
+    )
     config = PrepConfig(
         steps=steps, pointing=pointing, dtype=dtype, compress=compress, uncertainty=bool(uncertainty),
         overwrite=bool(overwrite), spikes_dir=None if spikes_dir is None else str(spikes_dir),
-        iterations=iterations, order=order,
+        iterations=iterations, method=method, order=order,
     )  # fmt: skip
     paths = expand_inputs(inputs)
     out_dir = Path(out_dir)

@@ -76,7 +76,9 @@ def _deconvolve(smap, config, shared, context):
 
 
 def _register(smap, config, shared, context):
-    return register(smap, order=config.order, dtype=np.dtype(config.dtype), workers=config.threads)
+    return register(
+        smap, method=config.method, order=config.order, dtype=np.dtype(config.dtype), workers=config.threads
+    )
 
 
 def _degradation(smap, config, shared, context):
