@@ -11,7 +11,7 @@ from aiapy.calibrate.pointing import update_pointing
 from aiapy.utils.exceptions import warn_metadata, warn_user
 from aiapy.utils.maps import add_history, check_aia_map
 
-__all__ = ["register", "prep"]
+__all__ = ["prep", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,8 @@ def _level15_meta(smap, out, crpix, scale):
         meta["r_sun"] = float(meta["rsun_obs"]) / scale
     else:
         meta.pop("r_sun", None)
-    finite = out[np.isfinite(out)]
+    finite = np.isfinite(out)
+    finite = out if finite.all() else out[finite]  # no 64 MiB copy in the usual all-finite case
     if finite.size:
         meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
     return meta
