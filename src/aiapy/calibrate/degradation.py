@@ -25,7 +25,7 @@ from astropy.time import Time
 
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.utils.channels import validate_channel
-from aiapy.utils.maps import add_history, check_aia_map
+from aiapy.utils.maps import check_aia_map, divide_map
 from aiapy.utils.times import quiet_erfa
 
 __all__ = ["degradation", "correct_degradation", "select_epochs"]
@@ -205,13 +205,5 @@ def correct_degradation(smap, *, correction_table=None, calibration_version=LATE
     factor = degradation(
         smap.wavelength, smap.date, correction_table=correction_table, calibration_version=calibration_version
     ).to_value(u.dimensionless_unscaled)[0]
-    data = smap.data
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
-    new_meta = smap.meta.copy()
-    add_history(new_meta, f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})")
-    return smap._new_instance(
-        data.astype(dtype, copy=False) / dtype.type(factor),
-        new_meta,
-        plot_settings=smap.plot_settings,
-        mask=smap.mask,
-    )
+    history = f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})"
+    return divide_map(smap, factor, history=history)

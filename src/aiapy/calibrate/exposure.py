@@ -1,9 +1,8 @@
 """Normalisation of AIA images by their exposure time."""
 
 import astropy.units as u
-import numpy as np
 
-from aiapy.utils.maps import add_history, check_aia_map, exposure_time
+from aiapy.utils.maps import check_aia_map, divide_map, exposure_time
 
 __all__ = ["normalize_exposure"]
 
@@ -40,16 +39,11 @@ def normalize_exposure(smap):
     exptime = exposure_time(smap, function="normalize_exposure")
     if smap.unit is not None and smap.unit.physical_type == (u.DN / u.s).physical_type:
         raise ValueError(f"This map is already in {smap.unit}; it was normalised before.")
-    data = smap.data
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
-    new_meta = smap.meta.copy()
     unit = (smap.unit if smap.unit is not None else u.DN) / u.s
-    new_meta["bunit"] = unit.to_string()
-    new_meta["exptime"] = 1.0
-    add_history(new_meta, f"normalize_exposure: divided by EXPTIME = {exptime.to_value(u.s)} s")
-    return smap._new_instance(
-        data.astype(dtype, copy=False) / dtype.type(exptime.to_value(u.s)),
-        new_meta,
-        plot_settings=smap.plot_settings,
-        mask=smap.mask,
+    return divide_map(
+        smap,
+        exptime.to_value(u.s),
+        history=f"normalize_exposure: divided by EXPTIME = {exptime.to_value(u.s)} s",
+        bunit=unit.to_string(),
+        exptime=1.0,
     )

@@ -9,7 +9,7 @@ import numpy as np
 from aiapy.calibrate._interpolate import KERNELS, affine_resample
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.utils.exceptions import warn_metadata, warn_user
-from aiapy.utils.maps import add_history, check_aia_map
+from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics
 
 __all__ = ["prep", "register"]
 
@@ -20,11 +20,9 @@ LEVEL15_SCALE = 0.6
 FULL_FRAME = 4096
 #: Peer-compatible spellings of the method names.
 _ALIASES = {"scipy": "spline"}
-#: Header statistics that no longer describe the resampled data (DATAMIN/MAX/MEAN are recomputed).
-_STALE_STATS = (
-    "datamedn", "datarms", "dataskew", "datakurt", "datavals", "missvals", "datap01", "datap10", "datap25",
-    "datap75", "datap90", "datap95", "datap98", "datap99", "blank",
-)  # fmt: skip
+#: Keys that no longer describe the resampled data besides the value statistics `refresh_statistics`
+#: handles: the pixel counts of the level-1 frame, and BLANK (integer data only).
+_STALE_KEYS = ("datavals", "missvals", "blank")
 
 
 def _method_list():
@@ -207,7 +205,7 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
 def _level15_meta(smap, out, crpix, scale):
     """The level-1.5 header of the registered data ``out`` (a new dict)."""
     meta = smap.meta.copy()
-    for key in ("pc1_1", "pc1_2", "pc2_1", "pc2_2", "cd1_1", "cd1_2", "cd2_1", "cd2_2", "crota1", *_STALE_STATS):
+    for key in ("pc1_1", "pc1_2", "pc2_1", "pc2_2", "cd1_1", "cd1_2", "cd2_1", "cd2_2", "crota1", *_STALE_KEYS):
         meta.pop(key, None)
     ny, nx = out.shape
     meta.update(
@@ -223,11 +221,7 @@ def _level15_meta(smap, out, crpix, scale):
         meta["r_sun"] = float(meta["rsun_obs"]) / scale
     else:
         meta.pop("r_sun", None)
-    finite = np.isfinite(out)
-    finite = out if finite.all() else out[finite]  # no 64 MiB copy in the usual all-finite case
-    if finite.size:
-        meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
-    return meta
+    return refresh_statistics(meta, out)
 
 
 def prep(smap, *, pointing_table=None, **register_options):

@@ -20,15 +20,13 @@ from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
 from aiapy.pipeline._report import FileResult
 from aiapy.psf import deconvolve
 from aiapy.utils.io import read_map
-from aiapy.utils.maps import add_history, check_aia_map
+from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics
 
 __all__ = ["process_file", "find_spikes_file"]
 
 log = logging.getLogger(__name__)
 
 _SCALAR_STEPS = ("degradation", "exposure")
-# Level-1 statistics of the data that no longer describe the level-1.5 image.
-_STALE_STATISTICS = {"datamin", "datamax", "datamean", "datamedn", "datarms", "dataskew", "datakurt", "datacent"}
 _SPIKES_NAMES = tuple(
     pattern + gz for pattern in ("{stem}.spikes.fits", "{stem}_spikes.fits", "{lev1}.spikes.fits") for gz in ("", ".gz")
 )
@@ -132,19 +130,10 @@ def _timed(timings, name, function, *args):
     return result
 
 
-def _statistics(meta, data):
-    """Replace the level-1 data statistics in ``meta`` by those of ``data`` (the others are dropped)."""
-    for key in [key for key in meta if str(key).lower() in _STALE_STATISTICS or str(key).lower().startswith("datap")]:
-        del meta[key]
-    finite = data[np.isfinite(data)]
-    if finite.size:
-        meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
-
-
 def _write(smap, errors, output, config):
     dtype = np.dtype(config.dtype)
     meta = smap.meta.copy()
-    _statistics(meta, smap.data)
+    refresh_statistics(meta, smap.data)
     add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
     extra = [(CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier")]
     write_output(

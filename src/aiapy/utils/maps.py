@@ -1,11 +1,15 @@
 """Checks on the maps that aiapy functions accept, shared by every subpackage."""
 
 import astropy.units as u
+import numpy as np
 from sunpy.map.sources.sdo import AIAMap
 
 from aiapy._version import __version__
 
-__all__ = ["check_aia_map", "require_keys", "add_history", "exposure_time"]
+__all__ = ["check_aia_map", "require_keys", "add_history", "exposure_time", "divide_map", "refresh_statistics"]
+
+#: Header statistics of the data values (plus the DATAPnn percentiles), stale once the values change.
+VALUE_STATISTICS = ("datamin", "datamax", "datamean", "datamedn", "datarms", "dataskew", "datakurt", "datacent")
 
 
 def check_aia_map(smap, *, function):
@@ -54,3 +58,36 @@ def exposure_time(smap, *, function):
     if not exptime > 0 or exptime != exptime:
         raise ValueError(f"{function} needs a positive exposure time; EXPTIME is {exptime}.")
     return exptime * u.s
+
+
+def divide_map(smap, divisor, *, history, **meta_updates):
+    """
+    A new map with ``smap``'s data divided by the scalar ``divisor``, its HISTORY and ``meta_updates``.
+
+    Float data keep their dtype (float32 stays float32); integers become float64. The input is untouched.
+    """
+    data = smap.data
+    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
+    new_meta = smap.meta.copy()
+    new_meta.update(meta_updates)
+    add_history(new_meta, history)
+    return smap._new_instance(
+        data.astype(dtype, copy=False) / dtype.type(divisor),
+        new_meta,
+        plot_settings=smap.plot_settings,
+        mask=smap.mask,
+    )
+
+
+def refresh_statistics(meta, data):
+    """
+    Drop the stale `VALUE_STATISTICS` and DATAPnn keys of ``meta`` and recompute DATAMIN/DATAMAX/DATAMEAN
+    from the finite values of ``data``, in place (call it on a copy).
+    """
+    for key in [k for k in meta if str(k).lower() in VALUE_STATISTICS or str(k).lower().startswith("datap")]:
+        del meta[key]
+    finite = np.isfinite(data)
+    finite = data if finite.all() else data[finite]  # no frame-sized copy in the usual all-finite case
+    if finite.size:
+        meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
+    return meta
