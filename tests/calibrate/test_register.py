@@ -113,6 +113,30 @@ def test_interior_blocks(cutout, angle, mag, shift):
     np.testing.assert_allclose(result, expected, atol=1e-11 * image.max(), rtol=0)  # float64 rounding
 
 
+@pytest.mark.parametrize("angle", [0.3, 7.0, 40.0])
+def test_threads_and_tiles_do_not_change_the_result(cutout, monkeypatch, angle):
+    """The numbers depend on the row blocks only: not on the prefilter's threads, nor on the tile size
+    (narrow tiles of 24 columns also cut shift changes mid-tile)."""
+    image = cutout.data[:300, :300].astype(np.float64)
+    shape = (2 * _interpolate._BLOCK_ROWS + 37, 330)  # wider than the input: its edges are crossed
+    matrix, offset = _transform(angle, 1.002, image.shape, shape)
+    for method in ("cubic-convolution", "spline"):
+        results = []
+        for workers, tile_bytes in ((1, _interpolate._TILE_BYTES), (3, _interpolate._TILE_BYTES), (1, 24 * 64 * 4)):
+            monkeypatch.setattr(_interpolate, "_TILE_BYTES", tile_bytes)
+            results.append(
+                _interpolate.affine_resample(
+                    image, matrix, offset, shape, method=method, missing=-1.0, dtype=np.float32, workers=workers
+                )
+            )
+        assert (results[0] == -1).any() and (results[0] != -1).any()
+        for other in results[1:]:
+            np.testing.assert_array_equal(other, results[0])
+    expected = _slow_reference(image, matrix, offset, shape, "cubic-convolution", -1.0)
+    result = _interpolate.affine_resample(image, matrix, offset, shape, method="cubic-convolution", missing=-1.0)
+    np.testing.assert_allclose(result, expected, atol=1e-12 * image.max(), rtol=0)  # float64 rounding
+
+
 @pytest.mark.parametrize("length", [1, 2, 3, 17, 700])
 def test_cubic_prefilter_matches_scipy(cutout, length):
     """The row-recursion prefilter along axis 0 equals scipy's mirror-mode filter, start terms included."""

@@ -100,6 +100,8 @@ def test_respike_offline_with_bundled_file():
     respiked = respike(smap, spikes=path)
     x, y = pixels.x.to_value(u.pix).astype(int), pixels.y.to_value(u.pix).astype(int)
     _check_respiked(smap, respiked, x, y, values)
+    # the statistics include the reinserted spikes (they raise the maximum)
+    assert respiked.meta["datamax"] == float(respiked.data.max()) > float(smap.data.max())
 
 
 def test_respike_promotes_int_when_values_do_not_fit(tmp_path):

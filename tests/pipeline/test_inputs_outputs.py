@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from aiapy.pipeline import check_output, expand_inputs, output_path
+from aiapy.pipeline import _output, check_output, expand_inputs, output_path
 from aiapy.pipeline._inputs import temporary_path
 from aiapy.pipeline._output import write_output
 
@@ -82,16 +82,19 @@ def test_invalid_outputs_are_detected(tmp_path, image):
     assert not valid and "unreadable" in reason
 
 
-def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch):
+@pytest.mark.parametrize("compress", [None, "gzip"])
+def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch, compress):
     """Ctrl-C in the middle of writing: the partial temporary file is removed, no output appears."""
     path = tmp_path / "out.fits"
 
-    def interrupted_write(self, name, **kwargs):
+    def interrupted_write(name, *args, **kwargs):
         with open(name, "wb") as handle:
             handle.write(b"SIMPLE  =                    T" + b" " * 2000)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fits.HDUList, "writeto", interrupted_write)
+    # plain outputs go through aiapy's checksummed writer, compressed ones through astropy
+    monkeypatch.setattr(_output, "write_images", interrupted_write)
+    monkeypatch.setattr(fits.HDUList, "writeto", lambda self, name, **kwargs: interrupted_write(name))
     with pytest.raises(KeyboardInterrupt):
-        write_output(path, image, _header())
+        write_output(path, image, _header(), compress=compress)
     assert list(tmp_path.iterdir()) == []

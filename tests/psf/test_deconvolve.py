@@ -81,6 +81,10 @@ def test_header_and_input_untouched(cutout):
     assert "calculate_psf(171.0 Angstrom" in result.meta["history"]
     assert "aiapy" in result.meta["history"]
     assert type(result) is type(cutout)
+    # the value statistics describe the deconvolved data, not the input's
+    assert result.meta["datamax"] == pytest.approx(float(result.data.max()), rel=1e-12)
+    assert result.meta["datamean"] == pytest.approx(float(result.data.mean()), rel=1e-6)
+    assert result.meta["datamax"] != pytest.approx(float(cutout.data.max()), rel=1e-3)
 
 
 def test_missing_pixels(cutout):

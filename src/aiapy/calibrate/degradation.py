@@ -25,7 +25,7 @@ from astropy.time import Time
 
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.utils.channels import validate_channel
-from aiapy.utils.maps import check_aia_map, divide_map
+from aiapy.utils.maps import Division, check_aia_map, divide_map
 from aiapy.utils.times import quiet_erfa
 
 __all__ = ["degradation", "correct_degradation", "select_epochs"]
@@ -73,8 +73,7 @@ def select_epochs(channel, obstime, correction_table, *, calibration_version=LAT
     wave_str = _wave_str(channel)
     version = min(calibration_version, 3) if wave_str == "4500" else calibration_version
     rows = correction_table[
-        (np.asarray(correction_table["WAVE_STR"]) == wave_str)
-        & (np.asarray(correction_table["VER_NUM"]) == version)
+        (np.asarray(correction_table["WAVE_STR"]) == wave_str) & (np.asarray(correction_table["VER_NUM"]) == version)
     ]
     if len(rows) == 0:
         versions = sorted(set(np.asarray(correction_table["VER_NUM"]).tolist()))
@@ -201,9 +200,15 @@ def correct_degradation(smap, *, correction_table=None, calibration_version=LATE
     TypeError
         If ``smap`` is not an AIA map.
     """
+    return divide_map(
+        smap, degradation_division(smap, correction_table=correction_table, calibration_version=calibration_version)
+    )
+
+
+def degradation_division(smap, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
+    """The `~aiapy.utils.maps.Division` that `correct_degradation` applies to ``smap`` (checked first)."""
     check_aia_map(smap, function="correct_degradation")
     factor = degradation(
         smap.wavelength, smap.date, correction_table=correction_table, calibration_version=calibration_version
     ).to_value(u.dimensionless_unscaled)[0]
-    history = f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})"
-    return divide_map(smap, factor, history=history)
+    return Division(factor, f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})")

@@ -2,7 +2,7 @@
 
 import astropy.units as u
 
-from aiapy.utils.maps import check_aia_map, divide_map, exposure_time
+from aiapy.utils.maps import Division, check_aia_map, divide_map, exposure_time
 
 __all__ = ["normalize_exposure"]
 
@@ -35,15 +35,15 @@ def normalize_exposure(smap):
     -----
     Equivalent to SolarSoft ``aia_prep, /normalize`` (which records it in HISTORY).
     """
+    return divide_map(smap, exposure_division(smap))
+
+
+def exposure_division(smap):
+    """The `~aiapy.utils.maps.Division` that `normalize_exposure` applies to ``smap`` (checked first)."""
     check_aia_map(smap, function="normalize_exposure")
-    exptime = exposure_time(smap, function="normalize_exposure")
+    exptime = exposure_time(smap, function="normalize_exposure").to_value(u.s)
     if smap.unit is not None and smap.unit.physical_type == (u.DN / u.s).physical_type:
         raise ValueError(f"This map is already in {smap.unit}; it was normalised before.")
     unit = (smap.unit if smap.unit is not None else u.DN) / u.s
-    return divide_map(
-        smap,
-        exptime.to_value(u.s),
-        history=f"normalize_exposure: divided by EXPTIME = {exptime.to_value(u.s)} s",
-        bunit=unit.to_string(),
-        exptime=1.0,
-    )
+    history = f"normalize_exposure: divided by EXPTIME = {exptime} s"
+    return Division(exptime, history, {"bunit": unit.to_string(), "exptime": 1.0})

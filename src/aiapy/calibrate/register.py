@@ -125,7 +125,9 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     cubic : float
         The cubic-convolution parameter ``a`` in [-1, 0), for ``method="cubic-convolution"``.
     workers : int, optional
-        Threads to use; all cores by default.
+        Threads of the B-spline prefilter (``method="spline"``); all cores by default. The interpolation
+        itself runs on one thread (~0.35 s for a 4096 x 4096 float32 frame): to use many cores, register
+        many images at once, as `aiapy.pipeline.prep_files` does with worker processes.
 
     Returns
     -------

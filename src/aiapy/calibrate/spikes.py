@@ -26,7 +26,7 @@ from sunpy.map.mapbase import PixelPair
 from aiapy.net import jsoc
 from aiapy.net.exceptions import NoDataError
 from aiapy.utils.exceptions import warn_user
-from aiapy.utils.maps import add_history, check_aia_map, require_keys
+from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics, require_keys
 
 __all__ = ["FULL_FRAME_SHAPE", "fetch_spikes", "read_spikes_file", "respike"]
 
@@ -210,7 +210,7 @@ def _reinsert(smap, coords, values):
         dtype = np.result_type(dtype, values.dtype)
     data = smap.data.astype(dtype, copy=True)
     data[y, x] = values
-    meta = smap.meta.copy()
+    meta = refresh_statistics(smap.meta.copy(), data)
     meta.update({"lvl_num": 0.5, "nspikes": 0, "comments": f"Respike applied; {values.size} hot pixels reinserted."})
     add_history(meta, f"respike: {values.size} spikes reinserted; now level 0.5")
     return smap._new_instance(  # sunpy's own constructor of a same-class map

@@ -39,7 +39,7 @@ class PrepConfig:
     iterations: int = 25
     method: str = "spline"
     order: int = 3
-    threads: int | None = None  # threads of register's interpolation (None: all cores); not in config_id
+    threads: int | None = None  # threads of register's spline prefilter (None: all cores); not in config_id
 
     @property
     def active_steps(self):

@@ -8,6 +8,7 @@ import numpy as np
 from astropy.io import fits
 
 from aiapy.pipeline._fitsfile import open_images
+from aiapy.pipeline._fitswrite import write_images
 from aiapy.pipeline._inputs import temporary_path
 
 __all__ = ["COMPRESSIONS", "CONFIG_KEY", "UNCERTAINTY_EXTNAME", "write_output", "check_output"]
@@ -25,12 +26,6 @@ CONFIG_KEY = "AIAPYCFG"
 #: Name of the optional uncertainty HDU.
 UNCERTAINTY_EXTNAME = "UNCERTAINTY"
 _BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks
-
-
-def _image_hdu(data, header, compress, primary):
-    if compress is None:
-        return fits.PrimaryHDU(data, header) if primary else fits.ImageHDU(data, header)
-    return fits.CompImageHDU(data, header, **COMPRESSIONS[compress])
 
 
 def write_output(path, data, header, *, compress=None, uncertainty=None):
@@ -53,18 +48,19 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
     uncertainty : `numpy.ndarray`, optional
         Written as a second image HDU named ``UNCERTAINTY`` with the same WCS.
     """
-    hdus = []
-    if compress is not None:
-        hdus.append(fits.PrimaryHDU())
-    hdus.append(_image_hdu(data, header, compress, primary=True))
+    images = [(data, header)]
     if uncertainty is not None:
         error_header = header.copy()
         error_header["EXTNAME"] = UNCERTAINTY_EXTNAME
         error_header.add_comment("1-sigma uncertainty of the primary image, same units and grid")
-        hdus.append(_image_hdu(uncertainty, error_header, compress, primary=False))
+        images.append((uncertainty, error_header))
     temporary = temporary_path(path)
     try:
-        fits.HDUList(hdus).writeto(temporary, checksum=True, overwrite=True)
+        if compress is None:
+            write_images(temporary, images)  # astropy's writeto(checksum=True), ~2x faster
+        else:
+            hdus = [fits.PrimaryHDU()] + [fits.CompImageHDU(d, h, **COMPRESSIONS[compress]) for d, h in images]
+            fits.HDUList(hdus).writeto(temporary, checksum=True, overwrite=True)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

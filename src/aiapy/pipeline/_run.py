@@ -24,9 +24,15 @@ log = logging.getLogger(__name__)
 
 _DTYPES = ("float32", "float64")
 # Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
-# turns off glibc's adaptive mmap threshold: every 4096 x 4096 temporary is then mmap'd and page-faulted
-# afresh, and the interpolation ran ~3x slower (measured). None unsets it (single-threaded BLAS/OpenMP stay).
-_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+# turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
+# register ran ~7 % slower (measured; the tap engine itself allocates nothing per tile, so it is not
+# affected). None unsets it (single-threaded BLAS/OpenMP stay).
+# The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
+# ~10^4 short numpy calls per image: off, a batch ran ~4 % faster (benchmarks/bench_pipeline.py, A/B).
+_WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+}
 
 
 def _validate_steps(steps):
@@ -298,7 +304,7 @@ def prep_files(
         if executor == "serial":
             _run_serial(tasks, config, shared, progress, results)
         else:
-            # one task per worker thread: the interpolation inside a task stays single-threaded
+            # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
             config = dataclasses.replace(config, threads=1)
             with _dask_client(workers, scheduler, client, memory_limit) as dask_client:
                 _run_dask(tasks, config, shared, progress, dask_client, results)

@@ -9,8 +9,8 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from aiapy.calibrate.degradation import correct_degradation
-from aiapy.calibrate.exposure import normalize_exposure
+from aiapy.calibrate.degradation import degradation_division
+from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
 from aiapy.calibrate.spikes import respike
@@ -20,13 +20,12 @@ from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
 from aiapy.pipeline._report import FileResult
 from aiapy.psf import deconvolve
 from aiapy.utils.io import read_map
-from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics
+from aiapy.utils.maps import add_history, check_aia_map, divide_map
 
 __all__ = ["process_file", "find_spikes_file"]
 
 log = logging.getLogger(__name__)
 
-_SCALAR_STEPS = ("degradation", "exposure")
 _SPIKES_NAMES = tuple(
     pattern + gz for pattern in ("{stem}.spikes.fits", "{stem}_spikes.fits", "{lev1}.spikes.fits") for gz in ("", ".gz")
 )
@@ -79,21 +78,16 @@ def _register(smap, config, shared, context):
     )
 
 
-def _degradation(smap, config, shared, context):
-    return correct_degradation(smap, correction_table=shared["correction_table"])
-
-
-def _exposure(smap, config, shared, context):
-    return normalize_exposure(smap)
-
-
 _STEP_FUNCTIONS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
     "deconvolve": _deconvolve,
     "register": _register,
-    "degradation": _degradation,
-    "exposure": _exposure,
+}
+#: The scalar steps, last in SolarSoft's order: each gives the `Division` its public function applies.
+_DIVISIONS = {
+    "degradation": lambda smap, shared: degradation_division(smap, correction_table=shared["correction_table"]),
+    "exposure": lambda smap, shared: exposure_division(smap),
 }
 
 
@@ -106,34 +100,40 @@ def _uncertainty_map(smap, shared):
 
 
 def _run_steps(smap, config, shared, context):
-    """Apply the active steps; the uncertainty is estimated on counts (before the scalar steps) and then
-    scaled by the same scalar steps as the image."""
-    errors = None
+    """
+    Apply the active steps. The scalar steps (degradation, exposure) come last and divide the image
+    together, in one pass in place: the data are this task's own (read from the file, or new from a step).
+    The uncertainty is estimated on the counts before them and divided the same way.
+    """
     timings = context["timings"]
+    scalar = [step for step in config.active_steps if step in _DIVISIONS]
     for step in config.active_steps:
-        if config.uncertainty and errors is None and step in _SCALAR_STEPS:
-            errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+        if step in _DIVISIONS:
+            continue
         smap = _timed(timings, step, _STEP_FUNCTIONS[step], smap, config, shared, context)
-        if errors is not None and step in _SCALAR_STEPS:
-            errors = _STEP_FUNCTIONS[step](errors, config, shared, context)
         reason = context.pop("skipped", None)
         context["notes"].append(f"{step} skipped ({reason})" if reason else step)
-    if config.uncertainty and errors is None:
-        errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+    errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared) if config.uncertainty else None
+    if scalar:
+        divisions = [_timed(timings, step, _DIVISIONS[step], smap, shared) for step in scalar]
+        # the one pass over the data is timed under the last scalar step
+        smap = _timed(timings, scalar[-1], divide_map, smap, *divisions, in_place=True)
+        if errors is not None:
+            errors = divide_map(errors, *divisions, in_place=True)
+        context["notes"].extend(scalar)
     return smap, errors
 
 
-def _timed(timings, name, function, *args):
+def _timed(timings, name, function, *args, **kwargs):
     start = time.perf_counter()
-    result = function(*args)
+    result = function(*args, **kwargs)
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
     return result
 
 
 def _write(smap, errors, output, config):
     dtype = np.dtype(config.dtype)
-    meta = smap.meta.copy()
-    refresh_statistics(meta, smap.data)
+    meta = smap.meta.copy()  # every step keeps DATAMIN/DATAMAX/DATAMEAN true: no pass over the data here
     add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
     extra = [(CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier")]
     write_output(

@@ -15,7 +15,7 @@ from aiapy.psf._calculate import calculate_psf
 from aiapy.psf._model import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.exceptions import warn_user
-from aiapy.utils.maps import add_history
+from aiapy.utils.maps import add_history, refresh_statistics
 
 __all__ = ["deconvolve", "richardson_lucy", "transfer_function", "BOUNDARIES", "PRECISIONS"]
 
@@ -247,7 +247,7 @@ def deconvolve(
     out_dtype = np.promote_types(dtype, smap.data.dtype) if smap.data.dtype.kind == "f" else dtype
     result = result.astype(out_dtype)
     result[missing] = np.nan
-    meta = smap.meta.copy()
+    meta = refresh_statistics(smap.meta.copy(), result)
     add_history(
         meta,
         f"deconvolve: Richardson-Lucy, {iterations} iterations, PSF {psf_words}, boundary={boundary}, "

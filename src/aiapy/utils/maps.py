@@ -1,12 +1,23 @@
 """Checks on the maps that aiapy functions accept, shared by every subpackage."""
 
+import dataclasses
+import numbers
+
 import astropy.units as u
 import numpy as np
 from sunpy.map.sources.sdo import AIAMap
 
 from aiapy._version import __version__
 
-__all__ = ["check_aia_map", "require_keys", "add_history", "exposure_time", "divide_map", "refresh_statistics"]
+__all__ = [
+    "check_aia_map",
+    "require_keys",
+    "add_history",
+    "exposure_time",
+    "Division",
+    "divide_map",
+    "refresh_statistics",
+]
 
 #: Header statistics of the data values (plus the DATAPnn percentiles), stale once the values change.
 VALUE_STATISTICS = ("datamin", "datamax", "datamean", "datamedn", "datarms", "dataskew", "datakurt", "datacent")
@@ -55,28 +66,60 @@ def exposure_time(smap, *, function):
     if exptime is None:
         raise KeyError(f"{function} needs the EXPTIME keyword, missing from this map.")
     exptime = float(exptime)
-    if not exptime > 0 or exptime != exptime:
+    if not (np.isfinite(exptime) and exptime > 0):
         raise ValueError(f"{function} needs a positive exposure time; EXPTIME is {exptime}.")
     return exptime * u.s
 
 
-def divide_map(smap, divisor, *, history, **meta_updates):
-    """
-    A new map with ``smap``'s data divided by the scalar ``divisor``, its HISTORY and ``meta_updates``.
+@dataclasses.dataclass(frozen=True)
+class Division:
+    """A division of a map's data by a positive scalar: the divisor, its HISTORY text and header updates."""
 
-    Float data keep their dtype (float32 stays float32); integers become float64. The input is untouched.
+    divisor: float
+    history: str
+    meta: dict = dataclasses.field(default_factory=dict)
+
+
+#: Header statistics that scale with the data under a division by a positive number (the DATAPnn
+#: percentiles too); DATASKEW and DATAKURT are scale-free and stay.
+_SCALING_STATISTICS = ("datamin", "datamax", "datamean", "datamedn", "datarms", "datacent")
+
+
+def divide_map(smap, *divisions, in_place=False):
     """
+    A new map with ``smap``'s data divided by the divisors of ``divisions`` (`Division`), in one pass.
+
+    Float data keep their dtype (float32 stays float32); integers become float64. HISTORY gets each
+    division's line and the header its updates, in order; the value statistics (DATAMIN, DATAMAX, DATAMEAN,
+    DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true without a pass over the data.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+    *divisions : `Division`
+    in_place : bool
+        Divide float data in place instead of into a new array: only for data the caller owns (a pipeline's
+        intermediate map), never a user's map.
+    """
+    divisor = 1.0
+    for division in divisions:
+        if not (np.isfinite(division.divisor) and division.divisor > 0):
+            raise ValueError(f"The divisor must be finite and positive; got {division.divisor} ({division.history}).")
+        divisor *= division.divisor
     data = smap.data
     dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
+    if in_place and data.dtype == dtype:
+        data /= dtype.type(divisor)
+    else:
+        data = data.astype(dtype, copy=False) / dtype.type(divisor)
     new_meta = smap.meta.copy()
-    new_meta.update(meta_updates)
-    add_history(new_meta, history)
-    return smap._new_instance(
-        data.astype(dtype, copy=False) / dtype.type(divisor),
-        new_meta,
-        plot_settings=smap.plot_settings,
-        mask=smap.mask,
-    )
+    for key in [k for k in new_meta if str(k).lower() in _SCALING_STATISTICS or str(k).lower().startswith("datap")]:
+        if isinstance(new_meta[key], numbers.Real):
+            new_meta[key] = float(new_meta[key]) / divisor
+    for division in divisions:
+        new_meta.update(division.meta)
+        add_history(new_meta, division.history)
+    return smap._new_instance(data, new_meta, plot_settings=smap.plot_settings, mask=smap.mask)
 
 
 def refresh_statistics(meta, data):

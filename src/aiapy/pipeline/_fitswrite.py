@@ -1,0 +1,95 @@
+"""
+Writing uncompressed FITS images with CHECKSUM and DATASUM in one pass over the data.
+
+Astropy's ``writeto(checksum=True)`` converts the image to big-endian, then computes the data sum in a
+second, slower routine (~80 ms for a 4096 x 4096 float32 image, half of it the sum). Here the big-endian
+copy is summed by numpy as 32-bit words (~8 ms) and written directly (~40 ms in all). The header is built
+by astropy (`~astropy.io.fits.PrimaryHDU` / `~astropy.io.fits.ImageHDU` add the structural keywords), so
+only the checksums are computed here, as the FITS standard defines them.
+
+References
+----------
+.. [1] FITS Standard 4.0, Appendix J: "Header and data unit checksums" (the 32-bit ones' complement sum,
+   and the 16-character ASCII encoding of its complement); Seaman, Pence & Rots (2002), "FITS Checksum
+   Proposal".
+"""
+
+import numpy as np
+from astropy.io import fits
+
+__all__ = ["write_images"]
+
+_BLOCK = 2880
+_WORD = 0xFFFFFFFF
+#: Punctuation between the digits and the letters, which the encoded checksum avoids.
+_EXCLUDED = (0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60)
+
+
+def _fold(total):
+    """Fold the carries of a sum of 32-bit words back in: the 32-bit ones' complement sum."""
+    while total > _WORD:
+        total = (total & _WORD) + (total >> 32)
+    return total
+
+
+def _words_sum(buffer):
+    """
+    Ones' complement sum of a byte buffer read as big-endian 32-bit words; a last partial word is completed
+    with zeros (the FITS padding that follows it).
+    """
+    buffer = memoryview(buffer).cast("B")
+    whole = len(buffer) - len(buffer) % 4
+    total = int(np.add.reduce(np.frombuffer(buffer[:whole], dtype=">u4"), dtype=np.uint64))  # < 2**32 words
+    if whole < len(buffer):
+        total += int.from_bytes(bytes(buffer[whole:]).ljust(4, b"\0"), "big")
+    return _fold(total)
+
+
+def _encode(value):
+    """The 16-character ASCII encoding of a 32-bit value, as in the standard's ``char_encode``."""
+    chars = [0] * 16
+    for i in range(4):
+        byte = (value >> (24 - 8 * i)) & 0xFF
+        group = [byte // 4 + 0x30] * 4
+        group[0] += byte % 4
+        changed = True
+        while changed:
+            changed = False
+            for excluded in _EXCLUDED:
+                for j in (0, 2):
+                    if excluded in (group[j], group[j + 1]):
+                        group[j] += 1
+                        group[j + 1] -= 1
+                        changed = True
+        for j in range(4):
+            chars[4 * j + i] = group[j]
+    text = "".join(map(chr, chars))
+    return text[-1] + text[:-1]  # rotated one place: the value starts at byte 11 (3 mod 4) of its card
+
+
+def write_images(path, images):
+    """
+    Write images as an uncompressed FITS file, each HDU with CHECKSUM and DATASUM.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, created or replaced.
+    images : sequence of (`numpy.ndarray`, `~astropy.io.fits.Header`)
+        The first becomes the primary HDU, the others IMAGE extensions. The data are written in their own
+        float or integer type (big-endian, as FITS requires); the headers are not modified.
+    """
+    with open(path, "wb") as file:
+        for index, (data, header) in enumerate(images):
+            big_endian = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder(">"))
+            hdu = (fits.PrimaryHDU if index == 0 else fits.ImageHDU)(data=big_endian, header=header.copy())
+            if index == 0:  # as astropy writes it (and adds it when reading a file with extensions)
+                hdu.header.set("EXTEND", True, after=f"NAXIS{data.ndim}")
+            datasum = _words_sum(big_endian.view(np.uint8).ravel())
+            hdu.header["DATASUM"] = (str(datasum), "data unit checksum")
+            hdu.header["CHECKSUM"] = ("0" * 16, "HDU checksum")
+            total = _fold(_words_sum(hdu.header.tostring().encode("ascii")) + datasum)
+            hdu.header["CHECKSUM"] = _encode(_WORD - total)
+            file.write(hdu.header.tostring().encode("ascii"))
+            file.write(big_endian.view(np.uint8).data)
+            file.write(b"\0" * (-big_endian.nbytes % _BLOCK))
