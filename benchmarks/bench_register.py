@@ -9,16 +9,17 @@ frame would take minutes in Python). Peak memory is traced with tracemalloc (num
 
     python benchmarks/bench_register.py
 
-Notes (2 cores, int16 full frame, 2 threads, float32; figures of one run, the machine shared):
+Notes (2 cores, int16 full frame, float32; best of 3, the machine otherwise idle):
 
-- scipy baseline 1.48 s, ~0.5 s of it the prefilter (its axis-0 pass, strided, alone ~0.39 s).
-- spline 0.54 s (x2.7), cubic convolution 0.43 s (x3.5); float64 0.93 s and 0.69 s.
-- The tap engine dominates: per pixel, 35 array passes for the 4 x 4 tap sums and ~30 for the weights
-  (positions, shift ranges and edge masks are kept off the per-pixel path). Its numpy operations are short
-  (a row block times a column run), so two threads give only ~1.3x over one: the GIL hand-offs between
-  them cost as much as the arithmetic saved.
-- The cubic B-spline prefilter takes ~0.15 s: contiguous row recursions along axis 0 (~0.07 s, one
-  thread) and scipy along axis 1 on two threads (~0.08 s).
+- scipy baseline 1.45 s, ~0.5 s of it the prefilter (its axis-0 pass, strided, alone ~0.39 s).
+- spline 0.48 s (x3.0) on 2 threads, 0.51 s (x2.9) on 1; cubic convolution 0.34 s (x4.3) and 0.33 s
+  (x4.4); float64 ~0.75 s and ~0.59 s.
+- The tap engine (~0.3 s, always on one thread) does per pixel ~35 array passes for the 4 x 4 tap sums,
+  ~26 for the weights and 1-3 for the positions, in tiles whose ~15 arrays stay in L2 cache (a 64 x 4096
+  block spilled to L3 and ran ~2x slower per pass). Threads do not help it: its ~10^5 short numpy calls
+  hand the GIL back and forth, which cost more than the second core gave.
+- The cubic B-spline prefilter takes ~0.17 s on one thread: contiguous row recursions along axis 0
+  (~0.05 s) and scipy along axis 1 (~0.09 s; this part runs on threads).
 - `register` adds ~20 ms (header statistics over the output).
 """
 

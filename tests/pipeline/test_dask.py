@@ -57,3 +57,28 @@ def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys):
                    "--scheduler", address, "--no-progress"])  # fmt: skip
     assert status == 0 and "4 done" in capsys.readouterr().out
     assert len(list((tmp_path / "out").glob("*_lev1.5.fits"))) == 4
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_are_ready(tmp_path):
+    """The local cluster of ``workers=N`` starts with the pipeline imported on every worker and the settings
+    that keep its tasks fast (no statistical profiler, glibc's adaptive mmap threshold left on)."""
+    from aiapy.pipeline._run import _dask_client
+
+    def state():
+        import os
+        import sys
+
+        import dask
+
+        return (
+            "aiapy.pipeline._steps" in sys.modules,
+            dask.config.get("distributed.worker.profile.enabled"),
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed may warn about a slow start-up on a busy machine
+        with _dask_client(1, None, None, "1GiB") as local:
+            states = list(local.run(state).values())
+    assert states == [(True, False, None)]

@@ -92,3 +92,17 @@ def test_old_util_module():
     from aiapy import util
 
     assert util.check_quality_flag is check_quality_flag
+
+
+def test_refresh_statistics_skips_non_finite_values_and_drops_stale_keys():
+    import numpy as np
+
+    from aiapy.utils.maps import refresh_statistics
+
+    stale = {"datamin": -5, "datap99": 9.0, "datarms": 1.0, "dataskew": 0.1, "exptime": 2.0}
+    assert refresh_statistics(dict(stale), np.array([[1.0, 2.0], [3.0, 6.0]], np.float32)) == {
+        "exptime": 2.0, "datamin": 1.0, "datamax": 6.0, "datamean": 3.0
+    }  # fmt: skip
+    meta = refresh_statistics(dict(stale), np.array([np.nan, 1.0, np.inf, 5.0, -np.inf]))
+    assert (meta["datamin"], meta["datamax"], meta["datamean"]) == (1.0, 5.0, 3.0)
+    assert refresh_statistics(dict(stale), np.array([np.nan, np.inf])) == {"exptime": 2.0}

@@ -442,45 +442,50 @@ def _cubic_filter_axis0(c):
     In place, the cubic B-spline prefilter along axis 0 with scipy's mirror boundaries (Unser 1999).
 
     Along axis 0 (strided in memory) scipy's line-by-line filter runs ~3x slower than along axis 1; here
-    each step of the two recursions, ``c[i] += z c[i-1]`` then ``c[i] = z (c[i+1] - c[i])``, is one
-    contiguous row operation. The causal start is the sum of ``z^k`` times the mirror-extended column.
+    each step of the two recursions, ``y[i] = x[i] + z y[i-1]`` then ``c[i] = z (c[i+1] - y[i])``, is a
+    contiguous row operation. The running row is carried in float64 whatever the dtype of ``c`` (so a
+    float32 ``c`` needs no float64 copy of the frame; it stores the causal pass rounded, ~1e-7 relative).
+    The causal start is the sum of ``z^k`` times the mirror-extended column.
     """
     n = c.shape[0]
     if n == 1:
         return  # scipy leaves single samples unchanged
-    c *= _GAIN3
     k = np.arange(n)
     start = _Z3**k + np.where((k > 0) & (k < n - 1), _Z3 ** (2 * n - 2 - k), 0.0)
     start /= 1 - _Z3 ** (2 * n - 2)
     used = np.flatnonzero(start)[-1] + 1  # z^k underflows to 0 beyond k ~ 570
-    c[0] = start[:used] @ c[:used]
-    step = np.empty_like(c[0])
+    carry = start[:used] @ c[:used]  # float64
+    c[0] = carry
     for i in range(1, n):
-        np.multiply(c[i - 1], _Z3, out=step)
-        c[i] += step
-    c[n - 1] = (_Z3 * c[n - 2] + c[n - 1]) * (_Z3 / (_Z3 * _Z3 - 1))
+        carry *= _Z3
+        carry += c[i]
+        c[i] = carry
+    carry = (_Z3 * c[n - 2] + carry) * (_Z3 / (_Z3 * _Z3 - 1))
+    np.multiply(carry, _GAIN3, out=c[n - 1], casting="same_kind")
     for i in range(n - 2, -1, -1):
-        np.subtract(c[i + 1], c[i], out=c[i])
-        c[i] *= _Z3
+        np.subtract(carry, c[i], out=carry)
+        carry *= _Z3
+        np.multiply(carry, _GAIN3, out=c[i], casting="same_kind")
 
 
 def _spline_coefficients(image, order, dtype, pool, workers):
     """B-spline coefficients of ``image`` (scipy's rule for mode="constant": mirror), in ``dtype``."""
-    work = np.array(image, dtype=np.float64)
     coef = np.empty(image.shape, dtype)
     ny, nx = image.shape
 
-    def along_columns(c):
-        ndimage.spline_filter1d(work[:, c[0] : c[1]], order, axis=0, output=work[:, c[0] : c[1]], mode="mirror")
-
     def along_rows(r):
-        ndimage.spline_filter1d(work[r[0] : r[1]], order, axis=1, output=coef[r[0] : r[1]], mode="mirror")
+        ndimage.spline_filter1d(image[r[0] : r[1]], order, axis=1, output=coef[r[0] : r[1]], mode="mirror")
 
+    def along_columns(c):
+        ndimage.spline_filter1d(coef[:, c[0] : c[1]], order, axis=0, output=coef[:, c[0] : c[1]], mode="mirror")
+
+    # The filter is separable: rows first, from the image straight into ``coef`` (scipy works in float64
+    # line by line), then columns in place.
+    list(pool.map(along_rows, _row_blocks(ny, -(-ny // workers))))
     if order == 3:
-        _cubic_filter_axis0(work)
+        _cubic_filter_axis0(coef)
     else:
         list(pool.map(along_columns, _row_blocks(nx, -(-nx // workers))))
-    list(pool.map(along_rows, _row_blocks(ny, -(-ny // workers))))
     return coef
 
 

@@ -121,7 +121,7 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
             Nearest neighbour: SolarSoft ``aia_prep, /nearest``.
     dtype : numpy float dtype, optional
         Output dtype. Default: float32 for float32 input, float64 otherwise (integers are promoted).
-        ``float32`` halves memory and time in pipelines (results within ~1e-7 of the image maximum).
+        ``float32`` halves memory and time in pipelines (results within ~2e-7 of the image maximum).
     cubic : float
         The cubic-convolution parameter ``a`` in [-1, 0), for ``method="cubic-convolution"``.
     workers : int, optional

@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import importlib
 import logging
 import os
 import sys
@@ -26,11 +27,13 @@ _DTYPES = ("float32", "float64")
 # Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
 # turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
 # register ran ~7 % slower (measured; the tap engine itself allocates nothing per tile, so it is not
-# affected). None unsets it (single-threaded BLAS/OpenMP stay).
+# affected). None leaves it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the
+# copy that an earlier default Dask cluster leaves in this process's environment.
 # The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
 # ~10^4 short numpy calls per image: off, a batch ran ~4 % faster (benchmarks/bench_pipeline.py, A/B).
+_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 _WORKER_CONFIG = {
-    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    f"distributed.nanny.pre-spawn-environ.{_MALLOC_TRIM}": None,
     "distributed.worker.profile.enabled": False,
 }
 
@@ -133,21 +136,36 @@ def _dask_client(workers, scheduler, client, memory_limit):
 
     if scheduler is not None:
         with Client(scheduler) as remote:
+            _load_on_workers(remote)
             yield remote
         return
-    with (
-        dask.config.set(_WORKER_CONFIG),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-        ) as cluster,
-        Client(cluster) as local,
-    ):
+    with dask.config.set(_WORKER_CONFIG), _without_environ(_MALLOC_TRIM):
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit, dashboard_address=":0"
+        )
+    with cluster, Client(cluster) as local:
         log.info("Local Dask cluster: %d worker process(es), dashboard %s", workers, local.dashboard_link)
+        _load_on_workers(local)
         yield local
+
+
+@contextlib.contextmanager
+def _without_environ(name):
+    """Leave ``name`` out of this process's environment (which worker processes inherit), then restore it."""
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def _load_on_workers(client):
+    """
+    Import the pipeline on every worker now, as part of starting or joining the cluster (~2 s of imports
+    per worker, sunpy's mostly), rather than in each worker's first task.
+    """
+    client.run(importlib.import_module, __name__.rsplit(".", 1)[0] + "._steps")
 
 
 def _run_dask(tasks, config, shared, progress, client, results):
@@ -267,7 +285,7 @@ def prep_files(
     worker once (``client.scatter(..., broadcast=True)``); each file is one task that reads its input and
     writes its own output, so only small reports travel back. Memory is bounded per task, not per batch:
     a worker holds one image at a time. For the standard prep of a 4096 x 4096 frame the peak resident
-    memory of a worker process is about 0.6 GiB (about 0.3 GiB of it the imported libraries; measured by
+    memory of a worker process is about 0.45 GiB (about 0.3 GiB of it the imported libraries; measured by
     ``benchmarks/bench_pipeline.py`` and reported per file in ``FileResult.peak_memory_mib``);
     deconvolution adds the FFT buffers (several 4096 x 4096 complex arrays). Each local worker is limited
     to ``memory_limit``; Dask restarts a worker that exceeds it, and its file is reported failed.

@@ -129,8 +129,13 @@ def refresh_statistics(meta, data):
     """
     for key in [k for k in meta if str(k).lower() in VALUE_STATISTICS or str(k).lower().startswith("datap")]:
         del meta[key]
-    finite = np.isfinite(data)
-    finite = data if finite.all() else data[finite]  # no frame-sized copy in the usual all-finite case
-    if finite.size:
-        meta.update({"datamin": float(finite.min()), "datamax": float(finite.max()), "datamean": float(finite.mean())})
+    if not data.size:
+        return meta
+    low, high = data.min(), data.max()
+    if not (np.isfinite(low) and np.isfinite(high)):  # NaN or inf present (min and max propagate NaN)
+        data = data[np.isfinite(data)]
+        if not data.size:
+            return meta
+        low, high = data.min(), data.max()
+    meta.update({"datamin": float(low), "datamax": float(high), "datamean": float(data.mean())})
     return meta
