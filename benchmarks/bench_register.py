@@ -11,15 +11,16 @@ frame would take minutes in Python). Peak memory is traced with tracemalloc (num
 
 Notes (2 cores, int16 full frame, float32; best of 3, the machine otherwise idle):
 
-- scipy baseline 1.45 s, ~0.5 s of it the prefilter (its axis-0 pass, strided, alone ~0.39 s).
-- spline 0.48 s (x3.0) on 2 threads, 0.51 s (x2.9) on 1; cubic convolution 0.34 s (x4.3) and 0.33 s
-  (x4.4); float64 ~0.75 s and ~0.59 s.
+- scipy baseline 1.47 s, ~0.5 s of it the prefilter (its axis-0 pass, strided, alone ~0.39 s).
+- spline 0.40 s (x3.7) on 2 threads, 0.45 s (x3.3) on 1, error 2.0e-7 of the image maximum, peak 146 MiB;
+  cubic convolution 0.31 s (x4.7-4.8), error 2.8e-7; float64 ~0.7 s and ~0.55 s (errors ~1e-14).
 - The tap engine (~0.3 s, always on one thread) does per pixel ~35 array passes for the 4 x 4 tap sums,
   ~26 for the weights and 1-3 for the positions, in tiles whose ~15 arrays stay in L2 cache (a 64 x 4096
   block spilled to L3 and ran ~2x slower per pass). Threads do not help it: its ~10^5 short numpy calls
   hand the GIL back and forth, which cost more than the second core gave.
-- The cubic B-spline prefilter takes ~0.17 s on one thread: contiguous row recursions along axis 0
-  (~0.05 s) and scipy along axis 1 (~0.09 s; this part runs on threads).
+- The cubic B-spline prefilter takes ~0.15 s on one thread: scipy along axis 1, from the image straight
+  into the output-dtype coefficients (~0.09 s; this part runs on threads), then contiguous row
+  recursions along axis 0 carried in float64 rows (~0.05 s).
 - `register` adds ~20 ms (header statistics over the output).
 """
 
