@@ -149,6 +149,14 @@ def test_psf(tmp_path, capsys):
     assert main(["psf", "172", "--out", str(tmp_path / "x.fits")]) == 2
 
 
+def test_prep_accelerate_option(tmp_path):
+    out = tmp_path / "out"
+    args = ["prep", str(sample.AIA_171_CUTOUT), "--out", str(out), "--steps", "deconvolve", "--iterations", "2"]
+    assert main([*args, "--accelerate", "--quiet"]) == 0
+    written = read_output(next(out.glob("*.fits")))[0]
+    assert "Richardson-Lucy (biggs-andrews), 2 iterations" in "".join(written.meta["history"])
+
+
 def test_prep_with_solarsoft_kernel_matches_register(tmp_path, capsys):
     from aiapy.calibrate import register
 

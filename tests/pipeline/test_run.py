@@ -151,6 +151,21 @@ def test_respike_and_deconvolve_steps(flare_inputs, tmp_path):
         assert np.nanmax(smap.data) > np.nanmax(read_map(path).data)
 
 
+def test_accelerated_deconvolution(flare_inputs, tmp_path):
+    from aiapy.pipeline import PrepConfig
+
+    report = prep_files(flare_inputs[:1], tmp_path / "out", steps="deconvolve", iterations=3, acceleration="biggs-andrews")
+    smap, _ = read_output(report.results[0].output)
+    assert report.ok and "Richardson-Lucy (biggs-andrews), 3 iterations" in "".join(smap.meta["history"])
+    # the variant is part of the settings: plain outputs are not taken for accelerated ones, or back
+    plain = PrepConfig(steps=("deconvolve",), iterations=3)
+    assert PrepConfig(steps=("deconvolve",), iterations=3, acceleration="biggs-andrews").config_id != plain.config_id
+    rerun = prep_files(flare_inputs[:1], tmp_path / "out", steps="deconvolve", iterations=3)
+    assert rerun.counts["done"] == 1 and "other settings" in rerun.results[0].steps[0]
+    with pytest.raises(ValueError, match="acceleration"):
+        prep_files(flare_inputs[:1], tmp_path / "out", steps="deconvolve", acceleration="fast")
+
+
 def test_progress_bar(flare_inputs, tmp_path, capsys):
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS, progress=True)
     assert report.ok and "4/4" in capsys.readouterr().err

@@ -172,3 +172,30 @@ def test_bad_maps(cutout):
 def test_transfer_function_dc():
     spectrum = transfer_function(np.full((4, 4), 0.5), (8, 8))
     assert spectrum[0, 0] == 1
+
+
+def _residual(smap, deconvolved):
+    """RMS of (deconvolved blurred by the PSF) - data, relative to the data maximum (periodic, float64)."""
+    data = np.clip(smap.data.astype(np.float64), 0, None)
+    transfer = transfer_function(calculate_psf(smap.wavelength, shape=data.shape), data.shape)
+    blurred = np.fft.irfft2(np.fft.rfft2(deconvolved) * transfer, data.shape)
+    return np.sqrt(np.mean((blurred - data) ** 2)) / data.max()
+
+
+def test_biggs_andrews_converges_faster(cutout):
+    options = {"boundary": "periodic", "precision": "float64"}
+    plain = {n: deconvolve(cutout, iterations=n, **options) for n in (1, 25)}
+    fast = {n: deconvolve(cutout, iterations=n, acceleration="biggs-andrews", **options) for n in (1, 15, 25)}
+    # the first iteration has nothing to extrapolate from: it is the plain one
+    np.testing.assert_array_equal(fast[1].data, plain[1].data)
+    # measured: plain 25 iterations 2.00e-4; accelerated 15: 1.92e-4, 25: 1.90e-4 (plain 50: 1.92e-4)
+    assert _residual(cutout, fast[15].data) < _residual(cutout, plain[25].data)
+    assert _residual(cutout, fast[25].data) < 0.96 * _residual(cutout, plain[25].data)
+    data = np.clip(cutout.data.astype(np.float64), 0, None)
+    for result in fast.values():
+        # every iterate is a Richardson-Lucy update: non-negative, and the flux is kept (periodic boundary)
+        assert result.data.min() >= 0
+        assert result.data.sum() == pytest.approx(data.sum(), rel=1e-12)
+    assert "Richardson-Lucy (biggs-andrews), 25 iterations" in fast[25].meta["history"]
+    with pytest.raises(ValueError, match="acceleration"):
+        deconvolve(cutout, iterations=2, acceleration="nesterov")

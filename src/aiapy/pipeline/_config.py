@@ -5,8 +5,16 @@ import hashlib
 import json
 
 from aiapy.calibrate._interpolate import KERNELS
+from aiapy.psf._deconvolve import ACCELERATIONS
 
-__all__ = ["STEP_ORDER", "DEFAULT_STEPS", "POINTING_SOURCES", "REGISTER_METHODS", "PrepConfig"]
+__all__ = [
+    "STEP_ORDER",
+    "DEFAULT_STEPS",
+    "POINTING_SOURCES",
+    "REGISTER_METHODS",
+    "DECONVOLVE_ACCELERATIONS",
+    "PrepConfig",
+]
 
 #: Every step, in the order SolarSoft applies them (respike and PSF deconvolution act on the level-1
 #: CCD grid, so they come before registration; degradation and exposure are scalar and come last).
@@ -19,6 +27,8 @@ DEFAULT_STEPS = ("update_pointing", "register", "degradation", "exposure")
 POINTING_SOURCES = ("header", "bundled", "jsoc", "lmsal")
 #: Interpolation kernels of ``register`` (its registry).
 REGISTER_METHODS = tuple(KERNELS)
+#: Richardson-Lucy variants of ``deconvolve``.
+DECONVOLVE_ACCELERATIONS = ACCELERATIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +47,7 @@ class PrepConfig:
     overwrite: bool = False
     spikes_dir: str | None = None
     iterations: int = 25
+    acceleration: str | None = None
     method: str = "spline"
     order: int = 3
     threads: int | None = None  # threads of register's spline prefilter (None: all cores); not in config_id
@@ -52,6 +63,8 @@ class PrepConfig:
         fields = dataclasses.asdict(self)
         fields.pop("overwrite")
         fields.pop("threads")
+        if self.acceleration is None:  # left out, so outputs made before the option existed stay valid
+            fields.pop("acceleration")
         fields["steps"] = list(self.active_steps)
         text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

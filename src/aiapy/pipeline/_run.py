@@ -12,7 +12,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER, PrepConfig
+from aiapy.pipeline._config import (
+    DECONVOLVE_ACCELERATIONS,
+    DEFAULT_STEPS,
+    POINTING_SOURCES,
+    REGISTER_METHODS,
+    STEP_ORDER,
+    PrepConfig,
+)
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS
 from aiapy.pipeline._report import FileResult, PrepReport
@@ -48,10 +55,12 @@ def _validate_steps(steps):
     return tuple(s for s in STEP_ORDER if s in steps)
 
 
-def _validate(steps, pointing, dtype, compress, iterations, method, order, workers, scheduler, client):
+def _validate(steps, pointing, dtype, compress, iterations, acceleration, method, order, workers, scheduler, client):
     steps = _validate_steps(steps)
     if method not in REGISTER_METHODS:
         raise ValueError(f"method={method!r} is not a register method; choose from {REGISTER_METHODS}.")
+    if acceleration not in DECONVOLVE_ACCELERATIONS:
+        raise ValueError(f"acceleration={acceleration!r} is not known; choose from {DECONVOLVE_ACCELERATIONS}.")
     if not isinstance(pointing, str | os.PathLike):
         raise TypeError(f"pointing must be a source name or a path, not {type(pointing).__name__}.")
     pointing = str(pointing)
@@ -203,6 +212,7 @@ def prep_files(
     overwrite=False,
     spikes_dir=None,
     iterations=25,
+    acceleration=None,
     method="spline",
     order=3,
     workers=None,
@@ -247,6 +257,9 @@ def prep_files(
         to each image. Files without one are not respiked (noted in the report).
     iterations : int
         Richardson-Lucy iterations for ``deconvolve``.
+    acceleration : {None, "biggs-andrews"}
+        Richardson-Lucy variant for ``deconvolve``: plain (as SolarSoft) or Biggs-Andrews accelerated,
+        which needs about half the iterations for the same residual.
     method : str
         Interpolation kernel of ``register``: ``"spline"`` (B-spline of ``order``, as the earlier aiapy),
         ``"cubic-convolution"`` (IDL ``ROT`` with ``CUBIC=-0.5``, as SolarSoft ``aia_prep``), ``"linear"``
@@ -292,12 +305,12 @@ def prep_files(
     """
     start = time.perf_counter()
     steps, pointing, dtype = _validate(
-        steps, pointing, dtype, compress, iterations, method, order, workers, scheduler, client
+        steps, pointing, dtype, compress, iterations, acceleration, method, order, workers, scheduler, client
     )
     config = PrepConfig(
         steps=steps, pointing=pointing, dtype=dtype, compress=compress, uncertainty=bool(uncertainty),
         overwrite=bool(overwrite), spikes_dir=None if spikes_dir is None else str(spikes_dir),
-        iterations=iterations, method=method, order=order,
+        iterations=iterations, acceleration=acceleration, method=method, order=order,
     )  # fmt: skip
     paths = expand_inputs(inputs)
     out_dir = Path(out_dir)

@@ -69,7 +69,7 @@ def _update_pointing(smap, config, shared, context):
 
 def _deconvolve(smap, config, shared, context):
     kernel = shared["psfs"].get((int(round(smap.wavelength.to_value(u.AA))), smap.data.shape))
-    return deconvolve(smap, psf=kernel, iterations=config.iterations)
+    return deconvolve(smap, psf=kernel, iterations=config.iterations, acceleration=config.acceleration)
 
 
 def _register(smap, config, shared, context):

@@ -17,7 +17,7 @@ from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.maps import add_history, refresh_statistics
 
-__all__ = ["deconvolve", "richardson_lucy", "transfer_function", "BOUNDARIES", "PRECISIONS"]
+__all__ = ["deconvolve", "richardson_lucy", "transfer_function", "ACCELERATIONS", "BOUNDARIES", "PRECISIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ BOUNDARIES = ("periodic", "symmetric")
 #: Working precisions: float32 FFTs (default; within 1e-5 of float64 relative to the image maximum after
 #: 25 iterations on real frames) or float64 (bit-for-bit the plain algorithm up to FFT rounding).
 PRECISIONS = ("float32", "float64")
+#: Richardson-Lucy variants: None (plain, as SolarSoft) or Biggs & Andrews (1997) vector extrapolation.
+ACCELERATIONS = (None, "biggs-andrews")
 # A PSF whose sum differs from 1 by more than this is renormalised with a warning.
 _PSF_SUM_TOLERANCE = 1e-6
 
@@ -46,9 +48,9 @@ def transfer_function(psf, shape, *, dtype=np.complex128):
     return spectrum.astype(dtype, copy=False)
 
 
-def richardson_lucy(image, transfer, iterations, backend):
+def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
     """
-    Plain Richardson-Lucy iterations with circular FFT convolutions.
+    Richardson-Lucy iterations with circular FFT convolutions, plain or accelerated.
 
     Parameters
     ----------
@@ -60,35 +62,68 @@ def richardson_lucy(image, transfer, iterations, backend):
         Number of iterations.
     backend : object
         A backend from `aiapy.psf._backends`.
+    acceleration : {None, "biggs-andrews"}
+        None: the plain iteration. ``"biggs-andrews"``: each iteration starts from an extrapolated estimate
+        (Biggs & Andrews 1997), same cost per iteration.
 
     Returns
     -------
     array like ``image``
-        ``u_{k+1} = u_k ((d / (u_k * P)) * P^T)``, starting from ``u_0 = d``.
+        ``u_{k+1} = y_k ((d / (y_k * P)) * P^T)``, starting from ``u_0 = d``, with ``y_k = u_k`` (plain)
+        or the extrapolation below.
 
     Notes
     -----
     Where the blurred estimate is below ``eps * max(d)`` (only where the data are zero or at the level
     of FFT rounding) it is raised to that floor, so an empty region gives 0 instead of 0/0.
+
+    Biggs-Andrews (first-order vector extrapolation): with the changes ``g_k = u_{k+1} - y_k``,
+    ``y_k = max(u_k + a_k (u_k - u_{k-1}), 0)`` and ``a_k = (g_{k-1} . g_{k-2}) / (g_{k-2} . g_{k-2})``
+    clipped to [0, 1] (``a_1 = 0``: the first iteration is the plain one). Every iterate is a
+    Richardson-Lucy update of a non-negative image, so it is non-negative and, with periodic boundaries,
+    keeps the total flux of ``d``.
     """
+    if acceleration not in ACCELERATIONS:
+        raise ValueError(f"acceleration must be one of {ACCELERATIONS}; got {acceleration!r}.")
     xp = backend.xp
-    shape = image.shape
     conjugate = xp.conjugate(transfer)
     floor = float(np.finfo(image.dtype).eps) * float(image.max())
     estimate = image.copy()
-    for _ in range(iterations):
-        spectrum = backend.rfft2(estimate)
-        spectrum *= transfer
-        ratio = backend.irfft2(spectrum, shape)
-        xp.maximum(ratio, floor, out=ratio)
-        xp.divide(image, ratio, out=ratio)
-        spectrum = backend.rfft2(ratio)
-        spectrum *= conjugate
-        estimate *= backend.irfft2(spectrum, shape)
+    if acceleration is None:
+        for _ in range(iterations):
+            estimate *= _correction(estimate, image, transfer, conjugate, floor, backend)
+        return estimate
+    previous, change, predicted = estimate, None, estimate
+    for iteration in range(iterations):
+        estimate = predicted * _correction(predicted, image, transfer, conjugate, floor, backend)
+        new_change = estimate - predicted
+        alpha = 0.0
+        if change is not None:
+            norm = float(xp.vdot(change.ravel(), change.ravel()))
+            alpha = min(max(float(xp.vdot(new_change.ravel(), change.ravel())) / norm, 0.0), 1.0) if norm else 0.0
+        if iteration + 1 < iterations:
+            predicted = estimate - previous
+            predicted *= alpha
+            predicted += estimate
+            xp.maximum(predicted, 0, out=predicted)
+        previous, change = estimate, new_change
     return estimate
 
 
-def _check_options(smap, iterations, clip_negative, boundary, precision):
+def _correction(estimate, image, transfer, conjugate, floor, backend):
+    """The Richardson-Lucy factor ``(d / (u * P)) * P^T`` of ``estimate`` u (a new array)."""
+    xp = backend.xp
+    spectrum = backend.rfft2(estimate)
+    spectrum *= transfer
+    ratio = backend.irfft2(spectrum, image.shape)
+    xp.maximum(ratio, floor, out=ratio)
+    xp.divide(image, ratio, out=ratio)
+    spectrum = backend.rfft2(ratio)
+    spectrum *= conjugate
+    return backend.irfft2(spectrum, image.shape)
+
+
+def _check_options(smap, iterations, clip_negative, boundary, precision, acceleration):
     if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
         raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
     if not isinstance(iterations, Integral) or isinstance(iterations, bool):
@@ -101,6 +136,8 @@ def _check_options(smap, iterations, clip_negative, boundary, precision):
         raise ValueError(f"boundary must be None or one of {BOUNDARIES}; got {boundary!r}.")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
+    if acceleration not in ACCELERATIONS:
+        raise ValueError(f"acceleration must be one of {ACCELERATIONS}; got {acceleration!r}.")
 
 
 def _prepare_psf(psf, smap):
@@ -163,6 +200,7 @@ def deconvolve(
     boundary=None,
     precision="float32",
     backend=DEFAULT_BACKEND,
+    acceleration=None,
 ):
     """
     Deconvolve an AIA image by the instrument PSF with the Richardson-Lucy algorithm.
@@ -193,6 +231,12 @@ def deconvolve(
         plain algorithm to rounding.
     backend : {"scipy", "cupy"}
         ``"scipy"`` runs on the CPU (all cores); ``"cupy"`` on a CUDA GPU (needs CuPy).
+    acceleration : {None, "biggs-andrews"}
+        None (default): the plain iteration, as SolarSoft. ``"biggs-andrews"``: each iteration starts from
+        an estimate extrapolated along the last step (Biggs & Andrews 1997), at the same cost per
+        iteration; it reaches a given residual in about half the iterations (on a real 171 A cutout, 15
+        accelerated iterations leave a smaller residual than 25 plain ones, 25 about that of 50), but its
+        iterates are not SolarSoft's.
 
     Returns
     -------
@@ -226,8 +270,10 @@ def deconvolve(
     .. [1] Richardson, W. H. 1972, JOSA 62, 55; Lucy, L. B. 1974, AJ 79, 745.
     .. [2] Grigis, P., Su, Y., Weber, M. et al. 2012, "AIA PSF Characterization and Deconvolution".
     .. [3] SolarSoft ``aia_deconvolve_richardsonlucy.pro``.
+    .. [4] Biggs, D. S. C. & Andrews, M. 1997, "Acceleration of iterative image restoration algorithms",
+       Applied Optics 36, 1766.
     """
-    _check_options(smap, iterations, clip_negative, boundary, precision)
+    _check_options(smap, iterations, clip_negative, boundary, precision, acceleration)
     fft_backend = get_backend(backend)
     psf, psf_words = _prepare_psf(psf, smap)
     dtype = np.dtype(precision)
@@ -241,7 +287,9 @@ def deconvolve(
         data = np.pad(data, pads, mode="symmetric")
     start = time.perf_counter()
     transfer = fft_backend.asarray(transfer_function(psf, data.shape, dtype=np.result_type(dtype, np.complex64)))
-    result = fft_backend.asnumpy(richardson_lucy(fft_backend.asarray(data), transfer, iterations, fft_backend))
+    result = fft_backend.asnumpy(
+        richardson_lucy(fft_backend.asarray(data), transfer, iterations, fft_backend, acceleration=acceleration)
+    )
     log.debug("deconvolve: %d iterations on %s in %.2f s", iterations, data.shape, time.perf_counter() - start)
     result = result[pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
     out_dtype = np.promote_types(dtype, smap.data.dtype) if smap.data.dtype.kind == "f" else dtype
@@ -250,7 +298,8 @@ def deconvolve(
     meta = refresh_statistics(smap.meta.copy(), result)
     add_history(
         meta,
-        f"deconvolve: Richardson-Lucy, {iterations} iterations, PSF {psf_words}, boundary={boundary}, "
+        f"deconvolve: Richardson-Lucy{'' if acceleration is None else f' ({acceleration})'}, {iterations} iterations, "
+        f"PSF {psf_words}, boundary={boundary}, "
         f"precision={precision}, backend={backend}, clip_negative={clip_negative}",
     )
     return smap._new_instance(
