@@ -66,7 +66,7 @@ def _add_prep(subparsers, common):
     parser.add_argument("--iterations", type=int, default=25, help="Richardson-Lucy iterations (default: %(default)s)")
     parser.add_argument(
         "--accelerate", action="store_true",
-        help="Biggs-Andrews accelerated Richardson-Lucy: about half the iterations for the same residual",
+        help="Biggs-Andrews accelerated Richardson-Lucy (the residual of 25 plain iterations in ~15)",
     )  # fmt: skip
     parser.add_argument(
         "--method", choices=REGISTER_METHODS, default="spline",

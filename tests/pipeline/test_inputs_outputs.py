@@ -62,6 +62,10 @@ def test_written_output_is_valid(tmp_path, image, compress):
     else:
         np.testing.assert_array_equal(data[0], image)  # lossless
     np.testing.assert_allclose(data[1], image / 10, rtol=0 if compress != "rice" else 1e-2)
+    with fits.open(path) as hdulist:
+        header = hdulist["UNCERTAINTY"].header  # the statistics describe the uncertainty, not the image
+        assert header["DATAMAX"] == pytest.approx(float(image.max() / 10), rel=1e-6)
+        assert header["DATAMEAN"] == pytest.approx(float(np.mean(image / 10)), rel=1e-5)
 
 
 def test_invalid_outputs_are_detected(tmp_path, image):

@@ -154,7 +154,9 @@ def test_respike_and_deconvolve_steps(flare_inputs, tmp_path):
 def test_accelerated_deconvolution(flare_inputs, tmp_path):
     from aiapy.pipeline import PrepConfig
 
-    report = prep_files(flare_inputs[:1], tmp_path / "out", steps="deconvolve", iterations=3, acceleration="biggs-andrews")
+    report = prep_files(
+        flare_inputs[:1], tmp_path / "out", steps="deconvolve", iterations=3, acceleration="biggs-andrews"
+    )
     smap, _ = read_output(report.results[0].output)
     assert report.ok and "Richardson-Lucy (biggs-andrews), 3 iterations" in "".join(smap.meta["history"])
     # the variant is part of the settings: plain outputs are not taken for accelerated ones, or back

@@ -10,6 +10,7 @@ from astropy.io import fits
 from aiapy.pipeline._fitsfile import open_images
 from aiapy.pipeline._fitswrite import write_images
 from aiapy.pipeline._inputs import temporary_path
+from aiapy.utils.maps import refresh_statistics
 
 __all__ = ["COMPRESSIONS", "CONFIG_KEY", "UNCERTAINTY_EXTNAME", "write_output", "check_output"]
 
@@ -50,7 +51,7 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
     """
     images = [(data, header)]
     if uncertainty is not None:
-        error_header = header.copy()
+        error_header = refresh_statistics(header.copy(), uncertainty)  # DATAMIN etc. of the uncertainty
         error_header["EXTNAME"] = UNCERTAINTY_EXTNAME
         error_header.add_comment("1-sigma uncertainty of the primary image, same units and grid")
         images.append((uncertainty, error_header))

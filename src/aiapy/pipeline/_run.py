@@ -259,7 +259,7 @@ def prep_files(
         Richardson-Lucy iterations for ``deconvolve``.
     acceleration : {None, "biggs-andrews"}
         Richardson-Lucy variant for ``deconvolve``: plain (as SolarSoft) or Biggs-Andrews accelerated,
-        which needs about half the iterations for the same residual.
+        which reaches the residual of 25 plain iterations in about 15.
     method : str
         Interpolation kernel of ``register``: ``"spline"`` (B-spline of ``order``, as the earlier aiapy),
         ``"cubic-convolution"`` (IDL ``ROT`` with ``CUBIC=-0.5``, as SolarSoft ``aia_prep``), ``"linear"``

@@ -64,7 +64,8 @@ def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
         A backend from `aiapy.psf._backends`.
     acceleration : {None, "biggs-andrews"}
         None: the plain iteration. ``"biggs-andrews"``: each iteration starts from an extrapolated estimate
-        (Biggs & Andrews 1997), same cost per iteration.
+        (Biggs & Andrews 1997): the same two FFT pairs per iteration, plus two dot products and five
+        array operations.
 
     Returns
     -------
@@ -93,16 +94,20 @@ def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
         for _ in range(iterations):
             estimate *= _correction(estimate, image, transfer, conjugate, floor, backend)
         return estimate
-    previous, change, predicted = estimate, None, estimate
+    # Three frames besides the data are reused in turn (no allocation but the correction's FFT output):
+    # the correction becomes the new estimate, the prediction's buffer the new change, and the previous
+    # estimate's buffer the next prediction.
+    previous, change, predicted = estimate.copy(), None, estimate
     for iteration in range(iterations):
-        estimate = predicted * _correction(predicted, image, transfer, conjugate, floor, backend)
-        new_change = estimate - predicted
+        estimate = _correction(predicted, image, transfer, conjugate, floor, backend)
+        estimate *= predicted
+        new_change = xp.subtract(estimate, predicted, out=predicted)
         alpha = 0.0
         if change is not None:
             norm = float(xp.vdot(change.ravel(), change.ravel()))
             alpha = min(max(float(xp.vdot(new_change.ravel(), change.ravel())) / norm, 0.0), 1.0) if norm else 0.0
         if iteration + 1 < iterations:
-            predicted = estimate - previous
+            predicted = xp.subtract(estimate, previous, out=previous)
             predicted *= alpha
             predicted += estimate
             xp.maximum(predicted, 0, out=predicted)
@@ -233,9 +238,10 @@ def deconvolve(
         ``"scipy"`` runs on the CPU (all cores); ``"cupy"`` on a CUDA GPU (needs CuPy).
     acceleration : {None, "biggs-andrews"}
         None (default): the plain iteration, as SolarSoft. ``"biggs-andrews"``: each iteration starts from
-        an estimate extrapolated along the last step (Biggs & Andrews 1997), at the same cost per
-        iteration; it reaches a given residual in about half the iterations (on a real 171 A cutout, 15
-        accelerated iterations leave a smaller residual than 25 plain ones, 25 about that of 50), but its
+        an estimate extrapolated along the last step (Biggs & Andrews 1997). It reaches a given residual
+        in fewer iterations (15 for the residual of 25 plain ones on the full 171 A frame and on a cutout;
+        25 for that of 50), each ~1.5x the time of a plain one (two dot products and five array passes
+        more): ~15 % less time for 25 plain iterations' quality, more for stronger deconvolutions. Its
         iterates are not SolarSoft's.
 
     Returns
