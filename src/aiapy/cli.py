@@ -237,7 +237,7 @@ def main(argv=None):
     except (ValueError, TypeError, FileNotFoundError) as error:
         print(f"aiapy {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as error:  # e.g. a scheduler that cannot be reached, an output folder that cannot be made
+    except (OSError, RuntimeError) as error:  # e.g. an unreachable scheduler, workers without aiapy
         print(f"aiapy {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

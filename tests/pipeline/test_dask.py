@@ -49,14 +49,20 @@ def test_two_workers_match_serial(client, flare_inputs, bad_inputs, pointing_csv
     assert rerun.counts["skipped"] == 4
 
 
-def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys):
+def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys, monkeypatch):
     from aiapy.cli import main
+    from aiapy.pipeline import _run
 
     address = client.scheduler.address
     status = main(["prep", *map(str, flare_inputs), "--out", str(tmp_path / "out"), "--steps", "register,exposure",
                    "--scheduler", address, "--no-progress"])  # fmt: skip
     assert status == 0 and "4 done" in capsys.readouterr().out
     assert len(list((tmp_path / "out").glob("*_lev1.5.fits"))) == 4
+    # workers that cannot import the pipeline are refused when joining, with a clear message, no task run
+    monkeypatch.setattr(_run, "_WORKER_MODULE", "aiapy.pipeline._not_installed")
+    status = main(["prep", str(flare_inputs[0]), "--out", str(tmp_path / "none"), "--scheduler", address])
+    assert status == 1 and "cannot import aiapy.pipeline._not_installed" in capsys.readouterr().err
+    assert not any((tmp_path / "none").glob("*.fits"))
 
 
 @pytest.mark.slow

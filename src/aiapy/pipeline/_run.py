@@ -39,6 +39,8 @@ _DTYPES = ("float32", "float64")
 # The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
 # ~10^4 short numpy calls per image: off, a batch ran ~4 % faster (benchmarks/bench_pipeline.py, A/B).
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+#: What every worker must import to run a task.
+_WORKER_MODULE = "aiapy.pipeline._steps"
 _WORKER_CONFIG = {
     f"distributed.nanny.pre-spawn-environ.{_MALLOC_TRIM}": None,
     "distributed.worker.profile.enabled": False,
@@ -172,9 +174,16 @@ def _without_environ(name):
 def _load_on_workers(client):
     """
     Import the pipeline on every worker now, as part of starting or joining the cluster (~2 s of imports
-    per worker, sunpy's mostly), rather than in each worker's first task.
+    per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
+    import it is refused here, before any task.
     """
-    client.run(importlib.import_module, __name__.rsplit(".", 1)[0] + "._steps")
+    try:
+        client.run(importlib.import_module, _WORKER_MODULE)
+    except ImportError as error:
+        raise RuntimeError(
+            f"The Dask workers cannot import {_WORKER_MODULE} ({type(error).__name__}: {error}); install the"
+            " same aiapy in the workers' environment."
+        ) from error
 
 
 def _run_dask(tasks, config, shared, progress, client, results):
