@@ -22,6 +22,7 @@ made; shift ranges come from a block's first and last rows (monotone down a colu
 for the columns near the input's edges (`_Geometry.inside_columns`). Every pass works on a tile (a run of
 columns of one block, `_tiles`) of at most `_TILE_BYTES` per array, which stay in L2 cache: ~2x faster
 per pass than whole 64-row blocks, and two processes running it side by side do not slow each other.
+Tiles allocate nothing: their arrays are views of one buffer per call (`_Scratch`).
 The cubic B-spline prefilter runs its strided axis as contiguous row recursions (`_cubic_filter_axis0`),
 ~3x faster than scipy's line-by-line filter there; its other axis runs on threads (scipy releases the GIL).
 """
@@ -41,9 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Output rows per block of the tap engine (positions are computed from each block's first row), and bytes
 #: per tile array: a tile's ~15 arrays stay in a core's L2 cache (~2x faster per pass than a 64 x 4096
-#: block, which spills to L3), and each stays below glibc's default 128 KiB mmap threshold, so it comes
-#: from the heap even where the threshold is fixed (Dask workers set MALLOC_TRIM_THRESHOLD_, which fixes
-#: it): mmap'd 128 KiB arrays made the engine ~1.7x slower there (measured).
+#: block, which spills to L3). They are cut from one `_Scratch` buffer per call: allocated per tile, they
+#: made the engine ~1.7x slower where glibc's mmap threshold is fixed (Dask workers by default).
 _BLOCK_ROWS = 64
 _TILE_BYTES = 120_000
 #: Columns with more than this many distinct integer shifts in a block use the per-pixel gather.
