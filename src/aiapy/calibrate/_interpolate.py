@@ -234,10 +234,10 @@ class _Block:
 
     For each axis, ``p - q + rounding`` at pixel ``(r0 + i, c)`` is ``base[c] + (frac[c] + step[i])``:
     ``base`` an integer (float64), ``frac`` in [0, 1) and ``step = slope * i`` in the output dtype (float64
-    where the steps exceed a pixel). A tile
-    computes ``t = frac + step`` per pixel (one broadcast add) and its floor; the tap shift of the pixel
-    is ``base + floor(t)``. Rounding is monotone, so ``floor(t)`` is monotone down a column and the block's
-    first and last rows bound it (``lo``, ``hi``): the shift ranges need no per-pixel pass.
+    where the steps exceed a pixel). A tile computes ``t = frac + step`` per pixel (one broadcast add) and
+    its floor; the tap shift of the pixel is ``base + floor(t)``. Rounding is monotone, so ``floor(t)`` is
+    monotone down a column and the block's first and last rows bound it (``lo``, ``hi``): the shift ranges
+    need no per-pixel pass.
     """
 
     def __init__(self, geometry, rows, dtype):
@@ -309,8 +309,10 @@ class _Scratch:
 
     SLOTS = 15  # fractions and floors (2 axes), weights (2 x 4 taps), acc, row sum, term
 
-    def __init__(self, dtype, pixels):
-        self.buffer = np.empty((self.SLOTS, pixels), dtype)
+    def __init__(self, dtype):
+        #: Most columns of a tile of `_BLOCK_ROWS` rows.
+        self.columns = max(16, _TILE_BYTES // np.dtype(dtype).itemsize // _BLOCK_ROWS)
+        self.buffer = np.empty((self.SLOTS, _BLOCK_ROWS * self.columns), dtype)
         self.used = 0
 
     def take(self, shape, dtype):
@@ -328,7 +330,6 @@ class _Tile:
     def __init__(self, kernel, params, block, cols, ranges, scratch):
         c0, c1 = cols
         self.shape = (block.r1 - block.r0, c1 - c0)
-        self.scratch = scratch
         scratch.used = 0
         self.floors, self.weights = [], []
         for axis in (0, 1):
@@ -400,7 +401,7 @@ def _resample_block(kernel, params, source, geometry, rows, out, missing, scratc
     out[:, : block.core[0]] = missing
     out[:, block.core[1] :] = missing
     lo, hi = min(kernel.taps), max(kernel.taps)
-    for c0, c1, (dy0, dy1), (dx0, dx1), valid in _tiles(block, _tile_columns(out.dtype)):
+    for c0, c1, (dy0, dy1), (dx0, dx1), valid in _tiles(block, scratch.columns):
         tile = _Tile(kernel, params, block, (c0, c1), ((dy0, dy1), (dx0, dx1)), scratch)
         target = out[:, c0:c1]
         shifts = [(dy, dx) for dy in range(dy0, dy1 + 1) for dx in range(dx0, dx1 + 1)]
@@ -421,11 +422,6 @@ def _resample_block(kernel, params, source, geometry, rows, out, missing, scratc
             if valid is not None and len(shifts) > 1:
                 where &= valid
             np.copyto(target, acc, where=where)
-
-
-def _tile_columns(dtype):
-    """Most columns of a tile of `_BLOCK_ROWS` rows."""
-    return max(16, _TILE_BYTES // np.dtype(dtype).itemsize // _BLOCK_ROWS)
 
 
 def _row_blocks(nrows, block_rows):
@@ -562,7 +558,7 @@ def affine_resample(
             # between threads, which cost more than a second core gave (2 threads 0.39 s, 1 thread 0.35 s on
             # the benchmark frame). Parallelism across images (the pipeline's worker processes) scales.
             geometry = _Geometry(matrix, offset, source.shape, output_shape[1], kernel.rounding)
-            scratch = _Scratch(dtype, _BLOCK_ROWS * _tile_columns(dtype))
+            scratch = _Scratch(dtype)
             for rows in _row_blocks(output_shape[0], _BLOCK_ROWS):
                 _resample_block(kernel, params, source, geometry, rows, out[rows[0] : rows[1]], missing, scratch)
     return out

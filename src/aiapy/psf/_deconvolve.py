@@ -84,8 +84,6 @@ def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
     Richardson-Lucy update of a non-negative image, so it is non-negative and, with periodic boundaries,
     keeps the total flux of ``d``.
     """
-    if acceleration not in ACCELERATIONS:
-        raise ValueError(f"acceleration must be one of {ACCELERATIONS}; got {acceleration!r}.")
     xp = backend.xp
     conjugate = xp.conjugate(transfer)
     floor = float(np.finfo(image.dtype).eps) * float(image.max())

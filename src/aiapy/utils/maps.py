@@ -113,7 +113,7 @@ def divide_map(smap, *divisions, in_place=False):
     else:
         data = data.astype(dtype, copy=False) / dtype.type(divisor)
     new_meta = smap.meta.copy()
-    for key in [k for k in new_meta if str(k).lower() in _SCALING_STATISTICS or str(k).lower().startswith("datap")]:
+    for key in _statistics_keys(new_meta, _SCALING_STATISTICS):
         if isinstance(new_meta[key], numbers.Real):
             new_meta[key] = float(new_meta[key]) / divisor
     for division in divisions:
@@ -122,12 +122,17 @@ def divide_map(smap, *divisions, in_place=False):
     return smap._new_instance(data, new_meta, plot_settings=smap.plot_settings, mask=smap.mask)
 
 
+def _statistics_keys(meta, names):
+    """The keys of ``meta`` that are one of ``names`` (lower case) or a DATAPnn percentile, as a list."""
+    return [key for key in meta if str(key).lower() in names or str(key).lower().startswith("datap")]
+
+
 def refresh_statistics(meta, data):
     """
     Drop the stale `VALUE_STATISTICS` and DATAPnn keys of ``meta`` and recompute DATAMIN/DATAMAX/DATAMEAN
     from the finite values of ``data``, in place (call it on a copy).
     """
-    for key in [k for k in meta if str(k).lower() in VALUE_STATISTICS or str(k).lower().startswith("datap")]:
+    for key in _statistics_keys(meta, VALUE_STATISTICS):
         del meta[key]
     if not data.size:
         return meta
