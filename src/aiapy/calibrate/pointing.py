@@ -7,6 +7,7 @@ import numpy as np
 from astropy.time import Time
 
 from aiapy.utils.channels import channel_key
+from aiapy.utils.constants import PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.exceptions import warn_metadata, warn_user
 from aiapy.utils.maps import add_history, check_aia_map, require_keys
 
@@ -14,12 +15,10 @@ __all__ = ["update_pointing"]
 
 log = logging.getLogger(__name__)
 
-#: Level-1 plate scale the MPT values refer to; maps more than 1 % away from it are warned about.
-_LEVEL1_SCALE = 0.6
+#: Maps more than 1 % away from the level-1 plate scale (which the MPT values refer to) are warned about.
 _SCALE_TOLERANCE = 0.01
 #: Table columns per channel and the unit each value is read in.
 _COLUMNS = {"X0": u.pix, "Y0": u.pix, "IMSCALE": u.arcsec / u.pix, "INSTROT": u.deg}
-_PC_KEYS = ("pc1_1", "pc1_2", "pc2_1", "pc2_2", "cd1_1", "cd1_2", "cd2_1", "cd2_2", "crota1")
 
 
 def _observation_time(smap):
@@ -134,7 +133,7 @@ def update_pointing(smap, *, pointing_table=None):
     row = _select_row(pointing_table, t_obs)
     values = _table_values(pointing_table, row, key)
     scale = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
-    if np.any(np.abs(scale / _LEVEL1_SCALE - 1) >= _SCALE_TOLERANCE):
+    if np.any(np.abs(scale / PLATE_SCALE - 1) >= _SCALE_TOLERANCE):
         warn_user(
             f"The map's plate scale {scale} arcsec/pix is far from the level-1 0.6 arcsec/pix (rebinned or "
             "already registered data?); the pointing table refers to full-resolution level-1 pixels, so the "
@@ -146,7 +145,7 @@ def update_pointing(smap, *, pointing_table=None):
             warn_user(f"The pointing table's A_{key}_{name} is NaN (missing) at T_START = "
                       f"{Time(pointing_table['T_START'][row]).isot}; the keywords it sets are not updated.")
     _apply(meta, values, smap)
-    for pc_key in _PC_KEYS:
+    for pc_key in WCS_ROTATION_KEYS:
         meta.pop(pc_key, None)
     add_history(
         meta,

@@ -8,16 +8,13 @@ import numpy as np
 
 from aiapy.calibrate._interpolate import KERNELS, affine_resample
 from aiapy.calibrate.pointing import update_pointing
-from aiapy.utils.exceptions import warn_metadata, warn_user
-from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics
+from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
+from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics
 
 __all__ = ["prep", "register"]
 
 log = logging.getLogger(__name__)
 
-#: Level-1.5 plate scale (arcsec/pix) and full-frame size, as in SolarSoft aia_reg's reference index.
-LEVEL15_SCALE = 0.6
-FULL_FRAME = 4096
 #: Peer-compatible spellings of the method names.
 _ALIASES = {"scipy": "spline"}
 #: Keys that no longer describe the resampled data besides the value statistics `refresh_statistics`
@@ -47,14 +44,6 @@ def _validate_options(method, order, missing, dtype, cubic, workers):
     return method
 
 
-def _check_level(smap):
-    level = smap.meta.get("lvl_num")
-    if level is None:
-        warn_metadata("LVL_NUM is missing from this map; register expects level-1 data.")
-    elif float(level) > 1:
-        warn_user(f"This map is already at level {level}; register is meant for level-1 data.")
-
-
 def level15_geometry(smap):
     """
     The affine map from the level-1.5 output grid to ``smap``'s pixels, and the output window.
@@ -71,9 +60,9 @@ def level15_geometry(smap):
         Output plate scale in arcsec/pix: 0.6, or 0.6 times the binning of rebinned data.
     """
     scale_in = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
-    binning = max(1, round(scale_in[0] / LEVEL15_SCALE))
-    scale = LEVEL15_SCALE * binning
-    n_full = FULL_FRAME // binning
+    binning = max(1, round(scale_in[0] / PLATE_SCALE))
+    scale = PLATE_SCALE * binning
+    n_full = DETECTOR_SIZE // binning
     # World offsets from the reference point (x, y order): w = CD (p - r_in) in, w = scale (q - r_full) out.
     cd = np.diag(scale_in) @ np.asarray(smap.rotation_matrix, dtype=np.float64)
     to_input = scale * np.linalg.inv(cd)
@@ -175,7 +164,7 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     """
     check_aia_map(smap, function="register")
     method = _validate_options(method, order, missing, dtype, cubic, workers)
-    _check_level(smap)
+    check_level1(smap, function="register", strict=False)
     data = smap.data
     if dtype is None:
         dtype = np.float32 if data.dtype.kind == "f" and data.dtype.itemsize == 4 else np.float64
@@ -207,13 +196,13 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
 def _level15_meta(smap, out, crpix, scale):
     """The level-1.5 header of the registered data ``out`` (a new dict)."""
     meta = smap.meta.copy()
-    for key in ("pc1_1", "pc1_2", "pc2_1", "pc2_2", "cd1_1", "cd1_2", "cd2_1", "cd2_2", "crota1", *_STALE_KEYS):
+    for key in (*WCS_ROTATION_KEYS, *_STALE_KEYS):
         meta.pop(key, None)
     ny, nx = out.shape
     meta.update(
         {
             "naxis1": nx, "naxis2": ny, "crpix1": float(crpix[0]), "crpix2": float(crpix[1]), "cdelt1": scale,
-            "cdelt2": scale, "crota2": 0.0, "lvl_num": 1.5, "bitpix": -8 * out.dtype.itemsize,
+            "cdelt2": scale, "crota2": 0.0, "lvl_num": LEVEL15, "bitpix": -8 * out.dtype.itemsize,
         }
     )  # fmt: skip
     crval = (float(meta.get("crval1", 0.0)), float(meta.get("crval2", 0.0)))

@@ -25,19 +25,19 @@ from sunpy.map.mapbase import PixelPair
 
 from aiapy.net import jsoc
 from aiapy.net.exceptions import NoDataError
+from aiapy.utils.constants import DETECTOR_SHAPE, PLATE_SCALE
 from aiapy.utils.exceptions import warn_user
-from aiapy.utils.maps import add_history, check_aia_map, refresh_statistics, require_keys
+from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics, require_keys
 
 __all__ = ["FULL_FRAME_SHAPE", "fetch_spikes", "read_spikes_file", "respike"]
 
 log = logging.getLogger(__name__)
 
 #: Shape of the CCD frame the flat spike indices refer to.
-FULL_FRAME_SHAPE = (4096, 4096)
+FULL_FRAME_SHAPE = DETECTOR_SHAPE
 #: Level-1 series and cadence (s) by channel (JSOC AIA level-1 page).
 _SERIES = {1600: ("aia.lev1_uv_24s", 24.0), 1700: ("aia.lev1_uv_24s", 24.0), 4500: ("aia.lev1_vis_1h", 3600.0)}
 _EUV_SERIES = ("aia.lev1_euv_12s", 12.0)
-_LEVEL1_SCALE = 0.6  # arcsec / pix
 _OFFLINE_HINT = (
     "Offline, pass the spikes yourself: respike(smap, spikes=(coords, values)) or a spikes FITS file, "
     "respike(smap, spikes='/path/to/spikes.fits'), or fetch_spikes(smap, spikes_file=...)."
@@ -186,10 +186,9 @@ def fetch_spikes(smap, *, as_coords=False, spikes_file=None):
 
 
 def _check_level1(smap):
-    if smap.meta.get("lvl_num") != 1.0:
-        raise ValueError(f"respike needs level-1 data (LVL_NUM 1); this map has LVL_NUM {smap.meta.get('lvl_num')}.")
+    check_level1(smap, function="respike")
     for scale in (smap.scale.axis1, smap.scale.axis2):
-        if abs(scale.to_value(u.arcsec / u.pix) - _LEVEL1_SCALE) > 1e-3:
+        if abs(scale.to_value(u.arcsec / u.pix) - PLATE_SCALE) > 1e-3:
             warn_user(f"The plate scale {scale} differs from the level-1 0.6 arcsec/pix; the spikes may be misplaced.")
     if smap.meta.get("nspikes") == 0:
         raise ValueError("No spikes were present in the level 0 data (NSPIKES = 0); nothing to respike.")

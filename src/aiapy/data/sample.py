@@ -23,6 +23,7 @@ from astropy.wcs import WCS
 from scipy import ndimage
 
 from aiapy.data._registry import REGISTRY, get_file
+from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.io import read_map
 
 __all__ = [
@@ -83,9 +84,9 @@ def flare_maps(channel=None):
 @functools.lru_cache(maxsize=2)
 def _full_frame_arrays(dtype):
     smap = load_map("aia_171_fulldisk_128px")
-    factor = 4096 // smap.data.shape[0]
+    factor = DETECTOR_SIZE // smap.data.shape[0]
     # Pixel centres of the new grid in old-pixel coordinates: (j + 0.5) / factor - 0.5.
-    coords = (np.arange(4096) + 0.5) / factor - 0.5
+    coords = (np.arange(DETECTOR_SIZE) + 0.5) / factor - 0.5
     data = ndimage.map_coordinates(
         smap.data, np.meshgrid(coords, coords, indexing="ij"), order=1, mode="nearest"
     )
@@ -117,7 +118,7 @@ def full_frame_171(*, dtype=np.int16):
     data, meta, factor = _full_frame_arrays(np.dtype(dtype))
     header = dict(meta)
     header.pop("blank", None)
-    header["naxis1"] = header["naxis2"] = 4096
+    header["naxis1"] = header["naxis2"] = DETECTOR_SIZE
     header["cdelt1"] = header["cdelt1"] / factor
     header["cdelt2"] = header["cdelt2"] / factor
     for axis in (1, 2):

@@ -20,7 +20,7 @@ from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
 from aiapy.pipeline._report import FileResult
 from aiapy.psf import deconvolve
 from aiapy.utils.io import read_map
-from aiapy.utils.maps import add_history, check_aia_map, divide_map
+from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 
 __all__ = ["process_file", "find_spikes_file"]
 
@@ -33,9 +33,7 @@ _SPIKES_NAMES = tuple(
 
 def _check_level1(smap):
     check_aia_map(smap, function="aiapy prep")
-    level = smap.meta.get("lvl_num")
-    if level is None or float(level) != 1.0:
-        raise ValueError(f"aiapy prep needs level-1 images; this one has LVL_NUM = {level}.")
+    check_level1(smap, function="aiapy prep")
 
 
 def find_spikes_file(input_path, spikes_dir=None):

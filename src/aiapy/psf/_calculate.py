@@ -16,7 +16,8 @@ import numpy as np
 from aiapy._version import __version__
 from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from aiapy.psf._mesh import filter_mesh_parameters
-from aiapy.psf._model import _FOCAL_PLANE_ANGLES, DETECTOR_SIZE, MeshModel, detector_psf, window_psf
+from aiapy.psf._model import _FOCAL_PLANE_ANGLES, MeshModel, detector_psf, window_psf
+from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, validate_channel
 
 __all__ = ["calculate_psf", "psf", "clear_psf_cache", "DEFAULT_ORDERS", "PSF_CACHE_BYTES"]

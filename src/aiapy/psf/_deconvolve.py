@@ -12,7 +12,7 @@ from sunpy.map import GenericMap
 
 from aiapy.psf._backends import DEFAULT_BACKEND, get_backend
 from aiapy.psf._calculate import calculate_psf
-from aiapy.psf._model import DETECTOR_SIZE
+from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.maps import add_history, refresh_statistics

@@ -5,14 +5,14 @@ Values from Grigis et al. (2012), Table 2, as tabulated by SolarSoft's ``aia_get
 
 import astropy.units as u
 
+from aiapy.utils.constants import MESH_TRANSMISSION
+
 __all__ = ["filter_mesh_parameters", "MESH_PITCH", "MESH_WIDTH", "MESH_TRANSMISSION"]
 
 #: Pitch of the Ni mesh that supports every filter (70 lines per inch).
 MESH_PITCH = 363.0 * u.um
 #: Width of one mesh wire.
 MESH_WIDTH = 34.0 * u.um
-#: Fraction of the light the mesh transmits undiffracted (Lemen et al. 2012, Table 3).
-MESH_TRANSMISSION = 0.82
 
 # channel: (entrance-filter arm angles [deg], their errors [deg], spacing_e [px], spacing_fp [px],
 #           preflight core width [px^-2], CDELT [arcsec/px])

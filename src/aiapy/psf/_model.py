@@ -8,14 +8,12 @@ to exactly 0.0 in float64, so the windowed sums equal sums over the whole grid.
 import numpy as np
 import scipy.signal
 
-__all__ = ["DETECTOR_SIZE", "MeshModel", "mesh_terms", "detector_psf", "window_psf"]
+from aiapy.utils.constants import DETECTOR_SIZE, MESH_TRANSMISSION
 
-#: Side of the AIA CCD in pixels; the model's grid.
-DETECTOR_SIZE = 4096
+__all__ = ["MeshModel", "mesh_terms", "detector_psf", "window_psf"]
+
 # exp(-x) is exactly 0.0 in float64 for x > 745.14 (below the smallest subnormal).
 _UNDERFLOW = 745.2
-# Fraction of the light a mesh lets through undiffracted (82 % transmitting Ni mesh).
-_CORE_FRACTION = 0.82
 # The focal-plane mesh is rotated 45 degrees with respect to the detector rows.
 _FOCAL_PLANE_ANGLES = np.deg2rad([45.0, -45.0])
 
@@ -67,8 +65,8 @@ class MeshModel:
         """
         spike_sum, core_sum = self.detector_sums(size)
         out = np.zeros(shape)
-        _add_gaussians(out, origin, self.dy, self.dx, self.amplitude * ((1 - _CORE_FRACTION) / spike_sum), self.width)
-        _add_gaussians(out, origin, [0.0], [0.0], [_CORE_FRACTION / core_sum], self.width)
+        _add_gaussians(out, origin, self.dy, self.dx, self.amplitude * ((1 - MESH_TRANSMISSION) / spike_sum), self.width)
+        _add_gaussians(out, origin, [0.0], [0.0], [MESH_TRANSMISSION / core_sum], self.width)
         return out
 
 

@@ -8,9 +8,12 @@ import numpy as np
 from sunpy.map.sources.sdo import AIAMap
 
 from aiapy._version import __version__
+from aiapy.utils.constants import LEVEL1
+from aiapy.utils.exceptions import warn_metadata, warn_user
 
 __all__ = [
     "check_aia_map",
+    "check_level1",
     "require_keys",
     "add_history",
     "exposure_time",
@@ -39,6 +42,32 @@ def check_aia_map(smap, *, function):
             f"{function} needs an AIA map (sunpy.map.sources.AIAMap); got {type(smap).__name__}"
             f" with INSTRUME={getattr(smap, 'meta', {}).get('instrume')!r}."
         )
+
+
+def check_level1(smap, *, function, strict=True, stacklevel=3):
+    """
+    Check that ``smap`` holds level-1 data (LVL_NUM 1), the input of every step of ``aia_prep``.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        The map to check.
+    function : str
+        Name of the calling function, used in the message.
+    strict : bool
+        True: raise `ValueError` for a missing or other LVL_NUM. False: only warn
+        (`AIApyMetadataWarning` when LVL_NUM is missing, `AIApyUserWarning` above level 1).
+    stacklevel : int
+        Passed to the warning, so that it names the user's line (3: the caller of ``function``).
+    """
+    level = smap.meta.get("lvl_num")
+    if strict:
+        if level is None or float(level) != LEVEL1:
+            raise ValueError(f"{function} needs level-1 data (LVL_NUM 1); this map has LVL_NUM = {level}.")
+    elif level is None:
+        warn_metadata(f"LVL_NUM is missing from this map; {function} expects level-1 data.", stacklevel=stacklevel)
+    elif float(level) > LEVEL1:
+        warn_user(f"This map is already at level {level}; {function} is meant for level-1 data.", stacklevel=stacklevel)
 
 
 def require_keys(smap, keys, *, function):
