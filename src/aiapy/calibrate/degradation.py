@@ -25,7 +25,15 @@ from astropy.time import Time
 
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.utils.channels import validate_channel
-from aiapy.utils.maps import Division, check_aia_map, divide_map
+from aiapy.utils.maps import (
+    Division,
+    applied_flag,
+    check_aia_map,
+    check_not_applied,
+    divide_map,
+    observation_time,
+    require_keys,
+)
 from aiapy.utils.times import quiet_erfa
 
 __all__ = ["degradation", "correct_degradation", "select_epochs"]
@@ -122,7 +130,8 @@ def degradation(
     channel : `~astropy.units.Quantity`
         AIA channel, e.g. ``335 * u.AA``.
     obstime : `~astropy.time.Time`
-        Time(s), scalar or array.
+        Time(s), scalar or array. Required: the factor changes by up to several percent a month, so it is
+        never taken from the clock. For a map, `aiapy.utils.maps.observation_time` reads it from the header.
     correction_table : `~astropy.table.QTable`, str or path-like, optional
         A table from `~aiapy.calibrate.utils.get_correction_table`, or a source for it. Default: the
         bundled tables (versions 10 and 8), offline.
@@ -164,7 +173,10 @@ def degradation(
     <Quantity [0.76671089]>
     """
     if not isinstance(obstime, Time):
-        raise TypeError(f"obstime must be an astropy Time, not {type(obstime).__name__}.")
+        raise TypeError(
+            f"obstime must be an astropy Time, not {type(obstime).__name__}: the degradation depends on it. "
+            "For a map, pass aiapy.utils.maps.observation_time(smap, function=...) (or use correct_degradation)."
+        )
     if isinstance(calibration_version, bool) or not isinstance(calibration_version, int | np.integer):
         raise TypeError(f"calibration_version must be an integer, not {calibration_version!r}.")
     if not hasattr(correction_table, "colnames"):
@@ -176,14 +188,20 @@ def degradation(
     return u.Quantity(factor.reshape(shape))
 
 
-def correct_degradation(smap, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
+def correct_degradation(
+    smap, *, obstime=None, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION
+):
     """
     Divide an AIA map by its channel's degradation factor at the observation time.
 
     Parameters
     ----------
     smap : `~sunpy.map.sources.AIAMap`
-        Level-1 or level-1.5 AIA map.
+        Level-1 or level-1.5 AIA map, not corrected before.
+    obstime : `~astropy.time.Time`, optional
+        A scalar time at which to take the factor. None (default): the map's DATE-OBS, or T_OBS when
+        DATE-OBS is missing (with a warning; they differ by half the exposure, which changes the factor by
+        less than 1e-8), through `aiapy.utils.maps.observation_time`. Never the current time.
     correction_table : `~astropy.table.QTable`, str or path-like, optional
         See `degradation`.
     calibration_version : int
@@ -192,23 +210,43 @@ def correct_degradation(smap, *, correction_table=None, calibration_version=LATE
     Returns
     -------
     `~sunpy.map.sources.AIAMap`
-        A new map; float32 data stays float32, integers become float64. HISTORY records the factor and the
-        calibration version.
+        A new map; its dtype follows `~aiapy.utils.dtypes.supported_float_type` (float16 and float32 give
+        float32, integers float64). HISTORY records the factor, the calibration version and the time used;
+        the header flag ``DEGCORR = T`` records the correction.
 
     Raises
     ------
     TypeError
-        If ``smap`` is not an AIA map.
+        If ``smap`` is not an AIA map, or ``obstime`` is not a scalar Time.
+    KeyError
+        If ``obstime`` is None and the header has neither DATE-OBS nor T_OBS, or WAVELNTH is missing.
+    ValueError
+        If the map was corrected for degradation before (``DEGCORR = T``, or the HISTORY line of an earlier
+        aiapy), or the time is unreadable or outside every epoch of the table.
     """
-    return divide_map(
-        smap, degradation_division(smap, correction_table=correction_table, calibration_version=calibration_version)
+    division = degradation_division(
+        smap, obstime=obstime, correction_table=correction_table, calibration_version=calibration_version
     )
+    return divide_map(smap, division)
 
 
-def degradation_division(smap, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
+def degradation_division(smap, *, obstime=None, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
     """The `~aiapy.utils.maps.Division` that `correct_degradation` applies to ``smap`` (checked first)."""
     check_aia_map(smap, function="correct_degradation")
+    check_not_applied(smap, function="correct_degradation")
+    require_keys(smap, ["WAVELNTH"], function="correct_degradation")
+    if obstime is None:
+        obstime = observation_time(smap, function="correct_degradation")
+        source = "from the header"
+    elif not (isinstance(obstime, Time) and obstime.isscalar):
+        raise TypeError(f"obstime must be a scalar astropy Time or None, not {obstime!r}.")
+    else:
+        source = "given"
     factor = degradation(
-        smap.wavelength, smap.date, correction_table=correction_table, calibration_version=calibration_version
+        smap.wavelength, obstime, correction_table=correction_table, calibration_version=calibration_version
     ).to_value(u.dimensionless_unscaled)[0]
-    return Division(factor, f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version})")
+    history = (
+        f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version}, "
+        f"time {obstime.utc.isot} {source})"
+    )
+    return Division(factor, history, applied_flag("correct_degradation"))

@@ -2,19 +2,27 @@
 
 import dataclasses
 import numbers
+import re
 
 import astropy.units as u
 import numpy as np
 from sunpy.map.sources.sdo import AIAMap
+from sunpy.time import parse_time
 
 from aiapy._version import __version__
 from aiapy.utils.constants import LEVEL1
+from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_metadata, warn_user
 
 __all__ = [
     "check_aia_map",
     "check_level1",
     "require_keys",
+    "observation_time",
+    "header_time",
+    "APPLIED_FLAGS",
+    "check_not_applied",
+    "applied_flag",
     "add_history",
     "exposure_time",
     "Division",
@@ -44,7 +52,7 @@ def check_aia_map(smap, *, function):
         )
 
 
-def check_level1(smap, *, function, strict=True, stacklevel=3):
+def check_level1(smap, *, function, strict=True, stacklevel=None):
     """
     Check that ``smap`` holds level-1 data (LVL_NUM 1), the input of every step of ``aia_prep``.
 
@@ -57,8 +65,9 @@ def check_level1(smap, *, function, strict=True, stacklevel=3):
     strict : bool
         True: raise `ValueError` for a missing or other LVL_NUM. False: only warn
         (`AIApyMetadataWarning` when LVL_NUM is missing, `AIApyUserWarning` above level 1).
-    stacklevel : int
-        Passed to the warning, so that it names the user's line (3: the caller of ``function``).
+    stacklevel : int, optional
+        Passed to the warning (see `~aiapy.utils.exceptions.warn_user`); None, the default, names the user's
+        line.
     """
     level = smap.meta.get("lvl_num")
     if strict:
@@ -75,6 +84,112 @@ def require_keys(smap, keys, *, function):
     missing = [key for key in keys if smap.meta.get(key.lower()) is None]
     if missing:
         raise KeyError(f"{function} needs the header keyword(s) {', '.join(missing)}, missing from this map.")
+
+
+#: The header keywords of an observation time, in aiapy's default order of preference: DATE-OBS, the start
+#: of the exposure (sunpy's ``GenericMap.date``), and T_OBS, its middle (``AIAMap.reference_date``).
+TIME_KEYS = ("DATE-OBS", "T_OBS")
+
+
+def observation_time(smap, *, function, prefer="DATE-OBS"):
+    """
+    The observation time of ``smap`` from its header: never the current time.
+
+    sunpy's ``smap.date`` falls back to the clock when DATE-OBS is missing or unreadable (with only a
+    warning); a calibration factor taken at the wrong time is a silent wrong number, so here a missing time
+    is an error.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.GenericMap`
+        The map.
+    function : str
+        Name of the calling function, used in the messages.
+    prefer : {"DATE-OBS", "T_OBS"}
+        The keyword to use when both are present: DATE-OBS (start of the exposure; what `correct_degradation`
+        uses, as SolarSoft does) or T_OBS (its middle; what the pointing table and the JSOC records are indexed
+        by). When only the other one is present it is used, with an `~aiapy.utils.AIApyMetadataWarning`
+        naming it: the two differ by half the exposure time (about 1 s).
+
+    Returns
+    -------
+    `~astropy.time.Time`
+        A scalar time, parsed as sunpy parses header times (scale TAI when the string says so, else TIMESYS,
+        default UTC). With DATE-OBS it equals ``smap.date``.
+
+    Raises
+    ------
+    KeyError
+        If neither DATE-OBS nor T_OBS is in the header (the message says how to give the time).
+    ValueError
+        If the keyword used does not hold a readable time (named with its value), or ``prefer`` is neither
+        key.
+    """
+    if prefer not in TIME_KEYS:
+        raise ValueError(f"prefer must be one of {TIME_KEYS}, not {prefer!r}.")
+    present = [key for key in sorted(TIME_KEYS, key=lambda key: key != prefer) if smap.meta.get(key.lower())]
+    if not present:
+        raise KeyError(
+            f"{function} needs the observation time, but neither DATE-OBS nor T_OBS is in this map's header "
+            "(aiapy never uses the current time instead). Set one, e.g. smap.meta['date-obs'] = "
+            f"'2011-02-15T00:00:00.34', or pass the time explicitly where {function} takes it (obstime=)."
+        )
+    key = present[0]
+    if key != prefer:
+        warn_metadata(f"{prefer} is missing from this map; {function} uses {key} = {smap.meta[key.lower()]} instead.")
+    return header_time(smap.meta, key, function=function)
+
+
+def header_time(meta, key, *, function):
+    """
+    The time in the keyword ``key`` of ``meta`` (a map's metadata or a FITS header), parsed as sunpy parses
+    header times: scale TAI when the string says so, else TIMESYS (default UTC).
+
+    Raises `KeyError` if ``key`` is missing or empty, `ValueError` (naming the key and value) if it does not
+    hold one readable time.
+    """
+    value = meta.get(key.lower())
+    if not value:
+        raise KeyError(f"{function} needs the {key} keyword, missing from the header.")
+    scale = "tai" if "TAI" in str(value) else str(meta.get("timesys") or "UTC").lower()
+    try:
+        time = parse_time(value, scale=scale)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{function} cannot read the time {key} = {value!r}: {error}") from None
+    if not time.isscalar:
+        raise ValueError(f"{function} needs one time in {key}; {value!r} holds {time.size}.")
+    return time
+
+
+#: The header flag (a FITS boolean, ``T``) that each correction applied at most once writes, with its HISTORY
+#: line. A map that carries the flag, or (written before the flags existed) the function's HISTORY line, is
+#: refused by that function.
+APPLIED_FLAGS = {"correct_degradation": "DEGCORR", "normalize_exposure": "EXPNORM", "respike": "RESPIKED"}
+
+
+def check_not_applied(smap, *, function):
+    """
+    Raise `ValueError` if the header of ``smap`` records that ``function`` was already applied to it.
+
+    The record is the `APPLIED_FLAGS` keyword of ``function`` set true, or a HISTORY line
+    ``aiapy <version>: <function>: ...`` (what `add_history` writes; maps written before the flags existed).
+    """
+    flag = APPLIED_FLAGS[function]
+    if smap.meta.get(flag.lower()) in (True, "T"):
+        evidence = f"{flag} = T"
+    else:
+        line = re.search(rf"^aiapy \S+: {re.escape(function)}: .*$", str(smap.meta.get("history", "")), re.MULTILINE)
+        evidence = line and f"HISTORY {line.group(0)!r}"
+    if evidence:
+        raise ValueError(
+            f"{function} was already applied to this map ({evidence}); applying it twice would give a wrong "
+            "result. Start again from the original map."
+        )
+
+
+def applied_flag(function):
+    """The header update that records ``function`` as applied (see `APPLIED_FLAGS`)."""
+    return {APPLIED_FLAGS[function].lower(): True}
 
 
 def add_history(meta, text):
@@ -118,7 +233,8 @@ def divide_map(smap, *divisions, in_place=False):
     """
     A new map with ``smap``'s data divided by the divisors of ``divisions`` (`Division`), in one pass.
 
-    Float data keep their dtype (float32 stays float32); integers become float64. HISTORY gets each
+    The result's dtype follows `~aiapy.utils.dtypes.supported_float_type` (float16 and float32 give float32,
+    everything else, integers included, float64). HISTORY gets each
     division's line and the header its updates, in order; the value statistics (DATAMIN, DATAMAX, DATAMEAN,
     DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true without a pass over the data.
 
@@ -127,8 +243,8 @@ def divide_map(smap, *divisions, in_place=False):
     smap : `~sunpy.map.GenericMap`
     *divisions : `Division`
     in_place : bool
-        Divide float data in place instead of into a new array: only for data the caller owns (a pipeline's
-        intermediate map), never a user's map.
+        Divide the data in place instead of into a new array when they already have the result's dtype: only
+        for data the caller owns (a pipeline's intermediate map), never a user's map.
     """
     divisor = 1.0
     for division in divisions:
@@ -136,8 +252,8 @@ def divide_map(smap, *divisions, in_place=False):
             raise ValueError(f"The divisor must be finite and positive; got {division.divisor} ({division.history}).")
         divisor *= division.divisor
     data = smap.data
-    dtype = data.dtype if np.issubdtype(data.dtype, np.floating) else np.dtype(np.float64)
-    if in_place and data.dtype == dtype:
+    dtype = supported_float_type(data.dtype)
+    if in_place and data.dtype.newbyteorder("=") == dtype:  # big-endian FITS data too
         data /= dtype.type(divisor)
     else:
         data = data.astype(dtype, copy=False) / dtype.type(divisor)
