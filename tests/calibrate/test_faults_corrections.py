@@ -177,7 +177,8 @@ def test_spikes_file_of_another_time_is_refused(tmp_path):
     """Issue 12's reproducer, with the keywords of a 2011 export: a 2013 cutout changed 218 pixels silently."""
     cutout = sample.load_map("aia_171_cutout")
     full = sample.full_frame_171()
-    path = _spikes_file(tmp_path / "2011.spikes.fits", _identity(full, "T_OBS", "T_REC", "WAVELNTH") | {"NSPIKES": 3000})
+    keywords = _identity(full, "T_OBS", "T_REC", "WAVELNTH") | {"NSPIKES": 3000}
+    path = _spikes_file(tmp_path / "2011.spikes.fits", keywords)
     with pytest.raises(ValueError, match="not this image's: NSPIKES = 3000 \\(the map's is 366\\); T_OBS = 2011"):
         respike(cutout, spikes=path)
     with pytest.raises(ValueError, match="T_REC = 2011-02-15T00:00:01Z"):

@@ -46,8 +46,9 @@ AiapyWarning = AIApyWarning
 AiapyUserWarning = AIApyUserWarning
 
 
-#: Every module of the package lies under this directory (with a trailing separator).
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: Every module of the package lies under this directory (with a trailing separator), spelled as the import
+#: system spells the package's file names (the frames' ``co_filename``).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(__file__)) + os.sep
 
 
 def _user_stacklevel():

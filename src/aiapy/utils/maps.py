@@ -88,7 +88,7 @@ def require_keys(smap, keys, *, function):
 
 #: The header keywords of an observation time, in aiapy's default order of preference: DATE-OBS, the start
 #: of the exposure (sunpy's ``GenericMap.date``), and T_OBS, its middle (``AIAMap.reference_date``).
-TIME_KEYS = ("DATE-OBS", "T_OBS")
+_TIME_KEYS = ("DATE-OBS", "T_OBS")
 
 
 def observation_time(smap, *, function, prefer="DATE-OBS"):
@@ -125,9 +125,9 @@ def observation_time(smap, *, function, prefer="DATE-OBS"):
         If the keyword used does not hold a readable time (named with its value), or ``prefer`` is neither
         key.
     """
-    if prefer not in TIME_KEYS:
-        raise ValueError(f"prefer must be one of {TIME_KEYS}, not {prefer!r}.")
-    present = [key for key in sorted(TIME_KEYS, key=lambda key: key != prefer) if smap.meta.get(key.lower())]
+    if prefer not in _TIME_KEYS:
+        raise ValueError(f"prefer must be one of {_TIME_KEYS}, not {prefer!r}.")
+    present = [key for key in sorted(_TIME_KEYS, key=lambda key: key != prefer) if smap.meta.get(key.lower())]
     if not present:
         raise KeyError(
             f"{function} needs the observation time, but neither DATE-OBS nor T_OBS is in this map's header "
