@@ -106,3 +106,16 @@ def test_refresh_statistics_skips_non_finite_values_and_drops_stale_keys():
     meta = refresh_statistics(dict(stale), np.array([np.nan, 1.0, np.inf, 5.0, -np.inf]))
     assert (meta["datamin"], meta["datamax"], meta["datamean"]) == (1.0, 5.0, 3.0)
     assert refresh_statistics(dict(stale), np.array([np.nan, np.inf])) == {"exptime": 2.0}
+
+
+def test_warning_helpers_name_the_callers_line():
+    from aiapy.utils.exceptions import warn_deprecated, warn_metadata
+
+    with pytest.warns(AIApyUserWarning) as caught:
+        warn_user("default: the caller of the outermost aiapy frame, this test")
+        warn_metadata("metadata")
+        warn_user("explicit: as warnings.warn counts, 1 is the calling line", stacklevel=1)
+    assert [(w.filename, w.lineno > 0) for w in caught] == [(__file__, True)] * 3
+    with pytest.warns(FutureWarning) as caught:
+        warn_deprecated("old spelling")
+    assert caught[0].filename == __file__
