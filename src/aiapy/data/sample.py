@@ -18,6 +18,10 @@ channel:
 ``file_dict``, ``file_list``
     The named sample files below, by name, and their paths.
 
+These names are resolved when first used: ``AIA_171_IMAGE``, ``file_dict`` and ``file_list`` write the
+4096 x 4096 file into the cache the first time (a few seconds). They are in ``__all__`` but not in
+``dir()``, so that tools which inspect every attribute of a module (pytest, IDEs) write nothing.
+
 aiapy's own names give further verified paths:
 
 ``AIA_171_FULLDISK_128PX``
@@ -37,8 +41,7 @@ deconvolution, registration, the pipeline) runs offline on real solar structure;
 import functools
 import logging
 import os
-import tempfile
-from pathlib import Path
+import uuid
 
 import numpy as np
 import sunpy.map
@@ -96,14 +99,14 @@ def _write_full_frame_171(path):
         f"4096 x 4096 (bilinear, on pixel centres); source SHA-256 {sha256sum(get_file('aia_171_fulldisk_128px'))}"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    os.close(handle)
+    # A name of its own for each writer, so concurrent first uses never see a partial file.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.part")
     try:
         hdu = fits.CompImageHDU(smap.data, header, compression_type="RICE_1")
-        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(temporary, overwrite=True, checksum=True)
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(temporary, checksum=True)
         os.replace(temporary, path)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     log.info("Wrote the sample file %s", path)
     return path
 
@@ -242,6 +245,3 @@ def __getattr__(name):
         return {int(key.split("_")[1]): get_file(key) for key in _SAMPLES if key.startswith("synoptic_")}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
