@@ -6,6 +6,7 @@ its output. A new example must be run by the demo too (or get a test of its own)
 enforces.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,13 @@ def test_every_example_is_a_command():
         assert '__name__ == "__main__"' in text and "--out" in text, f"{path.name} is not a --out command"
 
 
+def test_wavelengths_are_written_in_angstrom():
+    """Titles, labels and printed lines say "171 Å", not "171 A"."""
+    for path in sorted(EXAMPLES.glob("*.py")):
+        plain = re.findall(r"\b\d{2,4} A\b", path.read_text(encoding="utf-8"))
+        assert not plain, f"{path.name}: {plain}"
+
+
 @pytest.mark.slow
 def test_demo(tmp_path):
     out = tmp_path / "demo_output"
@@ -45,6 +53,8 @@ def test_demo(tmp_path):
     assert "is missing" not in summary and "8 done" in summary
     outputs = sorted((out / "level1.5").glob("*_lev1.5.fits"))
     assert len(outputs) == 8
-    with fits.open(outputs[0]) as hdulist:
+    full_frame = [path for path in outputs if path.name.startswith("aia_lev1_171a_")]  # sample.AIA_171_IMAGE
+    assert len(full_frame) == 1
+    with fits.open(full_frame[0]) as hdulist:
         assert hdulist[1].header["LVL_NUM"] == 1.5 and hdulist[1].data.shape == (4096, 4096)
         assert hdulist["UNCERTAINTY"].data.shape == (4096, 4096)

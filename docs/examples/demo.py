@@ -12,7 +12,9 @@ Writes into one folder (``--out``, default ``demo_output``):
   ``responses.py``; ``degradation_correction_335.png`` (a 335 Å image before/after correction);
 * ``uncertainty_histograms.png``: nominal, CHIANTI and EVE uncertainties of the level-1.5 171 Å image;
 * ``level1.5/*.fits``: level-1.5 files (with an UNCERTAINTY HDU) written by the batch pipeline
-  (`aiapy.pipeline.prep_files`, as ``aiapy prep``) from level-1 files in ``level1/``;
+  (`aiapy.pipeline.prep_files`, as ``aiapy prep``) from eight sample level-1 files (``AIA_171_IMAGE``,
+  the native-resolution 171 Å cutout, six flare cutouts), with the pointing table built from their
+  headers in ``level1/pointing_from_headers.csv``;
 * ``summary.txt``: what was done, with the numbers printed along the way.
 
 Run ``python docs/examples/demo.py --out demo_output`` (``make demo``).
@@ -28,7 +30,6 @@ from pathlib import Path
 import astropy.units as u
 import matplotlib
 import numpy as np
-from astropy.io import fits
 
 from aiapy.calibrate import correct_degradation, estimate_error, fetch_spikes, normalize_exposure, respike
 from aiapy.calibrate.pointing import update_pointing
@@ -39,6 +40,7 @@ from aiapy.pipeline import prep_files, write_header_pointing_table
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
+from matplotlib.colors import Normalize  # noqa: E402
 
 log = logging.getLogger("aiapy")
 EXAMPLES = Path(__file__).resolve().parent
@@ -123,11 +125,21 @@ def degradation_section(out_dir, say):
     table = get_correction_table()
     corrected = correct_degradation(m_335, correction_table=table)
     factor = float(np.nanmean(m_335.data) / np.nanmean(corrected.data))
-    fig = plt.figure(figsize=(8, 3.5))
-    for index, (smap, title) in enumerate(((m_335, "Uncorrected"), (corrected, "Corrected"))):
+    # Both panels on one linear colour scale from 0, so brightness is proportional to DN and the correction
+    # shows as a right panel brighter by 1 / factor.
+    norm = Normalize(vmin=0, vmax=float(np.nanpercentile(corrected.data, 99.5)))
+    fig = plt.figure(figsize=(10, 4.2), layout="constrained")
+    fig.suptitle(f"AIA 335 Å, {m_335.date.isot[:19]}: degradation factor {factor:.3f} (calibration version 10)")
+    titles = ("Uncorrected (level 1)", f"Corrected: level 1 / {factor:.3f}")
+    panels = []
+    for index, (smap, title) in enumerate(zip((m_335, corrected), titles, strict=True)):
         axes = fig.add_subplot(1, 2, index + 1, projection=smap)
-        smap.plot(axes=axes, vmin=0, vmax=float(np.nanpercentile(corrected.data, 99.5)), title=title)
-    fig.savefig(out_dir / "degradation_correction_335.png", dpi=120, bbox_inches="tight")
+        panels.append(smap.plot(axes=axes, norm=norm, title=title))
+        axes.coords[0].set_axislabel("Solar X")
+        axes.coords[1].set_axislabel("Solar Y" if index == 0 else " ")
+    fig.colorbar(panels[-1], ax=fig.axes, label=f"intensity [{m_335.unit.to_string()}]",
+                 extend="max")  # fmt: skip
+    fig.savefig(out_dir / "degradation_correction_335.png", dpi=120)
     plt.close(fig)
     say(f"  335 Å degradation at {m_335.date.isot[:19]}: factor {factor:.3f} (V10); corrected image = data / factor")
 
@@ -145,6 +157,7 @@ def uncertainty_section(m_15, out_dir, say):
         axes.hist(error.value.ravel(), bins=bins, histtype="step", log=True, label=label)
         say(f"  {label:<18} median uncertainty {np.nanmedian(error.value):7.2f} DN/pix")
     axes.set_xscale("log")
+    axes.set_title(f"Uncertainties of the level-1.5 {m_15.wavelength.to_value(u.AA):.0f} Å map (estimate_error)")
     axes.set_xlabel("Uncertainty [DN/pix]")
     axes.set_ylabel("Number of pixels")
     axes.legend()
@@ -158,15 +171,8 @@ def uncertainty_section(m_15, out_dir, say):
 def pipeline_section(m_171, out_dir, say):
     level1 = out_dir / "level1"
     level1.mkdir(exist_ok=True)
-    header = fits.Header(
-        {k.upper(): v for k, v in m_171.meta.items() if k not in ("history", "comment", "keycomments")}
-    )
-    full = level1 / "aia.lev1.171A_2011_02_15T00_00_01.34Z.image_lev1.fits"
-    if not full.exists():  # a real-layout level-1 file: Rice-compressed int16
-        fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(m_171.data, header, compression_type="RICE_1")]).writeto(
-            full
-        )
-    inputs = [full, sample.AIA_171_CUTOUT, *sample.FLARE_FILES[:6]]
+    # AIA_171_IMAGE is m_171 as a Rice-compressed level-1 file, written once into the aiapy cache.
+    inputs = [sample.AIA_171_IMAGE, sample.AIA_171_CUTOUT, *sample.FLARE_FILES[:6]]
     maps = [m_171, sample.load_map("aia_171_cutout"), *sample.flare_maps()[:6]]
     table = write_header_pointing_table(maps, level1 / "pointing_from_headers.csv")
     report = prep_files(inputs, out_dir / "level1.5", pointing=table, uncertainty=True, compress="rice", progress=False)
@@ -185,7 +191,8 @@ def main(out_dir="demo_output"):
     say = Summary()
     say("aiapy demo: the blog-post walkthrough on bundled data (no network)")
     m_171 = sample.full_frame_171()
-    say(f"Level-1 171 Å map: {m_171.data.shape}, {m_171.date.isot}, built from the bundled 128 px full-disk image")
+    say(f"Level-1 171 Å map: {m_171.data.shape}, {m_171.date.isot}: the real 128 px full-disk image upsampled to")
+    say("  4096 x 4096 (aiapy.data.sample.full_frame_171(); the same data as the file sample.AIA_171_IMAGE)")
     say("\n1. PSF and deconvolution")
     examples_ok = run_example("psf_deconvolution", out_dir, say)
     say("\n2. Respiking")

@@ -3,6 +3,8 @@
 import astropy.units as u
 import numpy as np
 import pytest
+import sunpy.map
+from astropy.io import fits
 from sunpy.map.sources import AIAMap
 
 from aiapy.data import sample
@@ -12,9 +14,52 @@ def test_named_files_exist():
     assert sample.AIA_171_CUTOUT.name == "aia_171_level1_cutout_769x705_2013-03-10.fits"
     assert len(sample.FLARE_FILES) == 60
     assert sorted(sample.SYNOPTIC_FILES) == [94, 131, 171, 193, 211, 335]
-    assert len(sample.file_list()) == 68
     with pytest.raises(AttributeError):
         sample.NO_SUCH_IMAGE  # noqa: B018
+
+
+def test_peer_names_are_level1_files_of_their_channel():
+    """aiapy 0.12's names: AIA_094_IMAGE, AIA_171_IMAGE, AIA_193_IMAGE, file_dict, file_list."""
+    names = ["AIA_094_IMAGE", "AIA_171_CUTOUT", "AIA_171_FULLDISK_128PX", "AIA_171_IMAGE", "AIA_193_IMAGE"]
+    assert list(sample.file_dict) == names
+    assert sample.file_list == list(sample.file_dict.values())
+    assert set(names) <= set(sample.__all__)
+    for name, channel in (("AIA_094_IMAGE", 94), ("AIA_171_IMAGE", 171), ("AIA_193_IMAGE", 193)):
+        smap = sunpy.map.Map(getattr(sample, name))
+        assert isinstance(smap, AIAMap), name
+        assert smap.wavelength == channel * u.AA and smap.meta["lvl_num"] == 1
+    assert sunpy.map.Map(sample.AIA_094_IMAGE).date.isot.startswith("2011-02-15T01:44")
+
+
+def test_inspecting_the_module_writes_nothing(tmp_path, monkeypatch):
+    """pytest's collection and IDEs read every attribute dir() lists: that must not build AIA_171_IMAGE."""
+    monkeypatch.setenv("AIAPY_CACHE_DIR", str(tmp_path))
+    for name in dir(sample):
+        getattr(sample, name)
+    assert not any(tmp_path.iterdir())
+
+
+def test_aia_171_image_is_built_once_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIAPY_CACHE_DIR", str(tmp_path))
+    path = sample.AIA_171_IMAGE
+    assert path.parent == tmp_path / "sample" and path.is_file()
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+    first = path.stat().st_mtime_ns
+    assert sample.AIA_171_IMAGE == path and path.stat().st_mtime_ns == first  # not written again
+    with fits.open(path) as hdulist:  # laid out as a JSOC level-1 file
+        assert isinstance(hdulist[1], fits.CompImageHDU)
+        assert hdulist[1].compression_type == "RICE_1" and hdulist[1].data.dtype == np.int16
+        assert "upsampled" in str(hdulist[1].header["HISTORY"])
+    smap = sunpy.map.Map(path)
+    expected = sample.full_frame_171()
+    np.testing.assert_array_equal(smap.data, expected.data)
+    assert smap.reference_pixel == expected.reference_pixel
+    assert smap.reference_coordinate.Tx == expected.reference_coordinate.Tx
+    assert sample.download_all() == sample.file_list and path.stat().st_mtime_ns == first
+    sample.download_all(force_download=True)
+    assert path.stat().st_mtime_ns != first
+    with pytest.raises(TypeError, match="force_download"):
+        sample.download_all(force_download="yes")
 
 
 def test_real_maps_load_as_aia():

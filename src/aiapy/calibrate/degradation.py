@@ -117,8 +117,8 @@ def _degradation_factor(first, epochs, times):
     return ratio * np.asarray(polynomial, dtype=float)
 
 
-@u.quantity_input
 @validate_channel("channel")
+@u.quantity_input
 def degradation(
     channel: u.AA, obstime, *, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION
 ) -> u.dimensionless_unscaled:

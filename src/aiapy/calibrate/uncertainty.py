@@ -45,8 +45,8 @@ def _estimate_error_kernel(counts, *, n_sample, gain, compress, read_noise, frac
     return np.sqrt(variance)
 
 
-@u.quantity_input
 @validate_channel("channel")
+@u.quantity_input
 def estimate_error(
     counts: u.DN / u.pix,
     channel: u.AA,

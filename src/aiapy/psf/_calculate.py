@@ -18,7 +18,7 @@ from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, get_backend
 from aiapy.psf._mesh import filter_mesh_parameters
 from aiapy.psf._model import _FOCAL_PLANE_ANGLES, MeshModel, detector_psf, window_psf
 from aiapy.utils.constants import DETECTOR_SIZE
-from aiapy.utils.channels import EUV_CHANNELS, validate_channel
+from aiapy.utils.channels import EUV_CHANNELS, check_channel, validate_channel
 
 __all__ = ["calculate_psf", "psf", "clear_psf_cache", "DEFAULT_ORDERS", "PSF_CACHE_BYTES"]
 
@@ -62,7 +62,7 @@ def _check_shape(shape):
 
 
 def _mesh_models(channel, use_preflightcore, orders):
-    parameters = filter_mesh_parameters(use_preflightcore=use_preflightcore)[channel]
+    parameters = filter_mesh_parameters(use_preflightcore=use_preflightcore)[check_channel(channel, EUV_CHANNELS)]
     mesh_ratio = (parameters["mesh_pitch"] / parameters["mesh_width"]).to_value(u.dimensionless_unscaled)
     width = parameters["width"].to_value(u.pix)
     entrance = MeshModel(

@@ -15,7 +15,7 @@ from astropy.time import Time
 from aiapy.calibrate.degradation import degradation, select_epochs
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.response.instrument import FUV_INSTRUMENT_HINT, channel_data, load_instrument_data
-from aiapy.utils.channels import FUV_CHANNELS, telescope_number, validate_channel
+from aiapy.utils.channels import FUV_CHANNELS, check_channel, telescope_number, validate_channel
 
 __all__ = ["Channel", "REFERENCE_TIME"]
 
@@ -92,7 +92,7 @@ class Channel:
 
     @validate_channel("channel")
     def __init__(self, channel, *, instrument_file=None):
-        self._channel = channel
+        self._channel = check_channel(channel)  # the exact Angstrom member (17.1 nm -> 171 A)
         if instrument_file is None and channel in FUV_CHANNELS:
             raise ValueError(f"No bundled instrument data for the {channel:.0f} channel. {FUV_INSTRUMENT_HINT}")
         self._instrument_data = load_instrument_data(instrument_file)

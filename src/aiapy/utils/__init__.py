@@ -1,6 +1,17 @@
 """Utilities shared by every subpackage: channel validation, telescope numbers, quality flags, warnings."""
 
-from aiapy.utils.channels import ALL_CHANNELS, EUV_CHANNELS, FUV_CHANNELS, telescope_number, validate_channel
+from aiapy.utils import decorators
+from aiapy.utils.channels import (
+    ALL_CHANNELS,
+    EUV_CHANNELS,
+    FUV_CHANNELS,
+    ChannelError,
+    ChannelTypeError,
+    ChannelUnitError,
+    check_channel,
+    telescope_number,
+    validate_channel,
+)
 from aiapy.utils.exceptions import (
     AIApyDeprecationWarning,
     AIApyMetadataWarning,
@@ -16,13 +27,18 @@ __all__ = [
     "ALL_CHANNELS",
     "EUV_CHANNELS",
     "FUV_CHANNELS",
+    "ChannelError",
+    "ChannelTypeError",
+    "ChannelUnitError",
     "AIApyDeprecationWarning",
     "AIApyMetadataWarning",
     "AIApyUserWarning",
     "AIApyWarning",
     "AiapyUserWarning",
     "AiapyWarning",
+    "check_channel",
     "check_quality_flag",
+    "decorators",
     "sdo_location",
     "telescope_number",
     "validate_channel",
