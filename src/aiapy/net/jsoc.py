@@ -4,8 +4,9 @@
 its parsing), on a `drms.ServerConfig` built from the configured JSOC URL, so that a mirror or a local
 test server is reached through the same code path as the JSOC. `drms` 0.9 opens every URL with a fixed
 60 s timeout unless the process-wide socket default is set, and leaves the connection for the garbage
-collector to close; aiapy gives its client a JSON layer that applies the configured timeout to each
-request and closes each connection after reading, leaving the global socket default alone.
+collector to close; aiapy gives its client a JSON layer that applies the configured timeout, cut to the
+time budget left (`aiapy.net.budget`), to each request and closes each connection after reading,
+leaving the global socket default alone.
 """
 
 import json
@@ -16,6 +17,7 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 
+from aiapy.net import budget as _budget
 from aiapy.net.config import get_settings
 from aiapy.net.download import download, http_get
 from aiapy.net.exceptions import NoDataError, RemoteUnavailableError
@@ -56,7 +58,7 @@ def _client(settings):
     class _TimedJsonClient(HttpJsonClient):
         def _json_request(self, url):
             log.debug("JSOC request %s", url)
-            with http_get(url, timeout=settings.timeout) as response:
+            with http_get(url, timeout=_budget.current(settings).timeout()) as response:
                 raw = response.read()
             return _Answer(json.loads(raw.decode(self._server.encoding)))
 
