@@ -10,6 +10,7 @@ from aiapy.utils.channels import channel_key
 from aiapy.utils.constants import PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.exceptions import warn_metadata, warn_user
 from aiapy.utils.maps import add_history, check_aia_map, require_keys
+from aiapy.utils.stack import user_stacklevel
 
 __all__ = ["update_pointing"]
 
@@ -27,7 +28,10 @@ def _observation_time(smap):
         return Time(smap.meta["t_obs"].replace("Z", ""), scale="utc")
     if smap.meta.get("date-obs") is None:
         raise KeyError("update_pointing needs the T_OBS (or at least DATE-OBS) keyword, missing from this map.")
-    warn_metadata("T_OBS is missing from this map; selecting the pointing-table row by DATE-OBS instead.")
+    warn_metadata(
+        "T_OBS is missing from this map; selecting the pointing-table row by DATE-OBS instead.",
+        stacklevel=user_stacklevel(),
+    )
     return smap.date
 
 
@@ -41,9 +45,8 @@ def _select_row(table, t_obs):
     if matches.size == 0:
         raise IndexError(
             f"No pointing-table row covers T_OBS = {t_obs.isot}: the table spans {start.min().isot} to "
-            f"{stop.max().isot}. Pass pointing_table=aiapy.calibrate.utils.get_pointing_table('jsoc', "
-            "time_range=...) or get_pointing_table('lmsal') (or your own table) covering this time; the "
-            "default table bundled with aiapy holds only two rows of 2010-05-13."
+            f"{stop.max().isot}. Pass a table covering this time, e.g. pointing_table=aiapy.calibrate.utils."
+            "get_pointing_table('jsoc', time_range=...), or leave pointing_table=None to fetch one."
         )
     return int(matches[0])
 
@@ -77,8 +80,15 @@ def update_pointing(smap, *, pointing_table=None):
     pointing_table : `~astropy.table.QTable`, optional
         An MPT as returned by `aiapy.calibrate.utils.get_pointing_table`: ``T_START``, ``T_STOP`` and the
         ``A_<ch>_X0``, ``A_<ch>_Y0`` [pix], ``A_<ch>_IMSCALE`` [arcsec/pix], ``A_<ch>_INSTROT`` [deg] columns
-        (plain numbers are read in these units). By default, ``get_pointing_table()`` (the bundled rows of
-        2010-05-13 only; pass a JSOC or LMSAL table for other dates).
+        (plain numbers are read in these units). By default (None), for any date:
+
+        * the rows bundled with aiapy, when they cover T_OBS (2010-05-13 00:00-06:00);
+        * otherwise the JSOC ``aia.master_pointing3h`` records of T_OBS's UTC day (one query per day,
+          cached on disk: a batch of maps of one day costs one query);
+        * if the JSOC cannot be reached, the LMSAL daily mirror of that table (which lacks 131 A).
+
+        See `aiapy.calibrate.utils.pointing_table_for`; the time this may take is bounded by the network
+        budgets of `aiapy.net.config`.
 
     Returns
     -------
@@ -93,7 +103,13 @@ def update_pointing(smap, *, pointing_table=None):
     KeyError
         If SAT_ROT (or both T_OBS and DATE-OBS) is missing, or the table lacks the channel's columns.
     IndexError
-        If no table row covers the map's T_OBS.
+        If no row of a given ``pointing_table`` covers the map's T_OBS.
+    aiapy.net.RemoteUnavailableError
+        (An `OSError`.) With ``pointing_table=None``, for a date the bundled rows do not cover, if neither
+        the JSOC nor the LMSAL mirror can be reached (or, for 131 A, the JSOC): the message names the
+        alternatives, a ``pointing_table=`` read from a file or keeping the header's pointing.
+    aiapy.net.NoDataError
+        (A `RuntimeError`.) With ``pointing_table=None``, if the JSOC has no row covering T_OBS.
 
     Warns
     -----
@@ -126,9 +142,9 @@ def update_pointing(smap, *, pointing_table=None):
     require_keys(smap, ["SAT_ROT"], function="update_pointing")
     t_obs = _observation_time(smap)
     if pointing_table is None:
-        from aiapy.calibrate.utils import get_pointing_table  # noqa: PLC0415 (optional remote machinery)
+        from aiapy.calibrate.utils import pointing_table_for  # noqa: PLC0415 (loads the remote machinery)
 
-        pointing_table = get_pointing_table()
+        pointing_table = pointing_table_for(t_obs, smap.wavelength)
     key = channel_key(smap.wavelength)
     row = _select_row(pointing_table, t_obs)
     values = _table_values(pointing_table, row, key)
@@ -160,7 +176,7 @@ def _apply(meta, values, smap):
     """Write the finite table values into ``meta`` (a copy)."""
     if meta.get("x0_mp") is None or meta.get("y0_mp") is None:
         warn_metadata("X0_MP and/or Y0_MP are missing from this map, so the offset already applied to CRPIX is "
-                      "unknown; CRPIX1/2 are not updated.")
+                      "unknown; CRPIX1/2 are not updated.", stacklevel=user_stacklevel())
     else:
         for axis, name in ((1, "X0"), (2, "Y0")):
             if not np.isnan(values[name]):

@@ -23,8 +23,9 @@ from aiapy.net.config import get_settings
 from aiapy.net.exceptions import RemoteUnavailableError
 from aiapy.net.retry import TruncatedError, with_retries
 from aiapy.utils.exceptions import warn_user
+from aiapy.utils.stack import user_stacklevel
 
-__all__ = ["cached_file", "download", "http_get"]
+__all__ = ["cached_file", "download", "http_get", "store_file"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,25 @@ def cached_file(relpath, *, sha256=None, settings=None):
     path.unlink(missing_ok=True)
     sidecar.unlink(missing_ok=True)
     return None
+
+
+def store_file(relpath, content, *, settings=None):
+    """
+    Write ``content`` (bytes) atomically to ``relpath`` in the cache directory, with its hash sidecar, so
+    that `cached_file` returns it until it is corrupted; return its path.
+    """
+    settings = settings or get_settings()
+    target = settings.cache_dir / relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    _atomic_write_text(_sidecar(target), sha256sum(target) + "\n")
+    return target
 
 
 def _fetch(url, target, *, sha256, settings):
@@ -148,7 +168,7 @@ def download(urls, relpath, *, what, offline_hint, sha256=None, max_age=None, se
             except (OSError, urllib.error.URLError) as error:
                 errors.append(error)
     if stale:
-        warn_user(f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]}).")
+        warn_user(f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]}).", stacklevel=user_stacklevel())
         return cached
     details = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
     error_type = (
