@@ -220,3 +220,15 @@ def test_bad_inputs():
     later = _table("2013-03-11T00:00:00", 171, 1, 1, 0.6, 0)
     with pytest.raises(IndexError, match=r"No pointing-table row covers.*spans 2013-03-10T23:00:00.000"):
         update_pointing(smap, pointing_table=later)
+
+
+def test_warnings_name_the_callers_line():
+    # Issue 17: the warnings issued in helpers of update_pointing point at the caller, not at aiapy.
+    smap = sample.load_map("aia_171_cutout")
+    meta = smap.meta.copy()
+    del meta["t_obs"]
+    del meta["x0_mp"]
+    with pytest.warns(AIApyMetadataWarning) as record:
+        update_pointing(sunpy.map.Map(smap.data, meta), pointing_table=_own_table(smap))
+    assert len(record) == 2
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}

@@ -194,3 +194,13 @@ def test_jsoc_time_strings():
     assert jsoc_time_to_isot("2010.05.13_00:00:34_TAI") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010.05.13_00:00:00_UTC") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010-05-13T00:00:00Z") == "2010-05-13T00:00:00Z"
+
+
+def test_stale_table_warning_names_the_callers_line(loopback_jsoc):
+    path = aiapy.net.pointing_table_lmsal()
+    old = time.time() - 2 * 86400
+    os.utime(path, (old, old))
+    loopback_jsoc.inject("/lmsal/", *["500"] * 3)
+    with pytest.warns(AIApyUserWarning, match="Could not refresh") as record:
+        get_pointing_table("lmsal")  # the warning is issued three calls deep inside aiapy
+    assert [os.path.basename(w.filename) for w in record] == [os.path.basename(__file__)]

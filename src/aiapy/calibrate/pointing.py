@@ -153,13 +153,15 @@ def update_pointing(smap, *, pointing_table=None):
         warn_user(
             f"The map's plate scale {scale} arcsec/pix is far from the level-1 0.6 arcsec/pix (rebinned or "
             "already registered data?); the pointing table refers to full-resolution level-1 pixels, so the "
-            "updated pointing is likely incorrect."
+            "updated pointing is likely incorrect.",
+            stacklevel=user_stacklevel(),
         )
     meta = smap.meta.copy()
     for name, value in values.items():
         if np.isnan(value):
             warn_user(f"The pointing table's A_{key}_{name} is NaN (missing) at T_START = "
-                      f"{Time(pointing_table['T_START'][row]).isot}; the keywords it sets are not updated.")
+                      f"{Time(pointing_table['T_START'][row]).isot}; the keywords it sets are not updated.",
+                      stacklevel=user_stacklevel())
     _apply(meta, values, smap)
     for pc_key in WCS_ROTATION_KEYS:
         meta.pop(pc_key, None)

@@ -168,7 +168,9 @@ def download(urls, relpath, *, what, offline_hint, sha256=None, max_age=None, se
             except (OSError, urllib.error.URLError) as error:
                 errors.append(error)
     if stale:
-        warn_user(f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]}).", stacklevel=user_stacklevel())
+        warn_user(
+            f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]}).", stacklevel=user_stacklevel()
+        )
         return cached
     details = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
     error_type = (
