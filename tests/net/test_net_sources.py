@@ -194,6 +194,8 @@ def test_jsoc_time_strings():
     assert jsoc_time_to_isot("2010.05.13_00:00:34_TAI") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010.05.13_00:00:00_UTC") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010-05-13T00:00:00Z") == "2010-05-13T00:00:00Z"
+    assert jsoc_time_to_isot("2011.02.15_03:00:00Z") == "2011-02-15T03:00:00.000"
+    assert jsoc_time_to_isot("2011.02.15_03:00:00_Z") == "2011-02-15T03:00:00.000"
 
 
 def test_stale_table_warning_names_the_callers_line(loopback_jsoc):

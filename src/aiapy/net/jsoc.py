@@ -27,18 +27,18 @@ __all__ = ["jsoc_time_to_isot", "query", "segment_file"]
 
 log = logging.getLogger(__name__)
 
-_JSOC_TIME = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)_(\d\d:\d\d:\d\d(?:\.\d*)?)_(TAI|UTC|Z)$")
+_JSOC_TIME = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)_(\d\d:\d\d:\d\d(?:\.\d*)?)(?:_(TAI|UTC)|_?(Z))$")
 
 
 def jsoc_time_to_isot(text):
     """
-    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``) to ISO UTC (``2010-05-13T00:00:00.000``);
-    other strings are returned unchanged.
+    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``, ``_UTC``, ``_Z`` or ``Z``) to ISO UTC
+    (``2010-05-13T00:00:00.000``); other strings are returned unchanged.
     """
     match = _JSOC_TIME.match(str(text).strip())
     if match is None:
         return text
-    year, month, day, clock, scale = match.groups()
+    year, month, day, clock, scale, _ = match.groups()
     time = Time(f"{year}-{month}-{day}T{clock}", scale="tai" if scale == "TAI" else "utc")
     return time.utc.isot
 
