@@ -163,3 +163,12 @@ def test_time_range_cuts_the_bundled_table():
         get_pointing_table(time_range="2010-05-13")
     whole = get_pointing_table(time_range=("2010-05-12", "2010-05-14"))
     assert np.all(whole["A_171_X0"] == get_pointing_table()["A_171_X0"])
+
+
+def test_pointing_table_for_validates_its_inputs():
+    with pytest.raises(TypeError, match="scalar astropy Time"):
+        pointing_table_for("2011-02-15T01:00", 171 * u.AA)
+    with pytest.raises(TypeError, match="scalar astropy Time"):
+        pointing_table_for(Time(["2011-02-15", "2011-02-16"]), 171 * u.AA)
+    with pytest.raises(ValueError, match="valid channels"):
+        pointing_table_for(Time("2011-02-15T01:00"), 170 * u.AA)

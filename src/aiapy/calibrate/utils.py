@@ -30,7 +30,7 @@ from aiapy import net as _net
 from aiapy.data import get_file
 from aiapy.net.budget import budget as _time_budget
 from aiapy.net.sources import POINTING_OFFLINE_HINT
-from aiapy.utils.channels import ALL_CHANNELS, channel_key
+from aiapy.utils.channels import ALL_CHANNELS, channel_key, validate_channel
 from aiapy.utils.times import quiet_erfa
 
 __all__ = [
@@ -292,6 +292,7 @@ def _covering(table, time):
     return bool(np.any((table["T_START"] <= time) & (time < table["T_STOP"])))
 
 
+@validate_channel("channel")
 def pointing_table_for(time, channel):
     """
     A master pointing table that covers ``time`` and holds ``channel``, from the best source available.
@@ -315,6 +316,10 @@ def pointing_table_for(time, channel):
 
     Raises
     ------
+    TypeError
+        If ``time`` is not a scalar Time or ``channel`` not a Quantity.
+    ValueError
+        If ``channel`` is not an AIA channel.
     aiapy.net.RemoteUnavailableError
         If neither the JSOC nor the LMSAL mirror can deliver (offline, servers down, or 131 A with the
         JSOC down); the message gives both reasons and the alternatives (``pointing_table=`` a file, or
@@ -322,6 +327,8 @@ def pointing_table_for(time, channel):
     aiapy.net.NoDataError
         If the JSOC answers but has no record covering ``time``.
     """
+    if not isinstance(time, Time) or time.ndim != 0:
+        raise TypeError(f"time must be a scalar astropy Time (the observation time); got {time!r}.")
     bundled = _bundled_pointing_table()
     if _covering(bundled, time):
         return bundled
