@@ -159,7 +159,8 @@ def pointing_table_jsoc_day(time, *, offline_hint=POINTING_OFFLINE_HINT):
     One JSOC query per day: the answer is cached on disk, keyed by the day
     (``jsoc/aia.master_pointing3h/<YYYY-MM-DD>.csv`` in the cache directory), so a batch of maps of one
     day makes one query. An answer that does not cover the whole day (a day the JSOC is still filling)
-    is stored under ``<YYYY-MM-DD>.partial.csv`` and asked for again next time.
+    is stored under ``<YYYY-MM-DD>.partial.csv`` and asked for again next time. A complete day is kept
+    until the file is deleted (or fails its hash check).
     """
     settings = get_settings()
     start = _utc_day(Time(time))
