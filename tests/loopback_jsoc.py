@@ -21,8 +21,9 @@ Data (all built from files bundled with aiapy):
 Tests may serve more files by adding to ``files`` (path -> bytes), e.g. with ``monkeypatch.setitem``.
 
 Faults (`LoopbackJSOC.inject`), consumed one per matching request: ``"500"``, ``"stall"`` (no answer
-until the client gives up), ``"truncate"`` (half the announced body), ``"badhash"`` (one byte changed),
-``"empty"`` (an rs_list answer with no records).
+until the client gives up), ``"trickle"`` (the body one byte every 50 ms: never silent long enough for a
+read timeout), ``"truncate"`` (half the announced body), ``"badhash"`` (one byte changed), ``"empty"`` (an
+rs_list answer with no records).
 """
 
 import gzip
@@ -185,7 +186,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if fault == "trickle":
+            return self._trickle(body)
         self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+        return None
+
+    def _trickle(self, body):
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if self.server.jsoc._stop.wait(0.05):
+                    break
+        except OSError:  # the client gave up and closed the connection
+            pass
+        self.close_connection = True
 
     def do_GET(self):
         jsoc = self.server.jsoc

@@ -15,6 +15,7 @@ import pytest
 
 import aiapy.net
 from aiapy.calibrate.utils import get_correction_table
+from aiapy.data import get_file
 from aiapy.net import RemoteUnavailableError, get_settings
 
 # The modules (``aiapy.net.download`` the attribute is the function of that name).
@@ -91,6 +92,19 @@ def test_refused_connections_stop_within_the_unreachable_budget(small_budgets, m
         aiapy.net.error_table_ssw()
     # Back-offs 0.1 + 0.2 s fit the 0.5 s, 0.4 s more would not; then one try per other mirror.
     assert time.monotonic() - start < 1.5
+
+
+def test_trickling_server_cannot_outlast_the_budget(loopback_jsoc, monkeypatch):
+    # Each byte arrives well within the 0.5 s read timeout, so only the budget stops the download
+    # (the 17 kB table would take 15 minutes); the second mirror then delivers it.
+    monkeypatch.setenv("AIAPY_NET_TIMEOUT", "0.5")
+    monkeypatch.setenv("AIAPY_NET_SOURCE_BUDGET", "1")
+    loopback_jsoc.inject("/mirror0/", *["trickle"] * 3)
+    start = time.monotonic()
+    path = aiapy.net.correction_table_ssw()
+    assert time.monotonic() - start < 3  # 1 s on mirror0, then a fast mirror1; slack for a loaded machine
+    assert loopback_jsoc.requests[-1].startswith("/mirror1/")
+    assert path.read_bytes() == get_file("correction_table_v10").read_bytes()
 
 
 class _Clock:

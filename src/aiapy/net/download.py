@@ -97,7 +97,7 @@ def _fetch(url, target, *, sha256, settings):
         with os.fdopen(fd, "wb") as handle, http_get(url, timeout=limits.timeout()) as response:
             expected_size = response.headers.get("Content-Length")
             size = 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # what has arrived, so the budget is checked as it comes
                 handle.write(chunk)
                 size += len(chunk)
                 limits.check()  # a server trickling bytes cannot outlast the budget
