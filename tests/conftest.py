@@ -21,6 +21,7 @@ def _isolated_network_settings(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AIAPY_SSW_MIRRORS", dead)
     monkeypatch.setenv("AIAPY_POINTING_URL", dead + "aia_pointing_table.csv")
     monkeypatch.setenv("AIAPY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "aiapy-cache"))
+    monkeypatch.setenv("AIAPY_NET_BACKOFF", "0.01")  # refused connections: retries without waiting seconds
 
 
 @pytest.fixture

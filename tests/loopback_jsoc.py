@@ -5,7 +5,9 @@ files and the LMSAL pointing CSV, with fault injection.
 Data (all built from files bundled with aiapy):
 
 * ``aia.response``: the rows of the bundled V10 and V8 SSW response tables (in that order).
-* ``aia.master_pointing3h``: the two real bundled rows (2010-05-13 00:00-06:00).
+* ``aia.master_pointing3h``: the two real bundled rows (2010-05-13 00:00-06:00), and a whole day,
+  `POINTING_DAY` (2011-02-15), of 8 rows with DRMS time strings (``2011.02.15_00:00:00_UTC``). Those 8 rows
+  are CONSTRUCTED from real values (see `pointing_day_rows`).
 * ``aia.lev1_euv_12s``: records for `aiapy.data.sample.full_frame_171`, the real 769 x 705 cutout and the
   ten 171 A flare cutouts, each with a ``spikes`` segment. The spikes are CONSTRUCTED, not real (real
   spikes files are not available offline): the real layout (an int32 array of 2 or 3 rows; row 0 flat
@@ -13,11 +15,15 @@ Data (all built from files bundled with aiapy):
   values = the level-1 value + a random excess.
 * ``aia.lev1``: T_OBS and HAE[XYZ]_OBS of the 60 real flare cutout headers.
 * SSW mirrors ``/mirror0/`` and ``/mirror1/``: the bundled SSW tables under their SSW paths.
-* ``/lmsal/aia_pointing_table.csv``: the bundled pointing rows without the 131 A columns, as on the mirror.
+* ``/lmsal/aia_pointing_table.csv``: the same pointing rows (ISO times) without the 131 A columns, as on the
+  mirror.
+
+Tests may serve more files by adding to ``files`` (path -> bytes), e.g. with ``monkeypatch.setitem``.
 
 Faults (`LoopbackJSOC.inject`), consumed one per matching request: ``"500"``, ``"stall"`` (no answer
-until the client gives up), ``"truncate"`` (half the announced body), ``"badhash"`` (one byte changed),
-``"empty"`` (an rs_list answer with no records).
+until the client gives up), ``"trickle"`` (the body one byte every 50 ms: never silent long enough for a
+read timeout), ``"truncate"`` (half the announced body), ``"badhash"`` (one byte changed), ``"empty"`` (an
+rs_list answer with no records).
 """
 
 import gzip
@@ -35,8 +41,44 @@ from astropy.io import fits
 from astropy.time import Time
 
 from aiapy.data import get_entry, get_file, sample
+from aiapy.net.jsoc import jsoc_time_to_isot
 
 FRAME = 4096
+#: The UTC day for which the loopback JSOC and mirror hold all 8 master-pointing rows.
+POINTING_DAY = "2011-02-15"
+_POINTING_FIELDS = ("X0", "Y0", "IMSCALE", "INSTROT")
+_HEADER_FIELDS = {"X0": "x0_mp", "Y0": "y0_mp", "IMSCALE": "imscl_mp", "INSTROT": "inst_rot"}
+
+
+def pointing_day_rows():
+    """
+    The 8 rows (00:00-03:00 ... 21:00-24:00) of `POINTING_DAY`, as dicts of strings in the LMSAL CSV
+    layout (ISO times with Z). CONSTRUCTED from real values: the 00:00-03:00 row holds, for the channels
+    of the real 2011-02-15 flare files (94, 131, 171, 193, 211, 335 A), the pointing their headers carry
+    (X0_MP, Y0_MP, IMSCL_MP, INST_ROT: the MPT row in force), and for 304, 1600, 1700, 4500 A the real
+    bundled 2010-05-13 values; each later row drifts by +0.05 px in X0 and -0.03 px in Y0 per 3 h.
+    """
+    bundled = astropy_ascii.read(get_file("pointing_table_sample"), format="csv")
+    first = {c: float(bundled[c][0]) for c in bundled.colnames if c.startswith("A_")}
+    for smap in sample.flare_maps():
+        key = f"{int(smap.meta['wavelnth']):03d}"
+        for field, header in _HEADER_FIELDS.items():
+            first[f"A_{key}_{field}"] = float(smap.meta[header])
+    start = Time(f"{POINTING_DAY}T00:00:00", scale="utc")
+    rows = []
+    for i in range(8):
+        t0, t1 = start + 3 * i * u.h, start + 3 * (i + 1) * u.h
+        row = {"T_START": t0.isot[:19] + "Z", "T_STOP": t1.isot[:19] + "Z"}
+        for name, value in first.items():
+            drift = {"_X0": 0.05 * i, "_Y0": -0.03 * i}.get(name[name.rindex("_"):], 0.0)
+            row[name] = f"{value + drift:.6f}"
+        rows.append(row)
+    return rows
+
+
+def _drms_time(iso):
+    """``2011-02-15T03:00:00Z`` -> ``2011.02.15_03:00:00_UTC`` (a DRMS time string)."""
+    return iso[:10].replace("-", ".") + "_" + iso[11:19] + "_UTC"
 
 
 def build_spikes(data, offset, *, count, seed, rows=2, outside=0):
@@ -103,7 +145,7 @@ class Series:
         records = self.records
         for kind, a, b in filters:
             if kind == "time" and records:
-                t = Time([r[self.time_key].rstrip("Z") for r in records], scale="utc")
+                t = Time([jsoc_time_to_isot(r[self.time_key]).rstrip("Z") for r in records], scale="utc")
                 records = [r for r, inside in zip(records, (a <= t) & (t < b), strict=True) if inside]
             elif kind == "eq":
                 records = [r for r in records if str(r.get(a)) == b]
@@ -144,7 +186,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if fault == "trickle":
+            return self._trickle(body)
         self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+        return None
+
+    def _trickle(self, body):
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if self.server.jsoc._stop.wait(0.05):
+                    break
+        except OSError:  # the client gave up and closed the connection
+            pass
+        self.close_connection = True
 
     def do_GET(self):
         jsoc = self.server.jsoc
@@ -199,11 +255,14 @@ class LoopbackJSOC:
         pointing = astropy_ascii.read(get_file("pointing_table_sample"), format="csv")
         types = {c: "time" if c.startswith("T_") else "double" for c in pointing.colnames}
         rows = [{c: str(row[c]) for c in pointing.colnames} for row in pointing]
-        self.series["aia.master_pointing3h"] = Series("aia.master_pointing3h", types, time_key="T_START", records=rows)
-        lmsal = pointing[[c for c in pointing.colnames if not c.startswith("A_131_")]]
-        buffer = io.StringIO()
-        lmsal.write(buffer, format="csv")
-        self.files["/lmsal/aia_pointing_table.csv"] = buffer.getvalue().encode()
+        day = pointing_day_rows()
+        drms_day = [{**row, "T_START": _drms_time(row["T_START"]), "T_STOP": _drms_time(row["T_STOP"])} for row in day]
+        self.series["aia.master_pointing3h"] = Series(
+            "aia.master_pointing3h", types, time_key="T_START", records=rows + drms_day
+        )
+        lmsal_columns = [c for c in pointing.colnames if not c.startswith("A_131_")]
+        lines = [",".join(lmsal_columns)] + [",".join(row[c] for c in lmsal_columns) for row in rows + day]
+        self.files["/lmsal/aia_pointing_table.csv"] = ("\n".join(lines) + "\n").encode()
 
         for name in ("correction_table_v10", "error_table_v3"):
             entry = get_entry(name)

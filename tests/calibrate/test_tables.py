@@ -71,3 +71,20 @@ def test_old_module_path():
 
     assert util.get_correction_table is get_correction_table
     assert util.LATEST_CORRECTION_VERSION == 10
+
+
+@pytest.mark.parametrize(
+    ("getter", "kind"),
+    [(get_correction_table, "correction"), (get_error_table, "error"), (get_pointing_table, "pointing")],
+)
+def test_every_remote_source_name_is_served(getter, kind):
+    # Issue 17: REMOTE_SOURCES is defined once, by this module, and every name it lists is dispatched (no
+    # unreachable NotImplementedError branch). Offline (the autouse fixture's closed port) each one fails
+    # with the network error, in any letter case.
+    from aiapy.net import RemoteUnavailableError
+
+    assert set(utils.REMOTE_SOURCES) == {"correction", "error", "pointing"}
+    for name in utils.REMOTE_SOURCES[kind]:
+        options = {"time_range": ("2015-01-01", "2015-01-02")} if (kind, name) == ("pointing", "jsoc") else {}
+        with pytest.raises(RemoteUnavailableError):
+            getter(name.upper(), **options)

@@ -143,7 +143,9 @@ def test_pointing_table_lmsal_lacks_131(loopback_jsoc):
     table = get_pointing_table("lmsal")
     assert table.meta["missing_channels"] == ["131"]
     assert "A_131_X0" not in table.colnames
-    assert u.allclose(table["A_171_X0"], get_pointing_table()["A_171_X0"])
+    # The mirror holds the two bundled rows, then the loopback's whole day (POINTING_DAY, 8 rows).
+    assert len(table) == 2 + 8
+    assert u.allclose(table["A_171_X0"][:2], get_pointing_table()["A_171_X0"])
 
 
 def test_stale_pointing_table_used_with_warning_when_refresh_fails(loopback_jsoc):
@@ -192,3 +194,15 @@ def test_jsoc_time_strings():
     assert jsoc_time_to_isot("2010.05.13_00:00:34_TAI") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010.05.13_00:00:00_UTC") == "2010-05-13T00:00:00.000"
     assert jsoc_time_to_isot("2010-05-13T00:00:00Z") == "2010-05-13T00:00:00Z"
+    assert jsoc_time_to_isot("2011.02.15_03:00:00Z") == "2011-02-15T03:00:00.000"
+    assert jsoc_time_to_isot("2011.02.15_03:00:00_Z") == "2011-02-15T03:00:00.000"
+
+
+def test_stale_table_warning_names_the_callers_line(loopback_jsoc):
+    path = aiapy.net.pointing_table_lmsal()
+    old = time.time() - 2 * 86400
+    os.utime(path, (old, old))
+    loopback_jsoc.inject("/lmsal/", *["500"] * 3)
+    with pytest.warns(AIApyUserWarning, match="Could not refresh") as record:
+        get_pointing_table("lmsal")  # the warning is issued three calls deep inside aiapy
+    assert [os.path.basename(w.filename) for w in record] == [os.path.basename(__file__)]

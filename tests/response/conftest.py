@@ -8,7 +8,7 @@ import pytest
 from aiapy.response.instrument import load_instrument_data
 
 # IDL type codes (SIZE function) used by the SolarSoft genx format.
-_IDL_FLOAT, _IDL_DOUBLE, _IDL_STRUCT = 4, 5, 8
+_IDL_LONG, _IDL_FLOAT, _IDL_DOUBLE, _IDL_STRING, _IDL_STRUCT = 3, 4, 5, 7, 8
 
 
 def _uint(value):
@@ -22,11 +22,18 @@ def _string(text):
 
 
 def _skeleton(structure):
-    """XDR skeleton of a (nested) dict of float64 scalars, float32 1-D arrays and sub-dicts."""
+    """
+    XDR skeleton of a (nested) dict of strings, ints (IDL long), float64 scalars, float32 1-D arrays and
+    sub-dicts.
+    """
     out = _uint(len(structure)) + b"".join(_string(name) for name in structure)
     for value in structure.values():
         if isinstance(value, dict):
             out += _uint(0) + struct.pack(">2l", _IDL_STRUCT, 1) + _skeleton(value)
+        elif isinstance(value, str):
+            out += _uint(0) + struct.pack(">2l", _IDL_STRING, 1)
+        elif isinstance(value, int):
+            out += _uint(0) + struct.pack(">2l", _IDL_LONG, 1)
         elif np.ndim(value) == 0:
             out += _uint(0) + struct.pack(">2l", _IDL_DOUBLE, 1)
         else:
@@ -39,6 +46,10 @@ def _values(structure):
     for value in structure.values():
         if isinstance(value, dict):
             out += _values(value)
+        elif isinstance(value, str):
+            out += _string(value)
+        elif isinstance(value, int):
+            out += struct.pack(">l", value)
         elif np.ndim(value) == 0:
             out += struct.pack(">d", float(value))
         else:

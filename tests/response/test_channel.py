@@ -11,7 +11,8 @@ from astropy.time import Time
 
 from aiapy.calibrate import degradation
 from aiapy.data import get_file
-from aiapy.response import Channel
+from aiapy.net import RemoteUnavailableError
+from aiapy.response import REFERENCE_TIME, Channel
 from aiapy.utils.channels import EUV_CHANNELS, FUV_CHANNELS
 
 REFERENCE = Path(__file__).parents[1] / "data" / "ssw_idl_degradation_evenorm_checkfigures.csv"
@@ -160,9 +161,11 @@ def test_wavelength_response_time_and_eve():
     assert_quantity_allclose(with_time, base * factor, rtol=1e-15)
     with_eve = c.wavelength_response(obstime=T2015, include_eve_correction=True)
     assert_quantity_allclose(with_eve, base * factor * c.eve_correction(T2015), rtol=1e-15)
-    # Without a time the EVE normalisation of the first epoch (2010-05-01) is applied and no degradation.
-    eve_only = c.wavelength_response(include_eve_correction=True)
-    assert_quantity_allclose(eve_only, base * c.eve_correction(Time("2010-05-01")), rtol=1e-15)
+    # Issue 12: without a time the EVE normalisation is refused (it used to take 2010-05-01 silently);
+    # SolarSoft's default epoch is asked for explicitly.
+    with pytest.raises(ValueError, match="obstime.*REFERENCE_TIME"):
+        c.wavelength_response(include_eve_correction=True)
+    assert_quantity_allclose(c.eve_correction(REFERENCE_TIME), c.eve_correction(Time("2010-05-01")), rtol=0)
     v8 = c.wavelength_response(obstime=T2015, calibration_version=8)
     # PEER-API 3.2 C: 335 A, V8, 2015-01-01.
     assert_quantity_allclose(v8, base * 0.2577904624277457, rtol=1e-12)
@@ -230,8 +233,9 @@ def test_channel_not_quantity():
 
 
 @pytest.mark.parametrize("channel", FUV_CHANNELS)
-def test_fuv_without_instrument_file(channel):
-    with pytest.raises(ValueError, match="aia_V9_fuv_fullinst.genx"):
+def test_fuv_without_instrument_file_offline(channel):
+    # Issue 13: the FUV file is fetched; offline (the autouse fixture's closed port) the error names it.
+    with pytest.raises(RemoteUnavailableError, match="aia_V8_fuv_fullinst.genx.*instrument_file="):
         Channel(channel)
 
 
@@ -286,6 +290,16 @@ def test_obstime_outside_table(obstime):
         c.eve_correction(obstime)
     with pytest.raises(ValueError, match="No valid calibration epoch"):
         c.wavelength_response(obstime=obstime)
+
+
+def test_no_obstime_is_an_error_never_a_guess():
+    c = Channel(94 * u.AA)
+    with pytest.raises(ValueError, match="eve_correction needs obstime"):
+        c.eve_correction(None)
+    with pytest.raises(ValueError, match="include_eve_correction=True.*never assumes a date"):
+        c.wavelength_response(include_eve_correction=True, include_crosstalk=False)
+    # Without the EVE flag no date is needed: the pre-launch response, no degradation.
+    assert c.wavelength_response().unit == u.cm**2 * u.DN / u.ph
 
 
 def test_obstime_wrong_type():

@@ -8,6 +8,7 @@ from astropy.time import Time
 
 from aiapy.calibrate import degradation
 from aiapy.data import get_file
+from aiapy.net import RemoteUnavailableError
 from aiapy.response import EMISSIVITY_UNIT, RESPONSE_UNIT, Channel, Emissivity, load_emissivity, temperature_response
 from aiapy.utils.channels import EUV_CHANNELS
 
@@ -107,9 +108,10 @@ def test_chiantifix_94():
     expected = (raw.value * c.eve_correction(T2015).value + fix) * degradation(94 * u.AA, T2015).value
     np.testing.assert_allclose(fixed.value, expected, rtol=1e-14)  # rounding only
     assert np.max(fix) > 0
-    # No fix for 171 A in V9: the result equals the EVE-normalised response.
-    _, fixed_171 = temperature_response(171 * u.AA, include_eve_correction=True, chiantifix=True)
-    _, eve_171 = temperature_response(171 * u.AA, include_eve_correction=True)
+    # No fix for 171 A in V9: the result equals the EVE-normalised response. (The EVE normalisation needs
+    # an explicit obstime since issue 12: no date is assumed.)
+    _, fixed_171 = temperature_response(171 * u.AA, obstime=T2015, include_eve_correction=True, chiantifix=True)
+    _, eve_171 = temperature_response(171 * u.AA, obstime=T2015, include_eve_correction=True)
     assert_quantity_allclose(fixed_171, eve_171, rtol=0)
 
 
@@ -139,9 +141,15 @@ def test_unknown_channel():
         temperature_response(170 * u.AA)
 
 
-def test_fuv_without_instrument_file():
-    with pytest.raises(ValueError, match="aia_V9_fuv_fullinst.genx"):
+def test_fuv_without_instrument_file_offline():
+    # Issue 13: the FUV file is fetched; offline (the autouse fixture's closed port) the error names it.
+    with pytest.raises(RemoteUnavailableError, match="aia_V8_fuv_fullinst.genx"):
         temperature_response(1600 * u.AA)
+
+
+def test_eve_correction_needs_obstime():
+    with pytest.raises(ValueError, match="needs obstime"):
+        temperature_response(171 * u.AA, include_eve_correction=True)
 
 
 def test_chiantifix_needs_eve_correction():

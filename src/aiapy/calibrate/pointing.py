@@ -9,7 +9,7 @@ from astropy.time import Time
 from aiapy.utils.channels import channel_key
 from aiapy.utils.constants import PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.exceptions import warn_metadata, warn_user
-from aiapy.utils.maps import add_history, check_aia_map, require_keys
+from aiapy.utils.maps import add_history, check_aia_map, observation_time, require_keys
 
 __all__ = ["update_pointing"]
 
@@ -19,16 +19,6 @@ log = logging.getLogger(__name__)
 _SCALE_TOLERANCE = 0.01
 #: Table columns per channel and the unit each value is read in.
 _COLUMNS = {"X0": u.pix, "Y0": u.pix, "IMSCALE": u.arcsec / u.pix, "INSTROT": u.deg}
-
-
-def _observation_time(smap):
-    """T_OBS (the MPT is indexed by it), or DATE-OBS with a warning."""
-    if smap.meta.get("t_obs") is not None:
-        return Time(smap.meta["t_obs"].replace("Z", ""), scale="utc")
-    if smap.meta.get("date-obs") is None:
-        raise KeyError("update_pointing needs the T_OBS (or at least DATE-OBS) keyword, missing from this map.")
-    warn_metadata("T_OBS is missing from this map; selecting the pointing-table row by DATE-OBS instead.")
-    return smap.date
 
 
 def _select_row(table, t_obs):
@@ -41,9 +31,8 @@ def _select_row(table, t_obs):
     if matches.size == 0:
         raise IndexError(
             f"No pointing-table row covers T_OBS = {t_obs.isot}: the table spans {start.min().isot} to "
-            f"{stop.max().isot}. Pass pointing_table=aiapy.calibrate.utils.get_pointing_table('jsoc', "
-            "time_range=...) or get_pointing_table('lmsal') (or your own table) covering this time; the "
-            "default table bundled with aiapy holds only two rows of 2010-05-13."
+            f"{stop.max().isot}. Pass a table covering this time, e.g. pointing_table=aiapy.calibrate.utils."
+            "get_pointing_table('jsoc', time_range=...), or leave pointing_table=None to fetch one."
         )
     return int(matches[0])
 
@@ -77,8 +66,15 @@ def update_pointing(smap, *, pointing_table=None):
     pointing_table : `~astropy.table.QTable`, optional
         An MPT as returned by `aiapy.calibrate.utils.get_pointing_table`: ``T_START``, ``T_STOP`` and the
         ``A_<ch>_X0``, ``A_<ch>_Y0`` [pix], ``A_<ch>_IMSCALE`` [arcsec/pix], ``A_<ch>_INSTROT`` [deg] columns
-        (plain numbers are read in these units). By default, ``get_pointing_table()`` (the bundled rows of
-        2010-05-13 only; pass a JSOC or LMSAL table for other dates).
+        (plain numbers are read in these units). By default (None), for any date:
+
+        * the rows bundled with aiapy, when they cover T_OBS (2010-05-13 00:00-06:00);
+        * otherwise the JSOC ``aia.master_pointing3h`` records of T_OBS's UTC day (one query per day,
+          cached on disk: a batch of maps of one day costs one query);
+        * if the JSOC cannot be reached, the LMSAL daily mirror of that table (which lacks 131 A).
+
+        See `aiapy.calibrate.utils.pointing_table_for`; the time this may take is bounded by the network
+        budgets of `aiapy.net.config`.
 
     Returns
     -------
@@ -93,7 +89,13 @@ def update_pointing(smap, *, pointing_table=None):
     KeyError
         If SAT_ROT (or both T_OBS and DATE-OBS) is missing, or the table lacks the channel's columns.
     IndexError
-        If no table row covers the map's T_OBS.
+        If no row of a given ``pointing_table`` covers the map's T_OBS.
+    aiapy.net.RemoteUnavailableError
+        (An `OSError`.) With ``pointing_table=None``, for a date the bundled rows do not cover, if neither
+        the JSOC nor the LMSAL mirror can be reached (or, for 131 A, the JSOC): the message names the
+        alternatives, a ``pointing_table=`` read from a file or keeping the header's pointing.
+    aiapy.net.NoDataError
+        (A `RuntimeError`.) With ``pointing_table=None``, if the JSOC has no row covering T_OBS.
 
     Warns
     -----
@@ -124,11 +126,11 @@ def update_pointing(smap, *, pointing_table=None):
     """
     check_aia_map(smap, function="update_pointing")
     require_keys(smap, ["SAT_ROT"], function="update_pointing")
-    t_obs = _observation_time(smap)
+    t_obs = observation_time(smap, function="update_pointing", prefer="T_OBS")
     if pointing_table is None:
-        from aiapy.calibrate.utils import get_pointing_table  # noqa: PLC0415 (optional remote machinery)
+        from aiapy.calibrate.utils import pointing_table_for  # noqa: PLC0415 (loads the remote machinery)
 
-        pointing_table = get_pointing_table()
+        pointing_table = pointing_table_for(t_obs, smap.wavelength)
     key = channel_key(smap.wavelength)
     row = _select_row(pointing_table, t_obs)
     values = _table_values(pointing_table, row, key)
@@ -137,7 +139,7 @@ def update_pointing(smap, *, pointing_table=None):
         warn_user(
             f"The map's plate scale {scale} arcsec/pix is far from the level-1 0.6 arcsec/pix (rebinned or "
             "already registered data?); the pointing table refers to full-resolution level-1 pixels, so the "
-            "updated pointing is likely incorrect."
+            "updated pointing is likely incorrect.",
         )
     meta = smap.meta.copy()
     for name, value in values.items():

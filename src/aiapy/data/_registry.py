@@ -3,6 +3,10 @@
 ``registry.json`` beside this module lists each file once: a name, a version, the bundled path, its
 SHA-256, the SolarSoft path it mirrors (if any) and its licence. Every loader in the package asks this
 module for a file by name; a bundled file whose hash does not match the registry is an error, never used.
+
+Files aiapy knows but does not bundle (``"file": null``, e.g. the SolarSoft FUV instrument file) are in
+`REMOTE_FILES`: `aiapy.net` fetches them from the SolarSoft mirrors and checks them against the SHA-256
+pinned here. `REGISTRY` holds the bundled files only.
 """
 
 import functools
@@ -14,7 +18,10 @@ from pathlib import Path
 
 from aiapy import _SSW_MIRRORS
 
-__all__ = ["DataFile", "DataIntegrityError", "REGISTRY", "get_entry", "get_file", "sha256sum", "verify_file", "data_dir"]
+__all__ = [
+    "DataFile", "DataIntegrityError", "REGISTRY", "REMOTE_FILES", "get_entry", "get_file", "sha256sum", "verify_file",
+    "data_dir",
+]  # fmt: skip
 
 
 class DataIntegrityError(OSError):
@@ -33,10 +40,11 @@ class DataFile:
         ``"calibration"`` or ``"sample"``.
     version : str
         Calibration version (or data release) the file belongs to.
-    file : str
-        Path of the bundled copy, relative to the ``aiapy/data`` directory.
+    file : str or None
+        Path of the bundled copy, relative to the ``aiapy/data`` directory; None for a file that is only
+        fetched (from ``ssw_path``).
     sha256 : str
-        Hex SHA-256 of the bundled copy.
+        Hex SHA-256 of the bundled copy (of the remote file when not bundled).
     ssw_path : str or None
         Path under a SolarSoft mirror root of the file this copy mirrors.
     description : str
@@ -48,7 +56,7 @@ class DataFile:
     name: str
     kind: str
     version: str
-    file: str
+    file: str | None
     sha256: str
     ssw_path: str | None
     description: str
@@ -57,7 +65,7 @@ class DataFile:
     @property
     def filename(self):
         """The file's base name."""
-        return Path(self.file).name
+        return Path(self.file or self.ssw_path).name
 
     @property
     def urls(self):
@@ -73,12 +81,14 @@ def data_dir():
 
 
 def _load_registry():
-    entries = json.loads((data_dir() / "registry.json").read_text(encoding="utf-8"))
-    return {entry["name"]: DataFile(**entry) for entry in entries}
+    entries = [DataFile(**entry) for entry in json.loads((data_dir() / "registry.json").read_text(encoding="utf-8"))]
+    bundled = {entry.name: entry for entry in entries if entry.file is not None}
+    remote = {entry.name: entry for entry in entries if entry.file is None}
+    return bundled, remote
 
 
-#: Every registered file, by name.
-REGISTRY = _load_registry()
+#: Every bundled file, by name; `REMOTE_FILES`: the registered files that are fetched, not bundled.
+REGISTRY, REMOTE_FILES = _load_registry()
 
 
 def sha256sum(path, *, chunk_size=1 << 20):
@@ -99,10 +109,11 @@ def get_entry(name):
     KeyError
         If no file of that name is registered; the message lists the names that are.
     """
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"No data file named {name!r} in the aiapy registry; known: {sorted(REGISTRY)}.") from None
+    entry = REGISTRY.get(name) or REMOTE_FILES.get(name)
+    if entry is None:
+        known = sorted(REGISTRY) + sorted(REMOTE_FILES)
+        raise KeyError(f"No data file named {name!r} in the aiapy registry; known: {known}.")
+    return entry
 
 
 @functools.cache
@@ -132,8 +143,15 @@ def get_file(name):
     ------
     KeyError
         If ``name`` is not registered.
+    ValueError
+        If ``name`` is registered but not bundled (fetch it with `aiapy.net`).
     DataIntegrityError
         If the bundled file's SHA-256 does not match the registry.
     """
     entry = get_entry(name)
+    if entry.file is None:
+        raise ValueError(
+            f"The data file {name!r} ({entry.filename}) is not bundled with aiapy; it is fetched from the "
+            "SolarSoft mirrors by aiapy.net."
+        )
     return verify_file(data_dir() / entry.file, entry.sha256)

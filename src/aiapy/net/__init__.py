@@ -1,6 +1,7 @@
 """Remote calibration data: the JSOC (through `drms`), SolarSoft mirrors and the LMSAL pointing mirror.
 
-Every request has a timeout and bounded retries with exponential back-off; downloads land in a cache
+Every request has a timeout and bounded retries with exponential back-off, all within time budgets per
+source and per loader (`aiapy.net.budget`); downloads land in a cache
 directory through atomic writes and are checked by SHA-256; the JSOC URL, the mirrors, the cache
 directory and the patience are configurable (see `aiapy.net.config`). Nothing here imports
 `aiapy.calibrate`: the table loaders there register these sources.
@@ -16,6 +17,7 @@ from aiapy.net.sources import (
     error_table_ssw,
     instrument_file,
     pointing_table_jsoc,
+    pointing_table_jsoc_day,
     pointing_table_lmsal,
 )
 
@@ -30,6 +32,7 @@ __all__ = [
     "get_settings",
     "instrument_file",
     "pointing_table_jsoc",
+    "pointing_table_jsoc_day",
     "pointing_table_lmsal",
     "query",
     "segment_file",

@@ -3,23 +3,37 @@
 Every setting is resolved, in this order, from: the argument of the calling function, an environment
 variable, the ``[net]`` section of the aiapy configuration file, the built-in default.
 
-=================  =====================  ===========================================================
-Setting            Environment variable   Default
-=================  =====================  ===========================================================
-``jsoc_url``       ``AIAPY_JSOC_URL``     ``http://jsoc.stanford.edu/`` (CGIs under ``cgi-bin/ajax/``)
-``ssw_mirrors``    ``AIAPY_SSW_MIRRORS``  `aiapy._SSW_MIRRORS` (comma- or space-separated list)
-``pointing_url``   ``AIAPY_POINTING_URL`` the LMSAL daily CSV mirror of ``aia.master_pointing3h``
-``cache_dir``      ``AIAPY_CACHE_DIR``    ``<sunpy remote_data_manager_dir>/aiapy``
-``timeout``        ``AIAPY_NET_TIMEOUT``  30 s, for each connect and each read
-``retries``        ``AIAPY_NET_RETRIES``  3 more attempts after a transient failure
-``backoff``        ``AIAPY_NET_BACKOFF``  1 s, doubled after each failed attempt
-=================  =====================  ===========================================================
+======================  ================================  =====================================================
+Setting                 Environment variable              Default
+======================  ================================  =====================================================
+``jsoc_url``            ``AIAPY_JSOC_URL``                ``http://jsoc.stanford.edu/`` (CGIs under ``cgi-bin/ajax/``)
+``ssw_mirrors``         ``AIAPY_SSW_MIRRORS``             `aiapy._SSW_MIRRORS` (comma- or space-separated list)
+``pointing_url``        ``AIAPY_POINTING_URL``            the LMSAL daily CSV mirror of ``aia.master_pointing3h``
+``cache_dir``           ``AIAPY_CACHE_DIR``               ``<sunpy remote_data_manager_dir>/aiapy``
+``timeout``             ``AIAPY_NET_TIMEOUT``             20 s, for each connect and each read
+``retries``             ``AIAPY_NET_RETRIES``             3 more attempts after a transient failure
+``backoff``             ``AIAPY_NET_BACKOFF``             1 s, doubled after each failed attempt
+``source_budget``       ``AIAPY_NET_SOURCE_BUDGET``       30 s for one source (a URL or a JSOC query), retries
+                                                          included
+``total_budget``        ``AIAPY_NET_TOTAL_BUDGET``        60 s for one loader, all its sources (mirrors, JSOC
+                                                          then the LMSAL mirror) included
+``unreachable_budget``  ``AIAPY_NET_UNREACHABLE_BUDGET``  10 s of retrying while no server can be connected to
+                                                          (name resolution failed, connection refused)
+======================  ================================  =====================================================
+
+The three budgets bound the wall-clock time of every remote call (see `aiapy.net.budget`): a server that
+accepts connections and never answers costs at most ``source_budget`` per source, a loader with three
+mirrors at most ``total_budget`` (each mirror gets at most an equal share of what is left, so all are
+tried), and an offline machine (DNS failure, refused connections) is told so within
+``unreachable_budget``. Each failure names the offline alternative.
 
 The configuration file is ``$AIAPY_CONFIG`` if set, else ``~/.config/aiapy/aiapy.cfg`` (INI format)::
 
     [net]
     jsoc_url = http://jsoc.stanford.edu/
     timeout = 60
+    source_budget = 120
+    total_budget = 300
 """
 
 import configparser
@@ -45,7 +59,18 @@ _ENV = {
     "timeout": "AIAPY_NET_TIMEOUT",
     "retries": "AIAPY_NET_RETRIES",
     "backoff": "AIAPY_NET_BACKOFF",
+    "source_budget": "AIAPY_NET_SOURCE_BUDGET",
+    "total_budget": "AIAPY_NET_TOTAL_BUDGET",
+    "unreachable_budget": "AIAPY_NET_UNREACHABLE_BUDGET",
 }
+
+#: Built-in defaults of the patience settings (seconds, except ``retries``).
+DEFAULT_TIMEOUT = 20.0
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 1.0
+DEFAULT_SOURCE_BUDGET = 30.0
+DEFAULT_TOTAL_BUDGET = 60.0
+DEFAULT_UNREACHABLE_BUDGET = 10.0
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,9 @@ class NetSettings:
     timeout: float
     retries: int
     backoff: float
+    source_budget: float
+    total_budget: float
+    unreachable_budget: float
 
 
 def config_file():
@@ -102,7 +130,7 @@ def get_settings(**overrides):
     TypeError
         If an override names an unknown setting.
     ValueError
-        If ``timeout``, ``retries`` or ``backoff`` is not a number in range.
+        If ``timeout``, ``retries``, ``backoff`` or a budget is not a number in range.
     """
     unknown = set(overrides) - set(_ENV)
     if unknown:
@@ -120,9 +148,14 @@ def get_settings(**overrides):
         ssw_mirrors=tuple(_with_slash(str(m)) for m in mirrors),
         pointing_url=str(raw.get("pointing_url", DEFAULT_POINTING_URL)),
         cache_dir=Path(raw["cache_dir"]) if "cache_dir" in raw else None,
-        timeout=_number("timeout", raw.get("timeout", 30), float, 0.001),
-        retries=_number("retries", raw.get("retries", 3), int, 0),
-        backoff=_number("backoff", raw.get("backoff", 1.0), float, 0),
+        timeout=_number("timeout", raw.get("timeout", DEFAULT_TIMEOUT), float, 0.001),
+        retries=_number("retries", raw.get("retries", DEFAULT_RETRIES), int, 0),
+        backoff=_number("backoff", raw.get("backoff", DEFAULT_BACKOFF), float, 0),
+        source_budget=_number("source_budget", raw.get("source_budget", DEFAULT_SOURCE_BUDGET), float, 0.001),
+        total_budget=_number("total_budget", raw.get("total_budget", DEFAULT_TOTAL_BUDGET), float, 0.001),
+        unreachable_budget=_number(
+            "unreachable_budget", raw.get("unreachable_budget", DEFAULT_UNREACHABLE_BUDGET), float, 0
+        ),
     )
     if settings.cache_dir is None:
         settings = replace(settings, cache_dir=_default_cache_dir())

@@ -18,12 +18,13 @@ from pathlib import Path
 
 from aiapy._version import __version__
 from aiapy.data._registry import DataIntegrityError, sha256sum
+from aiapy.net import budget as _budget
 from aiapy.net.config import get_settings
 from aiapy.net.exceptions import RemoteUnavailableError
 from aiapy.net.retry import TruncatedError, with_retries
 from aiapy.utils.exceptions import warn_user
 
-__all__ = ["cached_file", "download", "http_get"]
+__all__ = ["cached_file", "download", "http_get", "store_file"]
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +69,37 @@ def cached_file(relpath, *, sha256=None, settings=None):
     return None
 
 
-def _fetch(url, target, *, sha256, settings):
-    """Download ``url`` to a temporary file beside ``target``; verify; move it into place."""
+def store_file(relpath, content, *, settings=None):
+    """
+    Write ``content`` (bytes) atomically to ``relpath`` in the cache directory, with its hash sidecar, so
+    that `cached_file` returns it until it is corrupted; return its path.
+    """
+    settings = settings or get_settings()
+    target = settings.cache_dir / relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as handle, http_get(url, timeout=settings.timeout) as response:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    _atomic_write_text(_sidecar(target), sha256sum(target) + "\n")
+    return target
+
+
+def _fetch(url, target, *, sha256, settings):
+    """Download ``url`` to a temporary file beside ``target``; verify; move it into place."""
+    limits = _budget.current(settings)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle, http_get(url, timeout=limits.timeout()) as response:
             expected_size = response.headers.get("Content-Length")
             size = 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # what has arrived, so the budget is checked as it comes
                 handle.write(chunk)
                 size += len(chunk)
+                limits.check()  # a server trickling bytes cannot outlast the budget
         if expected_size is not None and size != int(expected_size):
             raise TruncatedError(f"{url} sent {size} bytes of the {expected_size} announced.")
         actual = sha256sum(tmp)
@@ -116,7 +138,8 @@ def download(urls, relpath, *, what, offline_hint, sha256=None, max_age=None, se
     Raises
     ------
     RemoteUnavailableError
-        If no URL delivered the file (after retries on transient errors) and nothing usable is cached.
+        If no URL delivered the file (after retries on transient errors, within the time budgets of
+        `aiapy.net.budget`) and nothing usable is cached.
     aiapy.data.DataIntegrityError
         If every copy that could be downloaded failed its SHA-256 check.
     """
@@ -128,17 +151,25 @@ def download(urls, relpath, *, what, offline_hint, sha256=None, max_age=None, se
     target = settings.cache_dir / relpath
     target.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for url in urls:
-        log.debug("Downloading %s from %s", what, url)
-        try:
-            return with_retries(
-                lambda url=url: _fetch(url, target, sha256=sha256, settings=settings),
-                what=f"Downloading {url}", settings=settings,
-            )  # fmt: skip
-        except (OSError, urllib.error.URLError) as error:
-            errors.append(error)
+    with _budget.budget(settings) as limits:
+        for i, url in enumerate(urls):
+            if limits.exhausted():
+                spent = f"{url} not tried: the {settings.total_budget:g} s budget is spent"
+                errors.append(_budget.BudgetExceededError(spent))
+                break
+            log.debug("Downloading %s from %s", what, url)
+            try:
+                with limits.source(len(urls) - i):
+                    return with_retries(
+                        lambda url=url: _fetch(url, target, sha256=sha256, settings=settings),
+                        what=f"Downloading {url}", settings=settings,
+                    )  # fmt: skip
+            except (OSError, urllib.error.URLError) as error:
+                errors.append(error)
     if stale:
-        warn_user(f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]}).")
+        warn_user(
+            f"Could not refresh {what}; using the cached copy {cached} ({errors[-1]})."
+        )
         return cached
     details = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
     error_type = (

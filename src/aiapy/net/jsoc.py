@@ -4,8 +4,9 @@
 its parsing), on a `drms.ServerConfig` built from the configured JSOC URL, so that a mirror or a local
 test server is reached through the same code path as the JSOC. `drms` 0.9 opens every URL with a fixed
 60 s timeout unless the process-wide socket default is set, and leaves the connection for the garbage
-collector to close; aiapy gives its client a JSON layer that applies the configured timeout to each
-request and closes each connection after reading, leaving the global socket default alone.
+collector to close; aiapy gives its client a JSON layer that applies the configured timeout, cut to the
+time budget left (`aiapy.net.budget`), to each request and closes each connection after reading,
+leaving the global socket default alone.
 """
 
 import json
@@ -16,6 +17,7 @@ import numpy as np
 from astropy.table import Table
 from astropy.time import Time
 
+from aiapy.net import budget as _budget
 from aiapy.net.config import get_settings
 from aiapy.net.download import download, http_get
 from aiapy.net.exceptions import NoDataError, RemoteUnavailableError
@@ -25,18 +27,18 @@ __all__ = ["jsoc_time_to_isot", "query", "segment_file"]
 
 log = logging.getLogger(__name__)
 
-_JSOC_TIME = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)_(\d\d:\d\d:\d\d(?:\.\d*)?)_(TAI|UTC|Z)$")
+_JSOC_TIME = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)_(\d\d:\d\d:\d\d(?:\.\d*)?)(?:_(TAI|UTC)|_?(Z))$")
 
 
 def jsoc_time_to_isot(text):
     """
-    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``) to ISO UTC (``2010-05-13T00:00:00.000``);
-    other strings are returned unchanged.
+    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``, ``_UTC``, ``_Z`` or ``Z``) to ISO UTC
+    (``2010-05-13T00:00:00.000``); other strings are returned unchanged.
     """
     match = _JSOC_TIME.match(str(text).strip())
     if match is None:
         return text
-    year, month, day, clock, scale = match.groups()
+    year, month, day, clock, scale, _ = match.groups()
     time = Time(f"{year}-{month}-{day}T{clock}", scale="tai" if scale == "TAI" else "utc")
     return time.utc.isot
 
@@ -56,7 +58,7 @@ def _client(settings):
     class _TimedJsonClient(HttpJsonClient):
         def _json_request(self, url):
             log.debug("JSOC request %s", url)
-            with http_get(url, timeout=settings.timeout) as response:
+            with http_get(url, timeout=_budget.current(settings).timeout()) as response:
                 raw = response.read()
             return _Answer(json.loads(raw.decode(self._server.encoding)))
 

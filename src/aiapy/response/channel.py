@@ -12,16 +12,29 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
+from aiapy import net as _net
 from aiapy.calibrate.degradation import degradation, select_epochs
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
-from aiapy.response.instrument import FUV_INSTRUMENT_HINT, channel_data, load_instrument_data
-from aiapy.utils.channels import FUV_CHANNELS, check_channel, telescope_number, validate_channel
+from aiapy.response.instrument import channel_data, load_instrument_data
+from aiapy.utils.channels import FUV_CHANNELS, channel_key, check_channel, telescope_number, validate_channel
 
-__all__ = ["Channel", "REFERENCE_TIME"]
+__all__ = ["AIA_INSTRUMENT_FILE", "Channel", "REFERENCE_TIME", "VERSION_NUMBER"]
 
-#: The date of SolarSoft's default response (``aia_get_response`` without ``timedepend_date``); used
-#: to pick the epoch of the EVE normalisation when no time is given.
+#: The date of SolarSoft's default response (``aia_get_response`` without ``timedepend_date``). Pass it
+#: as ``obstime`` to get SolarSoft's default epoch explicitly; aiapy never assumes a date.
 REFERENCE_TIME = Time("2010-05-01T00:00:00", scale="utc")
+
+#: Version of the SolarSoft instrument files whose values `Channel` uses by default: V8, as aiapy 0.12.
+#: The FUV channels (1600, 1700, 4500) are read from ``aia_V8_fuv_fullinst.genx``, fetched from the
+#: SolarSoft mirrors (SHA-256 pinned in the data registry); the EUV channels from the bundled arrays of
+#: ``aia_V9_all_fullinst.genx``, whose EUV effective areas equal V8's (the V8 EUV file itself can be
+#: fetched with ``aiapy.net.instrument_file("euv")`` and passed as ``instrument_file=``).
+VERSION_NUMBER = 8
+#: Path of the instrument files under a SolarSoft mirror root: ``AIA_INSTRUMENT_FILE.format(VERSION_NUMBER,
+#: "fuv")`` (or ``"all"`` for EUV).
+AIA_INSTRUMENT_FILE = "sdo/aia/response/aia_V{}_{}_fullinst.genx"
+
+_FUV_NAMES = frozenset(channel_key(c) for c in FUV_CHANNELS)
 
 # Channels that share a telescope and see each other's light (Boerner et al. 2012, section 2.3).
 _CROSSTALK_PARTNER = {"94": "304", "304": "94", "131": "335", "335": "131"}
@@ -29,9 +42,15 @@ _CROSSTALK_PARTNER = {"94": "304", "304": "94", "131": "335", "335": "131"}
 _HC_EV_ANGSTROM = (const.h * const.c).to_value(u.eV * u.AA)
 
 
-def _check_obstime(obstime):
+def _check_obstime(obstime, *, function):
+    if obstime is None:
+        raise ValueError(
+            f"{function} needs obstime, the observation time: the correction depends on the calibration "
+            "epoch and aiapy never assumes a date (neither today's nor a default). Pass e.g. "
+            "obstime=smap.date, or obstime=aiapy.response.REFERENCE_TIME for SolarSoft's default epoch."
+        )
     if not isinstance(obstime, Time):
-        raise TypeError(f"obstime must be an astropy Time or None, not {type(obstime).__name__}.")
+        raise TypeError(f"obstime must be an astropy Time, not {type(obstime).__name__}.")
 
 
 def _table(correction_table):
@@ -47,20 +66,26 @@ class Channel:
     channel : `~astropy.units.Quantity`
         An AIA channel, e.g. ``335 * u.AA``.
     instrument_file : None, str, path-like or mapping, optional
-        None (default): the bundled SolarSoft V9 EUV instrument data (whose areas equal V8 and V10); the
-        FUV channels (1600, 1700, 4500) are not bundled and need a file. A path: a SolarSoft
-        ``aia_V*_fullinst.genx`` file, read with `sunpy.io.special.read_genx`. A mapping: such a file
-        already read (its ``A<channel>_FULL`` structures).
+        * None (default): for the EUV channels, the bundled SolarSoft V9 EUV instrument data (whose areas
+          equal V8 and V10); for 1600, 1700 and 4500 A, the SolarSoft file
+          ``sdo/aia/response/aia_V8_fuv_fullinst.genx``, downloaded once from the SolarSoft mirrors
+          (`aiapy.net.config` ``ssw_mirrors``), checked against its pinned SHA-256 and cached;
+        * a path: a SolarSoft ``aia_V*_fullinst.genx`` file, read with `sunpy.io.special.read_genx`;
+        * a mapping: such a file already read (its ``A<channel>_FULL`` structures).
 
     Raises
     ------
     TypeError
         If ``channel`` is not a Quantity or ``instrument_file`` is of the wrong kind.
     ValueError
-        For an unknown channel, an FUV channel without ``instrument_file``, or instrument data that lack
-        the channel or one of its arrays.
+        For an unknown channel, or instrument data that lack the channel or one of its arrays.
     FileNotFoundError
         If ``instrument_file`` is a path that does not exist.
+    aiapy.net.RemoteUnavailableError
+        (An `OSError`.) For an FUV channel without ``instrument_file`` when no mirror delivers the FUV file
+        (and it is not cached); the message names the file to pass instead.
+    aiapy.data.DataIntegrityError
+        If every copy of the FUV file downloaded has another SHA-256 than the pinned one.
 
     Notes
     -----
@@ -93,8 +118,8 @@ class Channel:
     @validate_channel("channel")
     def __init__(self, channel, *, instrument_file=None):
         self._channel = check_channel(channel)  # the exact Angstrom member (17.1 nm -> 171 A)
-        if instrument_file is None and channel in FUV_CHANNELS:
-            raise ValueError(f"No bundled instrument data for the {channel:.0f} channel. {FUV_INSTRUMENT_HINT}")
+        if instrument_file is None and self.is_fuv:
+            instrument_file = _net.instrument_file("fuv")
         self._instrument_data = load_instrument_data(instrument_file)
         self._data = channel_data(self._instrument_data, self.name)
 
@@ -121,7 +146,7 @@ class Channel:
     @property
     def is_fuv(self):
         """True for the UV and visible channels (1600, 1700, 4500)."""
-        return self._channel in FUV_CHANNELS
+        return self.name in _FUV_NAMES
 
     # Optics -------------------------------------------------------------------------------------------
     @property
@@ -257,7 +282,8 @@ class Channel:
         TypeError
             If ``obstime`` is not a Time.
         ValueError
-            If the table lacks the channel or version, or a time lies outside every epoch.
+            If ``obstime`` is None (no date is ever assumed), the table lacks the channel or version, or a
+            time lies outside every epoch.
 
         Notes
         -----
@@ -281,7 +307,7 @@ class Channel:
         >>> Channel(94 * u.AA).eve_correction(Time("2015-01-01"), calibration_version=8)  # doctest: +FLOAT_CMP
         <Quantity 1.01403862>
         """
-        _check_obstime(obstime)
+        _check_obstime(obstime, function="eve_correction")
         first, epochs = select_epochs(
             self._channel, obstime, _table(correction_table), calibration_version=calibration_version
         )
@@ -294,17 +320,17 @@ class Channel:
     def _correction_factors(self, obstime, include_eve_correction, correction_table, calibration_version):
         """(C_T, C_E) as plain arrays of shape ``obstime.shape + (1,)`` (or scalars 1 when not applied)."""
         degradation_factor = eve_factor = 1.0
-        if obstime is not None or include_eve_correction:
-            correction_table = _table(correction_table)
+        if include_eve_correction:
+            _check_obstime(obstime, function="wavelength_response(include_eve_correction=True)")
         if obstime is not None:
-            _check_obstime(obstime)
+            _check_obstime(obstime, function="wavelength_response")
+            correction_table = _table(correction_table)
             degradation_factor = degradation(
                 self._channel, obstime, correction_table=correction_table, calibration_version=calibration_version
             ).to_value(u.dimensionless_unscaled)
             degradation_factor = degradation_factor.reshape(obstime.shape + (1,))
         if include_eve_correction:
-            time = REFERENCE_TIME if obstime is None else obstime
-            eve_factor = self.eve_correction(time, correction_table, calibration_version).to_value(
+            eve_factor = self.eve_correction(obstime, correction_table, calibration_version).to_value(
                 u.dimensionless_unscaled
             )
             eve_factor = np.asarray(eve_factor)[..., np.newaxis]
@@ -328,9 +354,10 @@ class Channel:
         obstime : `~astropy.time.Time`, optional
             Apply the degradation :math:`C_T(t)` at these time(s). None: the pre-launch response.
         include_eve_correction : bool
-            Multiply by the EVE normalisation :math:`C_E` (SolarSoft ``/evenorm``), from the epoch of
-            ``obstime``, or of `REFERENCE_TIME` (2010-05-01, SolarSoft's default date) when no time is
-            given. (aiapy <= 0.12 ignored this flag without ``obstime``.)
+            Multiply by the EVE normalisation :math:`C_E` (SolarSoft ``/evenorm``) of the epoch of
+            ``obstime``, which is then required (aiapy <= 0.12 silently ignored the flag without it).
+            For SolarSoft's default epoch without degradation, use
+            ``wavelength_response() * eve_correction(REFERENCE_TIME)``.
         include_crosstalk : bool
             Add the cross-talk area (SolarSoft's default; ``False`` is ``/noblend``).
         correction_table : `~astropy.table.QTable`, str or path-like, optional
@@ -348,7 +375,8 @@ class Channel:
         TypeError
             If ``obstime`` is neither None nor a Time.
         ValueError
-            If the table lacks the channel or version, or a time lies outside every epoch.
+            If ``include_eve_correction`` is set without ``obstime``, the table lacks the channel or
+            version, or a time lies outside every epoch.
 
         Notes
         -----

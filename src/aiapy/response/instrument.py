@@ -34,13 +34,11 @@ OPTIONAL_KEYS = ("contam",)
 _BUNDLED_ARRAYS = ("wave", "primary", "secondary", "fp_filter", "ent_filter", "ccd", "contam")
 _BUNDLED_SCALARS = ("geoarea", "platescale", "elecperdn", "elecperev")
 
-#: How to obtain instrument data for the channels that are not bundled.
+#: Where the instrument data of the channels that are not bundled come from.
 FUV_INSTRUMENT_HINT = (
-    "aiapy bundles the instrument data of the seven EUV channels only. For 1600, 1700 and 4500 Angstrom "
-    "download the SolarSoft file sdo/aia/response/aia_V9_fuv_fullinst.genx (for example from "
-    "https://soho.nascom.nasa.gov/solarsoft/sdo/aia/response/aia_V9_fuv_fullinst.genx or "
-    "https://hesperia.gsfc.nasa.gov/ssw/sdo/aia/response/aia_V9_fuv_fullinst.genx) and pass its path as "
-    "instrument_file=."
+    "aiapy bundles the instrument data of the seven EUV channels only; for 1600, 1700 and 4500 Angstrom, "
+    "Channel(instrument_file=None) fetches the SolarSoft file sdo/aia/response/aia_V8_fuv_fullinst.genx "
+    "from the SolarSoft mirrors, or pass the path of a copy as instrument_file=."
 )
 
 

@@ -91,8 +91,10 @@ def temperature_response(
         Apply the degradation :math:`C_T(t)` at these time(s) (SolarSoft ``timedepend_date``). None: the
         response at launch.
     include_eve_correction : bool
-        Apply the EVE normalisation :math:`C_E` (SolarSoft ``/evenorm``); see
-        `~aiapy.response.Channel.wavelength_response`.
+        Apply the EVE normalisation :math:`C_E` (SolarSoft ``/evenorm``) of the epoch of ``obstime``,
+        which is then required (no date is assumed); see `~aiapy.response.Channel.wavelength_response`.
+        SolarSoft's default (``/evenorm`` without ``timedepend_date``) without ``chiantifix`` is
+        ``temperature_response(channel).response * Channel(channel).eve_correction(REFERENCE_TIME)``.
     include_crosstalk : bool
         Include the cross-talk of the channel sharing the telescope (default, as SolarSoft; ``False`` is
         ``/noblend``).
@@ -122,8 +124,8 @@ def temperature_response(
         If ``channel``, ``obstime``, ``emissivity`` or ``instrument_file`` are of the wrong kind.
     ValueError
         For an unknown channel, bad instrument data or emissivity table, an emissivity table that does not
-        overlap the channel's wavelengths, ``chiantifix`` without ``include_eve_correction``, or a time
-        outside the degradation table.
+        overlap the channel's wavelengths, ``chiantifix`` without ``include_eve_correction``,
+        ``include_eve_correction`` without ``obstime``, or a time outside the degradation table.
     NotImplementedError
         For ``chiantifix`` with a user-supplied emissivity table.
 
