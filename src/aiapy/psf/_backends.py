@@ -72,7 +72,7 @@ def check_backend(name):
         If no backend has that name (the message lists the registered ones).
     """
     if not isinstance(name, str):
-        raise TypeError(f"backend must be a string, one of the registered backends {describe_backends()}; got {name!r}.")
+        raise TypeError(f"backend must be a string naming a registered backend ({describe_backends()}); got {name!r}.")
     if name not in BACKENDS:
         raise ValueError(f"backend {name!r} is not one of the registered backends: {describe_backends()}.")
     return BACKENDS[name]

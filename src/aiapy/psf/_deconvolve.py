@@ -295,9 +295,9 @@ def deconvolve(
     -------
     `~sunpy.map.GenericMap`
         A new map of the same type: the deconvolved data (float32 for float16 or float32 input, float64
-        for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the header with a HISTORY line (iterations, PSF, options,
-        aiapy version) and the level number unchanged. Pixels that were NaN, infinite, BLANK or masked are
-        NaN in the result and masked.
+        for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the
+        header with a HISTORY line (iterations, PSF, options, aiapy version) and the level number unchanged.
+        Pixels that were NaN, infinite, BLANK or masked are NaN in the result and masked.
 
     Raises
     ------
