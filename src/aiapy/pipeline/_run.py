@@ -210,8 +210,9 @@ def _on_disk(path, output, config, shared, since):
     """After Ctrl-C: the result of a file not reported, from its output if this run wrote a valid one."""
     try:
         written = shared is not None and os.stat(output).st_mtime >= since
+        identity = identity_of(path, shared) if written else None
         valid = written and check_output(
-            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity_of(path, shared)
+            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
         )[0]
     except (OSError, ValueError, KeyError, TypeError):
         valid = False
