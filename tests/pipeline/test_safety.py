@@ -76,6 +76,7 @@ def test_resume_redoes_an_output_whose_input_changed(flare_inputs, tmp_path):
     rerun = prep_files(flare_inputs, out, steps=STEPS)
     assert [r.status for r in rerun.results] == ["done", "done", "skipped", "skipped"]
     assert all("its input changed" in r.steps[0] for r in rerun.results[:2])
+    assert "2 existing output(s) replaced" in rerun.summary()
     smap, _ = read_output(rerun.results[0].output)
     assert smap.meta["wavelnth"] == 94  # the output now holds the new observation
 

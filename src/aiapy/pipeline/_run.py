@@ -106,6 +106,8 @@ class _Progress:
         self.count += 1
         text = f"[{self.count}/{self.total}] {result.status} {result.input}"
         text += f": {result.error}" if result.error else f" -> {result.output} ({result.seconds:.1f} s)"
+        if result.replaced:
+            text += f" [{result.steps[0]}]"
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix_str(result.status, refresh=False)
