@@ -16,7 +16,17 @@ from astropy.io import fits
 
 from aiapy.cli import main
 from aiapy.data import sample
-from aiapy.pipeline import PrepConfig, _config, _run, check_output, output_path, prep_files, read_output
+from aiapy.pipeline import (
+    FileResult,
+    PrepConfig,
+    PrepReport,
+    _config,
+    _run,
+    check_output,
+    output_path,
+    prep_files,
+    read_output,
+)
 from aiapy.pipeline._fitsfile import open_images
 
 STEPS = "degradation,exposure"
@@ -154,3 +164,14 @@ def test_all_nan_result_fails(flare_inputs, tmp_path):
     assert [r.status for r in report.results] == ["failed", "done"] and not report.ok
     assert "NaN" in report.results[0].error
     assert not output_path(blank, tmp_path / "out").exists()
+
+
+def test_summary_surfaces_replaced_outputs_and_warnings():
+    results = [
+        FileResult("a.fits", "a_lev1.5.fits", "done", warnings=["AIApyMetadataWarning: no CROTA2"]),
+        FileResult("b.fits", "b_lev1.5.fits", "done", steps=["existing output redone (its input changed)", "exposure"]),
+        FileResult("c.fits", "c_lev1.5.fits", "skipped"),
+    ]
+    summary = PrepReport(results, {}, 1.0).summary()
+    assert summary.startswith("3 file(s): 2 done, 1 skipped")
+    assert "1 existing output(s) replaced" in summary and "1 with warnings" in summary

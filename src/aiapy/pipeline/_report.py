@@ -111,6 +111,9 @@ class PrepReport:
         replaced = sum(result.replaced for result in self.results)
         if replaced:
             text += f"; {replaced} existing output(s) replaced (reasons in the report)"
+        warned = sum(bool(result.warnings) for result in self.results)
+        if warned:
+            text += f"; {warned} with warnings (in the report, or logged with -v)"
         return text + (" [interrupted]" if self.interrupted else "")
 
     def to_dict(self):
