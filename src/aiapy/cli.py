@@ -50,7 +50,7 @@ def _add_option(group, name, field, hint):
 
 
 def _add_prep(subparsers, common):
-    from aiapy.pipeline import DEFAULT_STEPS, KEYWORDS, STEP_ORDER
+    from aiapy.pipeline import KEYWORDS, STEP_ORDER, PrepConfig
 
     parser = subparsers.add_parser(
         "prep",
@@ -65,10 +65,12 @@ def _add_prep(subparsers, common):
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
         "--steps",
         default=argparse.SUPPRESS,
-        help=f"comma-separated steps from {{{','.join(STEP_ORDER)}}} (default: {','.join(DEFAULT_STEPS)})",
+        help=f"{steps.metadata['help']}: comma-separated, from {{{','.join(steps.metadata['choices'])}}} "
+        f"(default: {','.join(steps.default)})",
     )
     groups = {}
     for name, (group, field, hint) in KEYWORDS.items():
