@@ -7,7 +7,7 @@ import numbers
 import astropy.units as u
 import numpy as np
 
-from aiapy.calibrate._interpolate import KERNELS, affine_resample
+from aiapy.calibrate._interpolate import KERNELS, affine_resample, valid_range
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
@@ -209,33 +209,66 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
         missing=missing, order=order, method=method, dtype=dtype, cubic=cubic, clip=clip, workers=workers
     )
     check_level1(smap, function="register", strict=False)
+    _check_header(smap)
     data = smap.data
     dtype = supported_float_type(data.dtype) if options.dtype is None else np.dtype(options.dtype)
-    missing = float(np.nanmin(data)) if options.missing is None else options.missing
+    data = data.astype(dtype if data.dtype == np.float16 else data.dtype.newbyteorder("="), copy=False)
+    blank = smap.meta.get("blank") if data.dtype.kind in "iu" else None
+    bad, low, high = valid_range(data, blank)
+    if np.isnan(low):
+        what = "NaN" if blank is None else f"NaN or BLANK = {blank}"
+        raise ValueError(f"register: every pixel of this map is missing ({what}); there is nothing to register.")
+    missing = low if options.missing is None else options.missing
+    bounds = (np.nanmin([low, missing]), np.nanmax([high, missing])) if options.clip_for_method else None
     matrix, offset, shape, crpix, scale = level15_geometry(smap)
-    log.debug("register: %s -> %s at %s arcsec/pix, CRPIX %s", data.shape, shape, scale, crpix)
     method = options.method
+    log.debug("register: %s -> %s at %s arcsec/pix, CRPIX %s, %s missing pixels", data.shape, shape, scale, crpix,
+              0 if bad is None else int(bad.sum()))  # fmt: skip
     params = {"a": float(options.cubic)} if method == "cubic-convolution" else {}
     out = affine_resample(
-        data.astype(data.dtype.newbyteorder("="), copy=False),
-        matrix,
-        offset,
-        shape,
-        method=method,
-        order=options.order,
-        missing=missing,
-        dtype=dtype,
-        workers=options.workers,
-        **params,
-    )
-    if options.clip_for_method:
-        np.clip(out, np.nanmin([np.nanmin(data), missing]), np.nanmax([np.nanmax(data), missing]), out=out)
+        data, matrix, offset, shape, method=method, order=options.order, missing=missing, dtype=dtype,
+        workers=options.workers, bad=bad, clip=bounds, **params,
+    )  # fmt: skip
     text = f"method={method!r}" + (f", order={options.order}" if method == "spline" else "")
     text += f", cubic={options.cubic}" if method == "cubic-convolution" else ""
     text += f", clip={options.clip_for_method}"
     meta = _level15_meta(smap, out, crpix, scale)
     add_history(meta, f"register: level 1.5 at {scale} arcsec/pix, {text}, missing={missing}, dtype={dtype}")
     return smap._new_instance(out, meta, plot_settings=smap.plot_settings)
+
+
+#: Plate scales (arcsec/pix, after any binning) that `register` accepts: AIA's 0.6 binned up to ~160x.
+_SCALE_RANGE = (0.1, 100.0)
+
+
+def _check_header(smap):
+    """
+    Refuse, before any work, a map whose geometry register cannot use: `ValueError` naming the key and value.
+
+    Each of these would give a silently wrong frame or a crash deep inside (singular matrix, an empty or
+    huge output), so none is only a warning.
+    """
+    ny, nx = smap.data.shape
+    if ny < 2 or nx < 2:
+        raise ValueError(f"register needs a map of at least 2 x 2 pixels; this one has shape {smap.data.shape}.")
+    for key, value in zip(("CDELT1", "CDELT2"), u.Quantity(smap.scale).to_value(u.arcsec / u.pix), strict=True):
+        if not _SCALE_RANGE[0] <= value <= _SCALE_RANGE[1]:  # also NaN
+            raise ValueError(
+                f"register: {key} = {value} arcsec/pix is not a plate scale of AIA data (0.6, or 0.6 times a "
+                f"binning; accepted {_SCALE_RANGE[0]}-{_SCALE_RANGE[1]})."
+            )
+    meta = smap.meta
+    if meta.get("crota2") is None and not any(key in meta for key in WCS_ROTATION_KEYS if key != "crota1"):
+        raise ValueError(
+            "register: CROTA2 = None: the header gives no roll angle (no CROTA2, PCi_j or CDi_j); "
+            "registering would assume 0 degrees. Set CROTA2 (or run update_pointing)."
+        )
+    for key in ("crota2", "crpix1", "crpix2"):
+        if meta.get(key) is not None and not np.isfinite(float(meta[key])):
+            raise ValueError(f"register: {key.upper()} = {meta[key]} is not a finite number.")
+    for key in ("rsun_obs", "dsun_obs"):
+        if meta.get(key) is not None and not float(meta[key]) > 0:
+            raise ValueError(f"register: {key.upper()} = {meta[key]} is not positive (level-1.5 R_SUN and WCS).")
 
 
 def _document_methods(function):
