@@ -63,7 +63,7 @@ class RegisterOptions(Options):
                                choices=_DTYPES)  # fmt: skip
     cubic: float = option(-0.5, help="parameter a in [-1, 0) of method 'cubic-convolution' (IDL ROT's CUBIC)")
     clip: bool | None = option(None, help="clip the output to the input's range (default: the method's)")
-    workers: int | None = option(None, help="threads of the B-spline prefilter (default: all cores)")
+    workers: int | None = option(None, help="threads of the prefilter and resampling (default: all cores)")
 
     def _validate(self):
         method = _ALIASES.get(self.method, self.method) if isinstance(self.method, str) else self.method
@@ -157,8 +157,8 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
         pixels, as in sunpy and aiapy); False for the others (IDL ROT does not clip; the weights of
         ``"linear"`` and ``"nearest"`` are non-negative, so their output is within the range anyway).
     workers : int, optional
-        Threads of the B-spline prefilter (``method="spline"``); all cores by default. To use many cores,
-        register many images at once, as `aiapy.pipeline.prep_files` does with worker processes.
+        Threads of the prefilter and the resampling; all cores by default. The result is the same whatever
+        their number. To use many cores on many images, `aiapy.pipeline.prep_files` runs worker processes.
 
     Returns
     -------
@@ -175,12 +175,19 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     TypeError
         If ``smap`` is not an AIA map, or ``missing`` or ``clip`` is of the wrong type.
     ValueError
-        For an unknown ``method`` or a bad ``order``, ``dtype``, ``cubic`` or ``workers``.
+        For an unknown ``method`` or a bad ``order``, ``dtype``, ``cubic`` or ``workers``; and, before any
+        work, for a map register cannot place on the level-1.5 grid (each would otherwise give a crash deep
+        inside or a silently wrong frame, so none is only a warning): smaller than 2 x 2; CDELT1 or CDELT2
+        not within 0.1-100 arcsec/pix (AIA's 0.6, binned); no roll angle (CROTA2 missing and no PCi_j or
+        CDi_j: a roll of 0 would be a guess); CROTA2 or CRPIX not finite; RSUN_OBS or DSUN_OBS (kept in
+        the level-1.5 header, R_SUN and the WCS observer) not positive; every pixel missing.
 
     Warns
     -----
     AIApyUserWarning
-        If the map is already above level 1 (it is registered anyway).
+        If the map is already above level 1 (LVL_NUM > 1). It is registered anyway, and a warning suffices:
+        the geometry of a level-1.5 map is the identity (integer positions, where every kernel returns its
+        samples), so a second registration changes no number beyond rounding.
 
     Notes
     -----
@@ -194,8 +201,19 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     with :math:`r_\\mathrm{in} = \\mathrm{CRPIX} - 1`. For the usual CROTA2 = INSTROT + SAT_ROT this is
     IDL ``ROT(image, -CROTA2, CDELT/0.6, CRPIX1-1, CRPIX2-1)``: rotation by CROTA2 and magnification about
     the reference pixel, which lands on the output centre. Input positions outside ``[0, n-1]`` give
-    ``missing``. NaN pixels in the input spread over the kernel's support (4 x 4 pixels, or further for
-    the B-spline, whose prefilter is global).
+    ``missing``.
+
+    Missing input pixels (NaN or infinite values; in integer data also the header's BLANK value) stay
+    local: they are first filled with the mean of their valid neighbours (inward, ring by ring, from a
+    hole's border), then the data are resampled, and exactly the output pixels whose taps touch a missing
+    pixel are set to NaN (4 x 4 taps for the cubic kernels, 2 x 2 for ``"linear"``, 1 for ``"nearest"``).
+    The fill reaches no other pixel of the 4-tap kernels; for the B-spline, whose prefilter is global, a
+    local value keeps its spread as small as the local gradient (the image minimum, as sunpy uses, would
+    spread a step of the local level). The default ``missing`` and the clip range come from the valid
+    pixels only.
+
+    The arithmetic is done in the output dtype, on all ``workers`` threads; the result does not depend on
+    their number.
 
     References
     ----------
