@@ -268,3 +268,14 @@ def test_options_are_validated_before_any_work(cutout, monkeypatch):
         register(broken, order=9)
     with pytest.raises(ValueError, match="CDELT1"):
         register(broken, order=3)
+
+
+def test_prep_checks_register_options_first(cutout, monkeypatch):
+    """prep refuses bad register options before it updates the pointing (no table is looked up)."""
+
+    def update_pointing(*args, **kwargs):
+        raise AssertionError("prep updated the pointing before checking the options")
+
+    monkeypatch.setattr(register_module, "update_pointing", update_pointing)
+    with pytest.raises(ValueError, match="cubic"):
+        register_module.prep(cutout, method="cubic-convolution", cubic=2.0)

@@ -332,8 +332,7 @@ def prep(smap, *, pointing_table=None, **register_options):
     pointing_table : `~astropy.table.QTable`, optional
         Passed to `update_pointing` (default: `aiapy.calibrate.utils.get_pointing_table`).
     **register_options
-        Keyword options of `register` (``missing``, ``order``, ``method``, ``dtype``, ``cubic``,
-        ``workers``).
+        Keyword options of `register` (the fields of `RegisterOptions`).
 
     Returns
     -------
@@ -344,4 +343,5 @@ def prep(smap, *, pointing_table=None, **register_options):
     ----------
     .. [1] SolarSoft ``aia_prep.pro`` (``/use_pnt_file``).
     """
+    RegisterOptions(**register_options)  # bad options are refused before the pointing update
     return register(update_pointing(smap, pointing_table=pointing_table), **register_options)
