@@ -222,6 +222,11 @@ def _prepare_data(smap, clip_negative, dtype):
     if missing.any():
         nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
         work = work[tuple(nearest)]
+    if not work.max() > 0:
+        raise ValueError(
+            f"deconvolve: the map has no positive signal (its largest valid value is {work.max()}); "
+            "Richardson-Lucy needs a non-negative image with some positive pixels."
+        )
     if clip_negative:
         np.maximum(work, 0, out=work)
     elif work.min() < 0:
@@ -291,8 +296,8 @@ def deconvolve(
         For an object that is not a 2-D map, or wrong kinds of ``iterations``, ``clip_negative``, ``psf``.
     ValueError
         For negative ``iterations``, an unknown ``boundary``/``precision``/``backend``, a PSF of the wrong
-        shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, or a map with
-        no valid pixel.
+        shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, a map with
+        no valid pixel, or one with no positive valid pixel (nothing to deconvolve).
 
     Notes
     -----
