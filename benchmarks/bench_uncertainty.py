@@ -49,7 +49,10 @@ def main():
         positive = np.abs(counts.value)
         for name, function in (
             ("estimate_error", lambda q: estimate_error(q, 171 * u.AA)),
-            ("estimate_error(eve, n_sample=4)", lambda q: estimate_error(q, 94 * u.AA, include_eve=True, n_sample=4)),
+            (
+                "estimate_error(eve, n_sample=4)",
+                lambda q: estimate_error(q, 94 * u.AA, include_eve=True, n_sample=4),
+            ),
         ):
             baseline = timed(np.sqrt, positive)
             elapsed = timed(function, counts)

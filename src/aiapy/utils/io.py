@@ -54,13 +54,13 @@ def _rice_rows(hdu):
     ):
         return None
     settings = _header_to_settings(header)
-    heap = table._get_raw_data(header["PCOUNT"], np.uint8, table._data_offset + table._theap).tobytes()
-    descriptors = np.array(table.data["COMPRESSED_DATA"]).tolist()  # (length, offset) per row
-    if len(descriptors) != rows or any(length == 0 for length, _ in descriptors):
+    descriptors = np.array(table.data["COMPRESSED_DATA"])  # (length, offset) per row
+    if len(descriptors) != rows or not descriptors[:, 0].all():  # an empty row is stored raw or gzipped
         return None
+    heap = table._get_raw_data(header["PCOUNT"], np.uint8, table._data_offset + table._theap).tobytes()
     decoded = f"i{settings['bytepix']}"
     data = np.empty((rows, columns), _INTEGER_TYPES[header["ZBITPIX"]])
-    for row, (length, offset) in enumerate(descriptors):
+    for row, (length, offset) in enumerate(descriptors.tolist()):
         data[row] = np.frombuffer(
             decompress_rice_1_c(heap[offset : offset + length], settings["blocksize"], settings["bytepix"], columns),
             decoded,
