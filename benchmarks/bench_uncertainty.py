@@ -57,7 +57,8 @@ def main():
             baseline = timed(np.sqrt, positive)
             elapsed = timed(function, counts)
             print(
-                f"{np.dtype(dtype).name} {name}: {elapsed:.3f} s, {elapsed / baseline:.2f}x np.sqrt ({baseline:.3f} s); "
+                f"{np.dtype(dtype).name} {name}: {elapsed:.3f} s CPU, {elapsed / baseline:.2f}x np.sqrt "
+                f"({baseline:.3f} s); "
                 f"peak {peak_frames(function, counts):.2f} frames (np.sqrt {peak_frames(np.sqrt, positive):.2f})"
             )
 
