@@ -102,7 +102,7 @@ def test_spline_matches_plain_scipy(cutout, angle, order):
 @pytest.mark.parametrize(("angle", "mag", "shift"), [(0.3, 1.002, (0.3, -0.7)), (0.0, 1.0, (-1e-13, 2 - 1e-13))])
 def test_interior_blocks(cutout, angle, mag, shift):
     image = cutout.data[250:420, 380:440].astype(np.float64)
-    shape = (_interpolate._BLOCK_ROWS + 90, 40)
+    shape = (_interpolate._TASK_ROWS + 90, 40)
     matrix, offset = _transform(angle, mag, image.shape, shape, shift=shift)
     expected = _slow_reference(image, matrix, offset, shape, "cubic-convolution", -1.0)
     result = _interpolate.affine_resample(image, matrix, offset, shape, method="cubic-convolution", missing=-1.0)
@@ -115,15 +115,15 @@ def test_interior_blocks(cutout, angle, mag, shift):
 
 @pytest.mark.parametrize("angle", [0.3, 7.0, 40.0])
 def test_threads_and_tiles_do_not_change_the_result(cutout, monkeypatch, angle):
-    """The numbers depend on the row blocks only: not on the prefilter's threads, nor on the tile size
-    (narrow tiles of 24 columns also cut shift changes mid-tile)."""
+    """The numbers do not depend on the threads, nor on how the rows are shared among them (tasks of 24
+    rows instead of 64), bit for bit."""
     image = cutout.data[:300, :300].astype(np.float64)
-    shape = (2 * _interpolate._BLOCK_ROWS + 37, 330)  # wider than the input: its edges are crossed
+    shape = (2 * _interpolate._TASK_ROWS + 37, 330)  # wider than the input: its edges are crossed
     matrix, offset = _transform(angle, 1.002, image.shape, shape)
     for method in ("cubic-convolution", "spline"):
         results = []
-        for workers, tile_bytes in ((1, _interpolate._TILE_BYTES), (3, _interpolate._TILE_BYTES), (1, 24 * 64 * 4)):
-            monkeypatch.setattr(_interpolate, "_TILE_BYTES", tile_bytes)
+        for workers, task_rows in ((1, _interpolate._TASK_ROWS), (3, _interpolate._TASK_ROWS), (2, 24)):
+            monkeypatch.setattr(_interpolate, "_TASK_ROWS", task_rows)
             results.append(
                 _interpolate.affine_resample(
                     image, matrix, offset, shape, method=method, missing=-1.0, dtype=np.float32, workers=workers

@@ -7,7 +7,7 @@ import numbers
 import astropy.units as u
 import numpy as np
 
-from aiapy.calibrate._interpolate import KERNELS, affine_resample
+from aiapy.calibrate._interpolate import KERNELS, affine_resample, valid_range
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
@@ -63,7 +63,7 @@ class RegisterOptions(Options):
                                choices=_DTYPES)  # fmt: skip
     cubic: float = option(-0.5, help="parameter a in [-1, 0) of method 'cubic-convolution' (IDL ROT's CUBIC)")
     clip: bool | None = option(None, help="clip the output to the input's range (default: the method's)")
-    workers: int | None = option(None, help="threads of the B-spline prefilter (default: all cores)")
+    workers: int | None = option(None, help="threads of the prefilter and resampling (default: all cores)")
 
     def _validate(self):
         method = _ALIASES.get(self.method, self.method) if isinstance(self.method, str) else self.method
@@ -157,8 +157,8 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
         pixels, as in sunpy and aiapy); False for the others (IDL ROT does not clip; the weights of
         ``"linear"`` and ``"nearest"`` are non-negative, so their output is within the range anyway).
     workers : int, optional
-        Threads of the B-spline prefilter (``method="spline"``); all cores by default. To use many cores,
-        register many images at once, as `aiapy.pipeline.prep_files` does with worker processes.
+        Threads of the prefilter and the resampling; all cores by default. The result is the same whatever
+        their number. To use many cores on many images, `aiapy.pipeline.prep_files` runs worker processes.
 
     Returns
     -------
@@ -175,12 +175,19 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     TypeError
         If ``smap`` is not an AIA map, or ``missing`` or ``clip`` is of the wrong type.
     ValueError
-        For an unknown ``method`` or a bad ``order``, ``dtype``, ``cubic`` or ``workers``.
+        For an unknown ``method`` or a bad ``order``, ``dtype``, ``cubic`` or ``workers``; and, before any
+        work, for a map register cannot place on the level-1.5 grid (each would otherwise give a crash deep
+        inside or a silently wrong frame, so none is only a warning): smaller than 2 x 2; CDELT1 or CDELT2
+        not within 0.1-100 arcsec/pix (AIA's 0.6, binned); no roll angle (CROTA2 missing and no PCi_j or
+        CDi_j: a roll of 0 would be a guess); CROTA2 or CRPIX not finite; RSUN_OBS or DSUN_OBS (kept in
+        the level-1.5 header, R_SUN and the WCS observer) not positive; every pixel missing.
 
     Warns
     -----
     AIApyUserWarning
-        If the map is already above level 1 (it is registered anyway).
+        If the map is already above level 1 (LVL_NUM > 1). It is registered anyway, and a warning suffices:
+        the geometry of a level-1.5 map is the identity (integer positions, where every kernel returns its
+        samples), so a second registration changes no number beyond rounding.
 
     Notes
     -----
@@ -194,8 +201,19 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     with :math:`r_\\mathrm{in} = \\mathrm{CRPIX} - 1`. For the usual CROTA2 = INSTROT + SAT_ROT this is
     IDL ``ROT(image, -CROTA2, CDELT/0.6, CRPIX1-1, CRPIX2-1)``: rotation by CROTA2 and magnification about
     the reference pixel, which lands on the output centre. Input positions outside ``[0, n-1]`` give
-    ``missing``. NaN pixels in the input spread over the kernel's support (4 x 4 pixels, or further for
-    the B-spline, whose prefilter is global).
+    ``missing``.
+
+    Missing input pixels (NaN or infinite values; in integer data also the header's BLANK value) stay
+    local: they are first filled with the mean of their valid neighbours (inward, ring by ring, from a
+    hole's border), then the data are resampled, and exactly the output pixels whose taps touch a missing
+    pixel are set to NaN (4 x 4 taps for the cubic kernels, 2 x 2 for ``"linear"``, 1 for ``"nearest"``).
+    The fill reaches no other pixel of the 4-tap kernels; for the B-spline, whose prefilter is global, a
+    local value keeps its spread as small as the local gradient (the image minimum, as sunpy uses, would
+    spread a step of the local level). The default ``missing`` and the clip range come from the valid
+    pixels only.
+
+    The arithmetic is done in the output dtype, on all ``workers`` threads; the result does not depend on
+    their number.
 
     References
     ----------
@@ -209,33 +227,66 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
         missing=missing, order=order, method=method, dtype=dtype, cubic=cubic, clip=clip, workers=workers
     )
     check_level1(smap, function="register", strict=False)
+    _check_header(smap)
     data = smap.data
     dtype = supported_float_type(data.dtype) if options.dtype is None else np.dtype(options.dtype)
-    missing = float(np.nanmin(data)) if options.missing is None else options.missing
+    data = data.astype(dtype if data.dtype == np.float16 else data.dtype.newbyteorder("="), copy=False)
+    blank = smap.meta.get("blank") if data.dtype.kind in "iu" else None
+    bad, low, high = valid_range(data, blank)
+    if np.isnan(low):
+        what = "NaN" if blank is None else f"NaN or BLANK = {blank}"
+        raise ValueError(f"register: every pixel of this map is missing ({what}); there is nothing to register.")
+    missing = low if options.missing is None else options.missing
+    bounds = (np.nanmin([low, missing]), np.nanmax([high, missing])) if options.clip_for_method else None
     matrix, offset, shape, crpix, scale = level15_geometry(smap)
-    log.debug("register: %s -> %s at %s arcsec/pix, CRPIX %s", data.shape, shape, scale, crpix)
     method = options.method
+    log.debug("register: %s -> %s at %s arcsec/pix, CRPIX %s, %s missing pixels", data.shape, shape, scale, crpix,
+              0 if bad is None else int(bad.sum()))  # fmt: skip
     params = {"a": float(options.cubic)} if method == "cubic-convolution" else {}
     out = affine_resample(
-        data.astype(data.dtype.newbyteorder("="), copy=False),
-        matrix,
-        offset,
-        shape,
-        method=method,
-        order=options.order,
-        missing=missing,
-        dtype=dtype,
-        workers=options.workers,
-        **params,
-    )
-    if options.clip_for_method:
-        np.clip(out, np.nanmin([np.nanmin(data), missing]), np.nanmax([np.nanmax(data), missing]), out=out)
+        data, matrix, offset, shape, method=method, order=options.order, missing=missing, dtype=dtype,
+        workers=options.workers, bad=bad, clip=bounds, **params,
+    )  # fmt: skip
     text = f"method={method!r}" + (f", order={options.order}" if method == "spline" else "")
     text += f", cubic={options.cubic}" if method == "cubic-convolution" else ""
     text += f", clip={options.clip_for_method}"
     meta = _level15_meta(smap, out, crpix, scale)
     add_history(meta, f"register: level 1.5 at {scale} arcsec/pix, {text}, missing={missing}, dtype={dtype}")
     return smap._new_instance(out, meta, plot_settings=smap.plot_settings)
+
+
+#: Plate scales (arcsec/pix, after any binning) that `register` accepts: AIA's 0.6 binned up to ~160x.
+_SCALE_RANGE = (0.1, 100.0)
+
+
+def _check_header(smap):
+    """
+    Refuse, before any work, a map whose geometry register cannot use: `ValueError` naming the key and value.
+
+    Each of these would give a silently wrong frame or a crash deep inside (singular matrix, an empty or
+    huge output), so none is only a warning.
+    """
+    ny, nx = smap.data.shape
+    if ny < 2 or nx < 2:
+        raise ValueError(f"register needs a map of at least 2 x 2 pixels; this one has shape {smap.data.shape}.")
+    for key, value in zip(("CDELT1", "CDELT2"), u.Quantity(smap.scale).to_value(u.arcsec / u.pix), strict=True):
+        if not _SCALE_RANGE[0] <= value <= _SCALE_RANGE[1]:  # also NaN
+            raise ValueError(
+                f"register: {key} = {value} arcsec/pix is not a plate scale of AIA data (0.6, or 0.6 times a "
+                f"binning; accepted {_SCALE_RANGE[0]}-{_SCALE_RANGE[1]})."
+            )
+    meta = smap.meta
+    if meta.get("crota2") is None and not any(key in meta for key in WCS_ROTATION_KEYS if key != "crota1"):
+        raise ValueError(
+            "register: CROTA2 = None: the header gives no roll angle (no CROTA2, PCi_j or CDi_j); "
+            "registering would assume 0 degrees. Set CROTA2 (or run update_pointing)."
+        )
+    for key in ("crota2", "crpix1", "crpix2"):
+        if meta.get(key) is not None and not np.isfinite(float(meta[key])):
+            raise ValueError(f"register: {key.upper()} = {meta[key]} is not a finite number.")
+    for key in ("rsun_obs", "dsun_obs"):
+        if meta.get(key) is not None and not float(meta[key]) > 0:
+            raise ValueError(f"register: {key.upper()} = {meta[key]} is not positive (level-1.5 R_SUN and WCS).")
 
 
 def _document_methods(function):
@@ -281,8 +332,7 @@ def prep(smap, *, pointing_table=None, **register_options):
     pointing_table : `~astropy.table.QTable`, optional
         Passed to `update_pointing` (default: `aiapy.calibrate.utils.get_pointing_table`).
     **register_options
-        Keyword options of `register` (``missing``, ``order``, ``method``, ``dtype``, ``cubic``,
-        ``workers``).
+        Keyword options of `register` (the fields of `RegisterOptions`).
 
     Returns
     -------
@@ -293,4 +343,5 @@ def prep(smap, *, pointing_table=None, **register_options):
     ----------
     .. [1] SolarSoft ``aia_prep.pro`` (``/use_pnt_file``).
     """
+    RegisterOptions(**register_options)  # bad options are refused before the pointing update
     return register(update_pointing(smap, pointing_table=pointing_table), **register_options)

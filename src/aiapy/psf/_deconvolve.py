@@ -96,45 +96,31 @@ def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
     keeps the total flux of ``d``.
     """
     xp = backend.xp
-    conjugate = xp.conjugate(transfer)
     floor = float(np.finfo(image.dtype).eps) * float(image.max())
-    estimate = image.copy()
-    if acceleration is None:
-        for _ in range(iterations):
-            estimate *= _correction(estimate, image, transfer, conjugate, floor, backend)
+    with backend.richardson_lucy_update(image, transfer, floor) as update:
+        estimate = image.copy()
+        if acceleration is None:
+            for iteration in range(iterations):
+                update(estimate, out=estimate, chain=iteration + 1 < iterations)
+            return estimate
+        # Three frames besides the data are reused in turn (no allocation but the update's output): the
+        # update becomes the new estimate, the prediction's buffer the new change, and the previous
+        # estimate's buffer the next prediction.
+        previous, change, predicted = estimate.copy(), None, estimate
+        for iteration in range(iterations):
+            estimate = update(predicted)
+            new_change = xp.subtract(estimate, predicted, out=predicted)
+            alpha = 0.0
+            if change is not None:
+                norm = float(xp.vdot(change.ravel(), change.ravel()))
+                alpha = min(max(float(xp.vdot(new_change.ravel(), change.ravel())) / norm, 0.0), 1.0) if norm else 0.0
+            if iteration + 1 < iterations:
+                predicted = xp.subtract(estimate, previous, out=previous)
+                predicted *= alpha
+                predicted += estimate
+                xp.maximum(predicted, 0, out=predicted)
+            previous, change = estimate, new_change
         return estimate
-    # Three frames besides the data are reused in turn (no allocation but the correction's FFT output):
-    # the correction becomes the new estimate, the prediction's buffer the new change, and the previous
-    # estimate's buffer the next prediction.
-    previous, change, predicted = estimate.copy(), None, estimate
-    for iteration in range(iterations):
-        estimate = _correction(predicted, image, transfer, conjugate, floor, backend)
-        estimate *= predicted
-        new_change = xp.subtract(estimate, predicted, out=predicted)
-        alpha = 0.0
-        if change is not None:
-            norm = float(xp.vdot(change.ravel(), change.ravel()))
-            alpha = min(max(float(xp.vdot(new_change.ravel(), change.ravel())) / norm, 0.0), 1.0) if norm else 0.0
-        if iteration + 1 < iterations:
-            predicted = xp.subtract(estimate, previous, out=previous)
-            predicted *= alpha
-            predicted += estimate
-            xp.maximum(predicted, 0, out=predicted)
-        previous, change = estimate, new_change
-    return estimate
-
-
-def _correction(estimate, image, transfer, conjugate, floor, backend):
-    """The Richardson-Lucy factor ``(d / (u * P)) * P^T`` of ``estimate`` u (a new array)."""
-    xp = backend.xp
-    spectrum = backend.rfft2(estimate)
-    spectrum *= transfer
-    ratio = backend.irfft2(spectrum, image.shape)
-    xp.maximum(ratio, floor, out=ratio)
-    xp.divide(image, ratio, out=ratio)
-    spectrum = backend.rfft2(ratio)
-    spectrum *= conjugate
-    return backend.irfft2(spectrum, image.shape)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -236,6 +222,11 @@ def _prepare_data(smap, clip_negative, dtype):
     if missing.any():
         nearest = ndimage.distance_transform_edt(missing, return_distances=False, return_indices=True)
         work = work[tuple(nearest)]
+    if not work.max() > 0:
+        raise ValueError(
+            f"deconvolve: the map has no positive signal (its largest valid value is {work.max()}); "
+            "Richardson-Lucy needs a non-negative image with some positive pixels."
+        )
     if clip_negative:
         np.maximum(work, 0, out=work)
     elif work.min() < 0:
@@ -305,8 +296,8 @@ def deconvolve(
         For an object that is not a 2-D map, or wrong kinds of ``iterations``, ``clip_negative``, ``psf``.
     ValueError
         For negative ``iterations``, an unknown ``boundary``/``precision``/``backend``, a PSF of the wrong
-        shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, or a map with
-        no valid pixel.
+        shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, a map with
+        no valid pixel, or one with no positive valid pixel (nothing to deconvolve).
 
     Notes
     -----
