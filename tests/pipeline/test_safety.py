@@ -72,6 +72,9 @@ def test_outputs_in_the_input_folder_are_not_inputs(flare_inputs):
     # four inputs again (not eight): the outputs beside them are left out, and are valid, so skipped
     assert [r.input for r in again.results] == [str(p) for p in flare_inputs]
     assert again.counts["skipped"] == 4 and again.ok
+    # the same with the files listed, as a shell expands d/*.fits
+    listed = prep_files(sorted(folder.glob("*.fits")), folder, steps=STEPS)
+    assert len(listed.results) == 4 and listed.counts["skipped"] == 4
 
 
 def test_resume_redoes_an_output_whose_input_changed(flare_inputs, tmp_path):

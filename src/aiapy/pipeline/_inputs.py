@@ -44,15 +44,16 @@ def expand_inputs(inputs):
     Parameters
     ----------
     inputs : str, path-like, or an iterable of them
-        Each item is a file (taken as is, whatever its name), a directory (its FITS files, not
-        recursive, hidden files excluded) or a glob pattern (``*``, ``?``, ``[...]``, ``**``).
+        Each item is a file (taken whatever its name), a directory (its FITS files, not recursive, hidden
+        files excluded) or a glob pattern (``*``, ``?``, ``[...]``, ``**``).
 
     Returns
     -------
     list of `pathlib.Path`
-        Resolved paths, sorted, duplicates removed. A directory or pattern never yields aiapy's own outputs
-        (named ``*_lev1.5.fits`` and carrying the pipeline's settings key), so an output folder that is also
-        the input folder can be run again.
+        Resolved paths, sorted, duplicates removed. aiapy's own outputs (named ``*_lev1.5.fits`` and
+        carrying the pipeline's settings key) are left out (logged), whether found in a directory, by a
+        pattern or listed (as a shell expands ``in/*.fits``), so an output folder that is also the input
+        folder can be run again.
 
     Raises
     ------
@@ -73,19 +74,18 @@ def expand_inputs(inputs):
             raise TypeError(f"each input must be a str or path-like, not {item!r} ({type(item).__name__}).")
         path = Path(item).expanduser()
         if path.is_file():
-            matches = [path]
+            found_here = [path]
+        elif path.is_dir():
+            found_here = [child for child in path.iterdir() if child.is_file() and _is_fits_name(child.name)]
+        elif glob.has_magic(str(path)):
+            found_here = [Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file()]
         else:
-            if path.is_dir():
-                found_here = [child for child in path.iterdir() if child.is_file() and _is_fits_name(child.name)]
-            elif glob.has_magic(str(path)):
-                found_here = [Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file()]
-            else:
-                found_here = []
-            matches = [match for match in found_here if not _is_output(match)]
-            if len(matches) < len(found_here):
-                log.info("%s: %d aiapy output(s) left out", item, len(found_here) - len(matches))
-        if not matches:
+            found_here = []
+        if not found_here:
             raise FileNotFoundError(f"input {str(item)!r} matches no file.")
+        matches = [match for match in found_here if not _is_output(match)]
+        if len(matches) < len(found_here):
+            log.info("%s: %d aiapy output(s) left out", item, len(found_here) - len(matches))
         found.update(match.resolve() for match in matches)
     return sorted(found)
 
