@@ -9,6 +9,7 @@ from astropy.io import fits
 from aiapy.pipeline import _output, check_output, expand_inputs, is_aiapy_output, output_path
 from aiapy.pipeline._inputs import temporary_path
 from aiapy.pipeline._output import write_output
+from aiapy.pipeline._run import prepare_out_dir
 
 
 def test_expand_files_directories_and_globs(flare_inputs, tmp_path):
@@ -110,20 +111,22 @@ def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch, compress
     assert list(tmp_path.iterdir()) == []
 
 
-def test_temporaries_of_killed_writers_are_removed(tmp_path, image):
-    """A kill -9 leaves a temporary file: the next write of that output removes it, and only it."""
+def test_temporaries_of_killed_writers_are_removed(tmp_path, image, monkeypatch):
+    """A kill -9 leaves a temporary file: the next run into that folder removes it, and only such files."""
     import socket
     import subprocess
     import sys
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    host = socket.gethostname()
+    host = "node1.cluster.example"  # a host name with dots, as on clusters
+    monkeypatch.setattr(socket, "gethostname", lambda: host)
     path = tmp_path / "out.fits"
     stale = tmp_path / f".out.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"
     alive = tmp_path / f".out.fits.{os.getpid()}@{host}@0123456789ab.part"  # a writer still running
     remote = tmp_path / ".out.fits.1@another-host@0123456789ab.part"  # another host of a shared disk
-    other = tmp_path / f".other.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"  # another output's
+    other = tmp_path / f".other.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"  # another output's, dead
     for leftover in (stale, alive, remote, other):
         leftover.write_bytes(b"partial")
     write_output(path, image, _header())
-    assert sorted(tmp_path.iterdir()) == sorted([path, alive, remote, other])
+    prepare_out_dir(tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([path, alive, remote])

@@ -140,21 +140,23 @@ def _process_is_alive(pid):
     return True
 
 
-def remove_stale_temporaries(path):
+def remove_stale_temporaries(folder):
     """
-    Remove the temporary files of ``path`` left by killed processes of this host (kill -9, power loss);
-    those of live processes, or of other hosts of a shared file system, are left alone.
+    Remove the temporary files in ``folder`` left by killed processes of this host (kill -9, power loss);
+    those of live processes, or of other hosts of a shared file system, are left alone. One listing of the
+    folder (not one per output, which would cost O(n) per file in a folder of n outputs).
     """
-    path = Path(path)
-    prefix, host = f".{path.name}.", socket.gethostname()
-    for candidate in path.parent.glob(f"{glob.escape(prefix)}*{_TEMP_SUFFIX}"):
-        owner = candidate.name[len(prefix) : -len(_TEMP_SUFFIX)].split("@")
-        if len(owner) != 3 or owner[1] != host or not owner[0].isdigit():
+    host = socket.gethostname()
+    with os.scandir(folder) as entries:
+        names = [entry.name for entry in entries if entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX)]
+    for name in names:
+        owner = name[: -len(_TEMP_SUFFIX)].rsplit("@", 2)  # [".<output>.<pid>", host (may hold dots), token]
+        pid = owner[0].rsplit(".", 1)[-1]
+        if len(owner) != 3 or owner[1] != host or not pid.isdigit() or _process_is_alive(int(pid)):
             continue
-        if not _process_is_alive(int(owner[0])):
-            log.debug("Removing %s, left by a process that no longer runs", candidate)
-            with contextlib.suppress(OSError):
-                candidate.unlink()
+        log.debug("Removing %s, left by a process that no longer runs", name)
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(folder, name))
 
 
 def input_identity(path):

@@ -9,7 +9,7 @@ from astropy.io import fits
 
 from aiapy.pipeline._fitsfile import CONFIG_KEY, is_aiapy_output, open_images
 from aiapy.pipeline._fitswrite import write_images
-from aiapy.pipeline._inputs import remove_stale_temporaries, temporary_path
+from aiapy.pipeline._inputs import temporary_path
 from aiapy.utils.maps import refresh_statistics
 
 __all__ = [
@@ -43,9 +43,8 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
     Write an image (and its uncertainty) with CHECKSUM/DATASUM, under a temporary name renamed on success.
 
     An interrupted write leaves at most the hidden temporary file, never a partial ``path``; the
-    temporary file is removed when the write fails with an exception, and those of ``path`` left by killed
-    processes are removed first. Temporary names are unique per call, so concurrent writers of one
-    ``path`` never collide (the last rename wins).
+    temporary file is removed when the write fails with an exception. Temporary names are unique per
+    call, so concurrent writers of one ``path`` never collide (the last rename wins).
 
     Parameters
     ----------
@@ -66,7 +65,6 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
         error_header["EXTNAME"] = UNCERTAINTY_EXTNAME
         error_header.add_comment("1-sigma uncertainty of the primary image, same units and grid")
         images.append((uncertainty, error_header))
-    remove_stale_temporaries(path)
     temporary = temporary_path(path)
     try:
         if compress is None:

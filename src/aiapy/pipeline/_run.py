@@ -12,13 +12,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from aiapy.pipeline._config import PrepConfig
-from aiapy.pipeline._inputs import expand_inputs, output_path
+from aiapy.pipeline._inputs import expand_inputs, output_path, remove_stale_temporaries
 from aiapy.pipeline._output import check_output, is_aiapy_output
 from aiapy.pipeline._report import FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
 from aiapy.pipeline._steps import identity_of, process_file
 
-__all__ = ["prep_files", "make_config", "plan_outputs"]
+__all__ = ["prep_files", "make_config", "plan_outputs", "prepare_out_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,12 @@ def plan_outputs(paths, out_dir):
                 "Move it or choose another --out."
             )
     return outputs
+
+
+def prepare_out_dir(out_dir):
+    """Create the output folder if needed and remove the temporary files killed runs of this host left there."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
 
 
 def _scan(paths, outputs, config):
@@ -313,7 +319,7 @@ def prep_files(
     paths = expand_inputs(inputs)
     out_dir = Path(out_dir).expanduser().resolve()
     outputs = plan_outputs(paths, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     executor = "serial" if workers is None and scheduler is None and client is None else "dask"
     settings = config.keywords() | {
         "executor": executor, "workers": workers, "scheduler": scheduler, "config_id": config.config_id,
