@@ -144,7 +144,8 @@ def _keywords():
                 continue
             name = _RENAMED.get((group, field.name), field.name)
             if name in table or name == "steps":
-                raise RuntimeError(f"option {name!r} is defined by two step option sets ({table[name][0]}, {group}).")
+                owner = table[name][0] if name in table else "PrepConfig"
+                raise RuntimeError(f"option {name!r} is defined twice ({owner}, {group}); rename one.")
             table[name] = (group, field, hints[field.name])
     return table
 
