@@ -230,3 +230,16 @@ def test_psf_larger_than_memory_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert main(["psf", "171", "--size", "64", "--out", str(out)]) == 2
     assert "64 x 64 PSF does not fit in the available memory" in capsys.readouterr().err
     assert main(["psf", "171", "--size", "0", "--out", str(out)]) == 2
+
+
+def test_prep_output_larger_than_memory_fails_that_file(tmp_path, capsys, monkeypatch):
+    """An image that does not fit in memory: that file FAILED with the size it needed, no traceback."""
+    from aiapy.pipeline import _steps
+
+    def no_memory(path):
+        raise MemoryError("Unable to allocate 128. GiB for an array with shape (131072, 131072) and data type float64")
+
+    monkeypatch.setattr(_steps, "read_map", no_memory)
+    assert main(["prep", str(sample.AIA_171_CUTOUT), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "MemoryError: Unable to allocate 128. GiB" in err and "Traceback" not in err
