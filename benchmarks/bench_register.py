@@ -2,49 +2,46 @@
 Benchmark of level-1.5 registration on a 4096 x 4096 frame against plain scipy.ndimage.affine_transform.
 
 The baseline is what the peer aiapy does through sunpy ``Map.rotate``: one ``affine_transform(order=3)``
-call on the float64 frame (spline prefilter included). `register` is timed with each kernel on the same
-frame, in the same process (best of 3), and compared with a plain reference of the same kernel (scipy for
-the spline; for cubic convolution, a direct evaluation of the Keys kernel on a 256-row band, as the full
-frame would take minutes in Python). Peak memory is traced with tracemalloc (numpy allocations). Run:
+call on the float64 frame (spline prefilter included). Each case is timed in the same process, interleaved
+with the baseline (3 runs, medians), so the ratios hold on a shared, noisy machine; the errors are against
+the float64 reference of the same kernel (scipy followed by the clip for the spline; for cubic convolution
+a direct evaluation of the Keys kernel on a 256-row band, as the full frame would take minutes in Python).
+Peak memory is traced with tracemalloc (numpy allocations). Figures go in the benchmark notes, not here.
+Run:
 
     python benchmarks/bench_register.py
-
-Notes (2 cores, int16 full frame, float32; best of 3, the machine otherwise idle):
-
-- scipy baseline 1.47 s, ~0.5 s of it the prefilter (its axis-0 pass, strided, alone ~0.39 s).
-- spline 0.40 s (x3.7) on 2 threads, 0.45 s (x3.3) on 1, error 2.0e-7 of the image maximum, peak 146 MiB;
-  cubic convolution 0.31 s (x4.7-4.8), error 2.8e-7; float64 ~0.7 s and ~0.55 s (errors ~1e-14).
-- The tap engine (~0.3 s, always on one thread) does per pixel ~35 array passes for the 4 x 4 tap sums,
-  ~26 for the weights and 1-3 for the positions, in tiles whose ~15 arrays stay in L2 cache (a 64 x 4096
-  block spilled to L3 and ran ~2x slower per pass). Threads do not help it: its ~10^5 short numpy calls
-  hand the GIL back and forth, which cost more than the second core gave.
-- The cubic B-spline prefilter takes ~0.15 s on one thread: scipy along axis 1, from the image straight
-  into the output-dtype coefficients (~0.09 s; this part runs on threads), then contiguous row
-  recursions along axis 0 carried in float64 rows (~0.05 s).
-- `register` adds ~20 ms (header statistics over the output).
 """
 
 import os
+import statistics
 import time
 import tracemalloc
 
 import numpy as np
+import sunpy.map
 from scipy import ndimage
 
-from aiapy.calibrate._interpolate import keys_weights
+from aiapy.calibrate._interpolate import kernel_weights
 from aiapy.calibrate.register import level15_geometry, register
 from aiapy.data.sample import full_frame_171
 
 REPEATS = 3
+#: (label, input dtype, register keywords, issue-14 target ratio or None)
+CASES = [
+    ("default, float64 input", np.float64, {}, 2.5),
+    ("dtype=float32, float64 input", np.float64, {"dtype": "float32"}, 4.0),
+    ("default, int16 input", np.int16, {}, None),
+    ("default, float32 input", np.float32, {}, None),
+    ("cubic-convolution, float64 input", np.float64, {"method": "cubic-convolution"}, None),
+    ("cubic-convolution, float32", np.float64, {"method": "cubic-convolution", "dtype": "float32"}, None),
+    ("default, workers=1, float64 input", np.float64, {"workers": 1}, None),
+]
 
 
-def best_time(func):
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+def timed(func):
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
 
 
 def peak_memory(func):
@@ -61,7 +58,7 @@ def keys_reference_band(image, matrix, offset, rows, missing):
     py = matrix[0, 0] * qy + matrix[0, 1] * qx + offset[0]
     px = matrix[1, 0] * qy + matrix[1, 1] * qx + offset[1]
     iy, ix = np.floor(py).astype(int), np.floor(px).astype(int)
-    wy, wx = keys_weights(py - iy), keys_weights(px - ix)
+    wy, wx = kernel_weights("cubic-convolution", py - iy), kernel_weights("cubic-convolution", px - ix)
     out = np.zeros(py.shape)
     for k in range(4):
         for m in range(4):
@@ -74,34 +71,42 @@ def keys_reference_band(image, matrix, offset, rows, missing):
 
 def main():
     smap = full_frame_171()
-    image = smap.data
+    image = smap.data.astype(np.float64)
     matrix, offset, *_ = level15_geometry(smap)
     missing = float(image.min())
-    print(f"cores: {os.cpu_count()}, frame {image.shape} {image.dtype}, best of {REPEATS}")
+    print(f"cores: {os.cpu_count()}, frame {image.shape}, {REPEATS} runs, medians; ratio = baseline / case")
 
     def baseline():
-        data = image.astype(np.float64)
-        return ndimage.affine_transform(data, matrix, offset, order=3, mode="constant", cval=missing)
+        return ndimage.affine_transform(image, matrix, offset, order=3, mode="constant", cval=missing)
 
-    t_base, ref = best_time(baseline)
-    print(f"scipy affine_transform(order=3), plain: {t_base:.3f} s, peak {peak_memory(baseline):.0f} MiB")
+    ref = baseline()
+    spline_ref = np.clip(ref, image.min(), image.max())  # register's clip (missing is the minimum)
     band = (1900, 2156)
-    keys_ref = keys_reference_band(image.astype(np.float64), matrix, offset, band, missing)
-    for method in ("spline", "cubic-convolution"):
-        for dtype in (np.float32, np.float64):
-            for workers in (None, 1):
+    keys_ref = keys_reference_band(image, matrix, offset, band, missing)
+    print(f"baseline scipy affine_transform(order=3), float64: peak {peak_memory(baseline):.0f} MiB")
+    maps = {dtype: sunpy.map.Map(image.astype(dtype), smap.meta) for dtype in (np.float64, np.float32, np.int16)}
+    register(maps[np.float32])  # loads the compiled kernels (numba cache) once, outside the timings
+    for label, dtype, keywords, target in CASES:
 
-                def run(method=method, dtype=dtype, workers=workers):
-                    return register(smap, method=method, missing=missing, dtype=dtype, workers=workers).data
+        def run(dtype=dtype, keywords=keywords):
+            return register(maps[dtype], **keywords).data
 
-                t, out = best_time(run)
-                expected, got = (ref, out) if method == "spline" else (keys_ref, out[band[0] : band[1]])
-                error = np.abs(got - expected).max() / np.abs(expected).max()
-                print(
-                    f"register {method:18s} {np.dtype(dtype).name:8s} workers={workers or os.cpu_count()}: "
-                    f"{t:.3f} s, speed-up x{t_base / t:.2f}, max error / image max {error:.1e}, "
-                    f"peak {peak_memory(run):.0f} MiB"
-                )
+        base_times, times = [], []
+        for _ in range(REPEATS):
+            base_times.append(timed(baseline)[0])
+            t, out = timed(run)
+            times.append(t)
+        t_base, t_case = statistics.median(base_times), statistics.median(times)
+        if keywords.get("method") == "cubic-convolution":
+            expected, got = keys_ref, out[band[0] : band[1]]
+        else:
+            expected, got = spline_ref, out
+        error = np.abs(got - expected).max() / np.abs(expected).max()
+        goal = f" (target >= {target}x: {'met' if t_base / t_case >= target else 'NOT met'})" if target else ""
+        print(
+            f"register {label:34s}: {t_case:.3f} s vs {t_base:.3f} s, ratio x{t_base / t_case:.2f}{goal}, "
+            f"max error / max {error:.1e}, peak {peak_memory(run):.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

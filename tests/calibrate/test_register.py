@@ -102,7 +102,7 @@ def test_spline_matches_plain_scipy(cutout, angle, order):
 @pytest.mark.parametrize(("angle", "mag", "shift"), [(0.3, 1.002, (0.3, -0.7)), (0.0, 1.0, (-1e-13, 2 - 1e-13))])
 def test_interior_blocks(cutout, angle, mag, shift):
     image = cutout.data[250:420, 380:440].astype(np.float64)
-    shape = (_interpolate._BLOCK_ROWS + 90, 40)
+    shape = (_interpolate._TASK_ROWS + 90, 40)
     matrix, offset = _transform(angle, mag, image.shape, shape, shift=shift)
     expected = _slow_reference(image, matrix, offset, shape, "cubic-convolution", -1.0)
     result = _interpolate.affine_resample(image, matrix, offset, shape, method="cubic-convolution", missing=-1.0)
@@ -115,15 +115,15 @@ def test_interior_blocks(cutout, angle, mag, shift):
 
 @pytest.mark.parametrize("angle", [0.3, 7.0, 40.0])
 def test_threads_and_tiles_do_not_change_the_result(cutout, monkeypatch, angle):
-    """The numbers depend on the row blocks only: not on the prefilter's threads, nor on the tile size
-    (narrow tiles of 24 columns also cut shift changes mid-tile)."""
+    """The numbers do not depend on the threads, nor on how the rows are shared among them (tasks of 24
+    rows instead of 64), bit for bit."""
     image = cutout.data[:300, :300].astype(np.float64)
-    shape = (2 * _interpolate._BLOCK_ROWS + 37, 330)  # wider than the input: its edges are crossed
+    shape = (2 * _interpolate._TASK_ROWS + 37, 330)  # wider than the input: its edges are crossed
     matrix, offset = _transform(angle, 1.002, image.shape, shape)
     for method in ("cubic-convolution", "spline"):
         results = []
-        for workers, tile_bytes in ((1, _interpolate._TILE_BYTES), (3, _interpolate._TILE_BYTES), (1, 24 * 64 * 4)):
-            monkeypatch.setattr(_interpolate, "_TILE_BYTES", tile_bytes)
+        for workers, task_rows in ((1, _interpolate._TASK_ROWS), (3, _interpolate._TASK_ROWS), (2, 24)):
+            monkeypatch.setattr(_interpolate, "_TASK_ROWS", task_rows)
             results.append(
                 _interpolate.affine_resample(
                     image, matrix, offset, shape, method=method, missing=-1.0, dtype=np.float32, workers=workers
@@ -317,3 +317,32 @@ def test_full_frame(tmp_path):
         header = fits.getheader(path)
     assert header["LVL_NUM"] == 1.5 and header["BITPIX"] == -32 and "BLANK" not in header
     assert "register" in str(header["HISTORY"])
+
+
+def test_register_options_mirror_the_keywords():
+    """The option set has one field per keyword of register (same names, same defaults), each with help,
+    and its method choices are the kernel registry (a kernel added later is a choice too)."""
+    import dataclasses
+    import inspect
+
+    from aiapy.calibrate import RegisterOptions
+
+    signature = inspect.signature(register).parameters
+    fields = {f.name: f for f in RegisterOptions.fields()}
+    assert set(fields) == set(signature) - {"smap"}
+    for name, field in fields.items():
+        assert field.default == signature[name].default and field.metadata["help"]
+    assert list(fields["method"].metadata["choices"]) == list(_interpolate.KERNELS)
+    options = RegisterOptions(method="scipy", dtype=np.float32, missing=1)
+    assert (options.method, options.dtype, options.missing) == ("spline", "float32", 1.0)
+    assert RegisterOptions().clip_for_method is True  # spline clips, as sunpy's Map.rotate
+    assert RegisterOptions(method="cubic-convolution").clip_for_method is False  # IDL ROT does not
+    assert RegisterOptions(method="linear", clip=True).clip_for_method is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.order = 1
+    with pytest.raises(ValueError, match=r"method must be one of 'nearest'.*'spline' \(B-spline"):
+        RegisterOptions(method="bicubic")
+    with pytest.raises(TypeError, match="clip"):
+        RegisterOptions(clip="yes")
+    with pytest.raises(ValueError, match="dtype"):
+        RegisterOptions(dtype="float16")

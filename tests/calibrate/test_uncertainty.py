@@ -6,6 +6,7 @@ import pytest
 
 from aiapy.calibrate import estimate_error
 from aiapy.calibrate.utils import get_error_table
+from aiapy.utils.channels import READ_NOISE, telescope_number
 
 # channel: (10 DN compare_idl, 10 DN default read noise, 1000 DN default)
 FIGURES = {
@@ -74,6 +75,53 @@ def test_compression_term_vanishes_below_25_dn():
     # At 25 DN the compression term switches on at its floor 1/sqrt(12): the variance jumps by 1/12
     # (plus 0.001 DN x 1.975 DN/ph of shot noise).
     assert above**2 - below**2 == pytest.approx(1 / 12 + 0.001 * 1.975, rel=1e-6)
+
+
+def _row(channel):
+    table = get_error_table()
+    return table[table["WAVELNTH"].to_value(u.AA) == channel][0]
+
+
+def _literal_error(counts, channel, *, n_sample=1, fractions=(), read_noise):
+    """The formula term by term, as aia_bp_estimate_error writes it (float64)."""
+    row = _row(channel)
+    gain, compress = row["DNPERPHT"].value, row["COMPRESS"]
+    shot = np.sqrt(counts * gain) / np.sqrt(n_sample)
+    compression = np.where(counts < 25, 0.0, np.maximum(shot / compress, 1 / np.sqrt(12))) / np.sqrt(n_sample)
+    variance = shot**2 + 0.18**2 + (read_noise**2 + 1 / 12) / n_sample + compression**2
+    return np.sqrt(variance + sum((f * counts) ** 2 for f in fractions))
+
+
+@pytest.mark.parametrize("channel", FIGURES)
+@pytest.mark.parametrize("n_sample", [1, 3])
+def test_matches_literal_formula(channel, n_sample):
+    # every branch of the compression term (below 25 DN, at its floor, proportional) across the range
+    counts = np.concatenate([np.linspace(0, 100, 4001), np.geomspace(100, 2e4, 500)])
+    chianti = float(_row(channel)["CHIANTI"])
+    result = estimate_error(counts * DN, channel * u.AA, n_sample=n_sample, compare_idl=True, include_chianti=True)
+    expected = _literal_error(counts, channel, n_sample=n_sample, fractions=(chianti,), read_noise=1.15)
+    np.testing.assert_allclose(result.value, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [(np.float16, np.float32), (np.float32, np.float32), (np.float64, np.float64), (np.int16, np.float64)],
+)
+def test_output_dtype_rule(dtype, expected):
+    counts = np.array([[0, 7, 24, 25, 26], [100, 1000, 2000, 12000, -3]]).astype(dtype)
+    result = estimate_error(counts * DN, 171 * u.AA)
+    assert result.dtype == expected
+    reference = estimate_error(counts.astype(np.float64) * DN, 171 * u.AA)
+    np.testing.assert_allclose(result.value, reference.value, rtol=1e-6)
+
+
+def test_large_array_in_blocks():
+    counts = np.random.default_rng(1).uniform(-10, 5000, (300, 301))  # several blocks and a partial one
+    result = estimate_error(counts * DN, 94 * u.AA, negative="nan")
+    with np.errstate(invalid="ignore"):  # negative counts: NaN, as in SolarSoft
+        expected = _literal_error(counts, 94, read_noise=READ_NOISE[telescope_number(94 * u.AA)])
+    np.testing.assert_allclose(result.value, expected, rtol=1e-12)
+    assert np.array_equal(np.isnan(result.value), counts < 0)
 
 
 def test_error_table_argument_forms():

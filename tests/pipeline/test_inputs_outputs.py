@@ -1,12 +1,15 @@
 """Input expansion, output naming, atomic writes and the validity check that lets reruns skip files."""
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
 
-from aiapy.pipeline import _output, check_output, expand_inputs, output_path
+from aiapy.pipeline import _output, check_output, expand_inputs, is_aiapy_output, output_path
 from aiapy.pipeline._inputs import temporary_path
 from aiapy.pipeline._output import write_output
+from aiapy.pipeline._run import prepare_out_dir
 
 
 def test_expand_files_directories_and_globs(flare_inputs, tmp_path):
@@ -33,7 +36,10 @@ def test_expand_errors(tmp_path):
 def test_output_names(tmp_path):
     assert output_path("/a/aia.lev1.171A.image_lev1.fits", tmp_path).name == "aia.lev1.171A.image_lev1_lev1.5.fits"
     assert output_path("/a/x.fits.gz", tmp_path) == tmp_path / "x_lev1.5.fits"
-    assert temporary_path(tmp_path / "x_lev1.5.fits") == tmp_path / ".x_lev1.5.fits.part"
+    # issue 12: temporary names are unique per call (process, host, token), hidden, beside the output
+    first, second = temporary_path(tmp_path / "x_lev1.5.fits"), temporary_path(tmp_path / "x_lev1.5.fits")
+    assert first != second and first.parent == tmp_path
+    assert first.name.startswith(f".x_lev1.5.fits.{os.getpid()}@") and first.name.endswith(".part")
 
 
 @pytest.fixture
@@ -53,7 +59,8 @@ def test_written_output_is_valid(tmp_path, image, compress):
     path = tmp_path / "out.fits"
     write_output(path, image, _header(), compress=compress, uncertainty=image / 10)
     assert check_output(path, config_id="abc", uncertainty=True) == (True, "")
-    assert not temporary_path(path).exists()
+    assert is_aiapy_output(path)  # the settings key is found without decoding the tiles
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
     with fits.open(path) as hdulist:
         data = [hdu.data for hdu in hdulist if hdu.data is not None]
     if compress == "rice":
@@ -102,3 +109,24 @@ def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch, compress
     with pytest.raises(KeyboardInterrupt):
         write_output(path, image, _header(), compress=compress)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_killed_writers_are_removed(tmp_path, image, monkeypatch):
+    """A kill -9 leaves a temporary file: the next run into that folder removes it, and only such files."""
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = "node1.cluster.example"  # a host name with dots, as on clusters
+    monkeypatch.setattr(socket, "gethostname", lambda: host)
+    path = tmp_path / "out.fits"
+    stale = tmp_path / f".out.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"
+    alive = tmp_path / f".out.fits.{os.getpid()}@{host}@0123456789ab.part"  # a writer still running
+    remote = tmp_path / ".out.fits.1@another-host@0123456789ab.part"  # another host of a shared disk
+    other = tmp_path / f".other.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"  # another output's, dead
+    for leftover in (stale, alive, remote, other):
+        leftover.write_bytes(b"partial")
+    write_output(path, image, _header())
+    prepare_out_dir(tmp_path)
+    assert sorted(tmp_path.iterdir()) == sorted([path, alive, remote])

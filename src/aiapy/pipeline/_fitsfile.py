@@ -6,7 +6,10 @@ import warnings
 import sunpy.map
 from astropy.io import fits
 
-__all__ = ["open_images", "read_output"]
+__all__ = ["open_images", "read_output", "image_header", "is_aiapy_output", "CONFIG_KEY"]
+
+#: Header keyword holding the identifier of the settings an output was made with.
+CONFIG_KEY = "AIAPYCFG"
 
 
 @contextlib.contextmanager
@@ -39,3 +42,33 @@ def read_output(path):
         # native byte order, so the arrays behave like any other float array
         maps = [sunpy.map.Map(hdu.data.astype(hdu.data.dtype.newbyteorder("=")), hdu.header.copy()) for hdu in images]
     return maps[0], (maps[1] if len(maps) > 1 else None)
+
+
+def image_header(path):
+    """
+    The header of the first image of a FITS file, read quickly: tile-compressed images are not decoded (their
+    table header carries the image's keywords), and no data are read. Warnings about odd cards are silenced.
+
+    Raises
+    ------
+    OSError
+        If the file is not FITS.
+    ValueError
+        If it holds no two-dimensional image.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(path, disable_image_compression=True) as hdulist:
+            for hdu in hdulist:
+                header = hdu.header
+                if header.get("ZIMAGE") or (hdu.is_image and header.get("NAXIS") == 2):
+                    return header  # parsed: independent of the closed file
+    raise ValueError(f"{path} holds no two-dimensional image.")
+
+
+def is_aiapy_output(path):
+    """Whether ``path`` is a FITS file whose image header carries `CONFIG_KEY` (False if unreadable)."""
+    try:
+        return CONFIG_KEY in image_header(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

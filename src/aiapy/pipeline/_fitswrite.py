@@ -2,8 +2,8 @@
 Writing uncompressed FITS images with CHECKSUM and DATASUM in one pass over the data.
 
 Astropy's ``writeto(checksum=True)`` converts the image to big-endian, then computes the data sum in a
-second, slower routine (~80 ms for a 4096 x 4096 float32 image, half of it the sum). Here the big-endian
-copy is summed by numpy as 32-bit words (~8 ms) and written directly (~40 ms in all). The header is built
+second, slower routine (about half of its time). Here the big-endian copy is summed by numpy as 32-bit words
+and written directly (figures: ``benchmarks/bench_pipeline.py``). The header is built
 by astropy (`~astropy.io.fits.PrimaryHDU` / `~astropy.io.fits.ImageHDU` add the structural keywords), so
 only the checksums are computed here, as the FITS standard defines them.
 
