@@ -3,6 +3,7 @@ running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thi
 
 from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER, PrepConfig
 from aiapy.pipeline._fitsfile import read_output
+from aiapy.pipeline._jsoc import prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, check_output
 from aiapy.pipeline._pointing import write_header_pointing_table
@@ -11,6 +12,7 @@ from aiapy.pipeline._run import prep_files
 
 __all__ = [
     "prep_files",
+    "prep_jsoc",
     "PrepReport",
     "FileResult",
     "PrepConfig",
