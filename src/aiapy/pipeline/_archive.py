@@ -286,11 +286,11 @@ class Downloads:
         while (item := self.results.get()) is not self._DONE:
             yield item
 
-    def ready(self, *, block):
-        """The records fetched since the last call (waiting for one if ``block``); None marks the end."""
+    def ready(self, *, timeout):
+        """The records fetched since the last call, waiting up to ``timeout`` s for one; None marks the end."""
         items = []
         try:
-            items.append(self.results.get(block=block))
+            items.append(self.results.get(timeout=timeout))
             while True:
                 items.append(self.results.get_nowait())
         except queue.Empty:

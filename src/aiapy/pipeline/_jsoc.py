@@ -135,24 +135,21 @@ class _Prep:
                 self._done(item, process_file(item.paths[0], self.outputs[item.record], self.config, self.shared))
 
     def run_dask(self, client):
-        from distributed import wait
-
         [shared] = client.scatter([self.shared], broadcast=True, hash=False)
         config = dataclasses.replace(self.config, threads=1)
         futures, finished = {}, False
         try:
             while not finished or futures:
-                for item in self.downloads.ready(block=not futures):
+                # wait for a download; while tasks run, look at them every 50 ms
+                for item in self.downloads.ready(timeout=0.05 if futures else None):
                     if item is None:
                         finished = True
                     elif self._arrived(item):
                         output = self.outputs[item.record]
                         futures[client.submit(process_file, item.paths[0], output, config, shared, pure=False)] = item
-                if futures:
-                    done = wait(list(futures), timeout=0.1, return_when="FIRST_COMPLETED").done
-                    for future in done:
-                        item = futures.pop(future)
-                        self._done(item, self._future_result(future, item))
+                for future in [f for f in futures if f.done()]:
+                    item = futures.pop(future)
+                    self._done(item, self._future_result(future, item))
         finally:
             client.cancel(list(futures))
 
