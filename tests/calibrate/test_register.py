@@ -317,3 +317,32 @@ def test_full_frame(tmp_path):
         header = fits.getheader(path)
     assert header["LVL_NUM"] == 1.5 and header["BITPIX"] == -32 and "BLANK" not in header
     assert "register" in str(header["HISTORY"])
+
+
+def test_register_options_mirror_the_keywords():
+    """The option set has one field per keyword of register (same names, same defaults), each with help,
+    and its method choices are the kernel registry (a kernel added later is a choice too)."""
+    import dataclasses
+    import inspect
+
+    from aiapy.calibrate import RegisterOptions
+
+    signature = inspect.signature(register).parameters
+    fields = {f.name: f for f in RegisterOptions.fields()}
+    assert set(fields) == set(signature) - {"smap"}
+    for name, field in fields.items():
+        assert field.default == signature[name].default and field.metadata["help"]
+    assert list(fields["method"].metadata["choices"]) == list(_interpolate.KERNELS)
+    options = RegisterOptions(method="scipy", dtype=np.float32, missing=1)
+    assert (options.method, options.dtype, options.missing) == ("spline", "float32", 1.0)
+    assert RegisterOptions().clip_for_method is True  # spline clips, as sunpy's Map.rotate
+    assert RegisterOptions(method="cubic-convolution").clip_for_method is False  # IDL ROT does not
+    assert RegisterOptions(method="linear", clip=True).clip_for_method is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.order = 1
+    with pytest.raises(ValueError, match=r"method must be one of 'nearest'.*'spline' \(B-spline"):
+        RegisterOptions(method="bicubic")
+    with pytest.raises(TypeError, match="clip"):
+        RegisterOptions(clip="yes")
+    with pytest.raises(ValueError, match="dtype"):
+        RegisterOptions(dtype="float16")

@@ -1,5 +1,7 @@
 """Input expansion, output naming, atomic writes and the validity check that lets reruns skip files."""
 
+import os
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -33,7 +35,10 @@ def test_expand_errors(tmp_path):
 def test_output_names(tmp_path):
     assert output_path("/a/aia.lev1.171A.image_lev1.fits", tmp_path).name == "aia.lev1.171A.image_lev1_lev1.5.fits"
     assert output_path("/a/x.fits.gz", tmp_path) == tmp_path / "x_lev1.5.fits"
-    assert temporary_path(tmp_path / "x_lev1.5.fits") == tmp_path / ".x_lev1.5.fits.part"
+    # issue 12: temporary names are unique per call (process, host, token), hidden, beside the output
+    first, second = temporary_path(tmp_path / "x_lev1.5.fits"), temporary_path(tmp_path / "x_lev1.5.fits")
+    assert first != second and first.parent == tmp_path
+    assert first.name.startswith(f".x_lev1.5.fits.{os.getpid()}@") and first.name.endswith(".part")
 
 
 @pytest.fixture

@@ -93,10 +93,10 @@ def test_config_object_and_keywords_give_the_same_settings(jsoc_export, tmp_path
     report = _run(tmp_path / "a", config=PrepConfig(dtype="float64"), in_flight=1)
     assert report.ok and report.settings["dtype"] == "float64"
     assert read_output(report.results[0].output)[0].data.dtype == np.float64
-    with pytest.raises(TypeError, match="either config or"):
-        _run(tmp_path / "b", config=PrepConfig(), dtype="float64")
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match="'colour' is not an option"):
         _run(tmp_path / "b", colour="blue")
+    with pytest.raises(ValueError, match="spikes files come in the export"):
+        _run(tmp_path / "b", steps="respike,register", spikes_dir=str(tmp_path))
 
 
 def test_bad_quality_skipped_and_listed_unless_any(jsoc_export, tmp_path):

@@ -1,12 +1,14 @@
 """Tests of Richardson-Lucy deconvolution: exactness against the plain loop, edges, guards and errors."""
 
+import dataclasses
+
 import astropy.units as u
 import numpy as np
 import pytest
 import sunpy.map
 
 from aiapy.data import sample
-from aiapy.psf import calculate_psf, deconvolve
+from aiapy.psf import BACKENDS, DeconvolveOptions, calculate_psf, deconvolve
 from aiapy.psf._deconvolve import transfer_function
 from aiapy.utils.exceptions import AIApyUserWarning
 
@@ -157,6 +159,48 @@ def test_psf_checks(cutout):
 def test_bad_options(cutout, kwargs, error, match):
     with pytest.raises(error, match=match):
         deconvolve(cutout, **kwargs)
+
+
+def test_options_object():
+    options = DeconvolveOptions(iterations=np.int64(15), acceleration="biggs-andrews")
+    assert options.iterations == 15 and type(options.iterations) is int
+    assert options.as_dict() == {
+        "iterations": 15,
+        "acceleration": "biggs-andrews",
+        "boundary": None,
+        "precision": "float32",
+        "backend": "scipy",
+        "clip_negative": True,
+    }
+    fields = {field.name: field.metadata for field in DeconvolveOptions.fields()}
+    assert fields["acceleration"]["choices"] == (None, "biggs-andrews")
+    assert fields["backend"]["choices"] == tuple(BACKENDS)
+    assert all(field["help"] for field in fields.values())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.iterations = 3
+    with pytest.raises(ValueError, match="precision must be"):
+        options.replace(precision="float16")
+    with pytest.raises(TypeError, match="backend must be a string"):
+        DeconvolveOptions(backend=None)
+
+
+def test_options_drive_deconvolve(cutout):
+    options = DeconvolveOptions(iterations=3, boundary="periodic")
+    by_options = deconvolve(cutout, **options.as_dict())
+    np.testing.assert_array_equal(by_options.data, deconvolve(cutout, iterations=3, boundary="periodic").data)
+    assert "3 iterations" in by_options.meta["history"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [(np.float16, np.float32), (np.float32, np.float32), (np.float64, np.float64), (np.int16, np.float64)],
+)
+def test_output_dtype_rule(cutout, dtype, expected):
+    data = np.clip(cutout.data[:128, :128], 0, 1000).astype(dtype)
+    result = deconvolve(sunpy.map.Map(data, cutout.meta), iterations=2)
+    assert result.data.dtype == expected
+    reference = deconvolve(sunpy.map.Map(data.astype(np.float32), cutout.meta), iterations=2)
+    np.testing.assert_allclose(result.data, reference.data, rtol=0, atol=1e-4 * reference.data.max())
 
 
 def test_bad_maps(cutout):

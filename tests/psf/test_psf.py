@@ -1,5 +1,7 @@
 """Tests of the PSF model: exactness against the direct model and the peer's check figures, options, errors."""
 
+import re
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -93,6 +95,32 @@ def test_psf_alias_and_memory_cache():
     np.testing.assert_array_equal(again, first)
 
 
+@pytest.fixture
+def cache_bytes():
+    """Restores aiapy.psf.PSF_CACHE_BYTES after a test that sets it."""
+    saved = aiapy.psf.PSF_CACHE_BYTES
+    yield
+    aiapy.psf.PSF_CACHE_BYTES = saved
+    clear_psf_cache()
+
+
+def test_cache_bytes_setting_takes_effect(cache_bytes):
+    aiapy.psf.PSF_CACHE_BYTES = 0
+    first = calculate_psf(193 * u.AA, shape=(64, 64))
+    assert calculate_psf(193 * u.AA, shape=(64, 64)) is not first  # nothing kept in memory
+    assert not first.flags.writeable
+    aiapy.psf.PSF_CACHE_BYTES = 64 * 64 * 8  # room for exactly one 64 x 64 PSF
+    first = calculate_psf(193 * u.AA, shape=(64, 64))
+    assert calculate_psf(193 * u.AA, shape=(64, 64)) is first
+    calculate_psf(171 * u.AA, shape=(64, 64))  # pushes the 193 one out
+    assert calculate_psf(193 * u.AA, shape=(64, 64)) is not first
+    with pytest.raises(ValueError, match="PSF_CACHE_BYTES must be 0"):
+        aiapy.psf.PSF_CACHE_BYTES = -1
+    with pytest.raises(TypeError, match="PSF_CACHE_BYTES must be an integer"):
+        aiapy.psf.PSF_CACHE_BYTES = 1.5
+    assert aiapy.psf.PSF_CACHE_BYTES == 64 * 64 * 8
+
+
 def test_disk_cache(tmp_path):
     clear_psf_cache()
     first = calculate_psf(211 * u.AA, shape=(128, 96), cache_dir=tmp_path)
@@ -177,6 +205,12 @@ def test_bad_options():
 def test_registry():
     assert BACKENDS["scipy"].device == "cpu"
     assert BACKENDS["cupy"].device == "gpu"
+    # the registry's descriptions write the docstrings and the error messages
+    for info in BACKENDS.values():
+        assert str(info) in calculate_psf.__doc__
+        assert str(info) in aiapy.psf.deconvolve.__doc__
+    with pytest.raises(ValueError, match=re.escape(str(BACKENDS["cupy"]))):
+        calculate_psf(171 * u.AA, backend="jax")
     assert aiapy.psf.__all__[:4] == ["calculate_psf", "psf", "filter_mesh_parameters", "deconvolve"]
 
 

@@ -4,7 +4,7 @@ from aiapy.calibrate import utils
 from aiapy.calibrate.degradation import correct_degradation, degradation
 from aiapy.calibrate.exposure import normalize_exposure
 from aiapy.calibrate.pointing import update_pointing
-from aiapy.calibrate.register import prep, register
+from aiapy.calibrate.register import RegisterOptions, prep, register
 from aiapy.calibrate.spikes import fetch_spikes, respike
 from aiapy.calibrate.uncertainty import estimate_error
 
@@ -18,5 +18,6 @@ __all__ = [
     "respike",
     "update_pointing",
     "register",
+    "RegisterOptions",
     "prep",
 ]

@@ -67,16 +67,18 @@ class Kernel:
     prefilter: bool
     #: What this kernel reproduces, shown in the public docstring and error messages.
     matches: str
+    #: Whether ``register`` clips the output to the input's range by default (``clip=None``).
+    clip: bool
 
 
 KERNELS = {}
 
 
-def register_kernel(name, *, taps, rounding=0.0, edge="clamp", prefilter=False, matches=""):
+def register_kernel(name, *, taps, rounding=0.0, edge="clamp", prefilter=False, matches="", clip=False):
     """Decorator adding a tap-weight function to `KERNELS` under ``name``."""
 
     def decorator(weights):
-        KERNELS[name] = Kernel(name, tuple(taps), rounding, weights, edge, prefilter, matches)
+        KERNELS[name] = Kernel(name, tuple(taps), rounding, weights, edge, prefilter, matches, clip)
         return weights
 
     return decorator
@@ -137,7 +139,8 @@ def keys_weights(t, out=None, *, a=-0.5):
     taps=(-1, 0, 1, 2),
     edge="mirror",
     prefilter=True,
-    matches="aiapy/sunpy register and Map.rotate: scipy.ndimage order-`order` B-spline (order 3 here)",
+    matches="B-spline of order `order` (scipy.ndimage): the numbers of aiapy/sunpy register and Map.rotate",
+    clip=True,
 )
 def bspline3_weights(t, out=None):
     """

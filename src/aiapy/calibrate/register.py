@@ -1,5 +1,6 @@
 """Level 1 to 1.5 of AIA images ("aia_prep"): registration to a common solar-north, 0.6"/pix grid."""
 
+import dataclasses
 import logging
 import numbers
 
@@ -8,40 +9,86 @@ import numpy as np
 
 from aiapy.calibrate._interpolate import KERNELS, affine_resample
 from aiapy.calibrate.pointing import update_pointing
+from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics
+from aiapy.utils.options import Options, option
 
-__all__ = ["prep", "register"]
+__all__ = ["RegisterOptions", "prep", "register"]
 
 log = logging.getLogger(__name__)
 
 #: Peer-compatible spellings of the method names.
 _ALIASES = {"scipy": "spline"}
+#: Output dtypes `register` computes in (``dtype=None`` follows `supported_float_type`).
+_DTYPES = ("float32", "float64")
 #: Keys that no longer describe the resampled data besides the value statistics `refresh_statistics`
 #: handles: the pixel counts of the level-1 frame, and BLANK (integer data only).
 _STALE_KEYS = ("datavals", "missvals", "blank")
 
 
 def _method_list():
+    """The methods of the `KERNELS` registry with what each reproduces, for docstrings and messages."""
     return "; ".join(f"{name!r} ({kernel.matches})" for name, kernel in KERNELS.items())
 
 
-def _validate_options(method, order, missing, dtype, cubic, workers):
-    """Check every option before any work; return the canonical method name and output dtype (or None)."""
-    if not isinstance(method, str) or _ALIASES.get(method, method) not in KERNELS:
-        raise ValueError(f"method must be one of {_method_list()}; got {method!r}.")
-    method = _ALIASES.get(method, method)
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or not 0 <= order <= 5:
-        raise ValueError(f"order must be an integer from 0 to 5 (B-spline order of method='spline'); got {order!r}.")
-    if missing is not None and not isinstance(missing, numbers.Real):
-        raise TypeError(f"missing must be None (the image minimum) or a number (NaN allowed); got {missing!r}.")
-    if dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating):
-        raise ValueError(f"dtype must be None or a floating-point dtype (float32, float64); got {dtype!r}.")
-    if not isinstance(cubic, numbers.Real) or not -1 <= cubic < 0:
-        raise ValueError(f"cubic must be a number in [-1, 0) (IDL ROT's CUBIC; -0.5 in aia_prep); got {cubic!r}.")
-    if workers is not None and (not isinstance(workers, numbers.Integral) or workers < 1):
-        raise ValueError(f"workers must be None (all cores) or a positive integer; got {workers!r}.")
-    return method
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _dtype_name(dtype):
+    """The name of an output dtype of `_DTYPES`; `ValueError` for any other."""
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be None or one of {_DTYPES}; got {dtype!r}.")
+    return name
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RegisterOptions(Options):
+    """
+    The options of `register` (and of the pipeline's register step), validated when made.
+
+    ``method`` is normalised to its registry name (``"scipy"`` -> ``"spline"``), ``missing`` to a float
+    and ``dtype`` to a dtype name; `clip_for_method` resolves ``clip=None``.
+    """
+
+    method: str = option("spline", help="interpolation kernel (see register)", choices=KERNELS.keys())
+    order: int = option(3, help="order (0-5) of the B-spline of method 'spline'")
+    missing: float | None = option(None, help="value of output pixels outside the input (default: image minimum)")
+    dtype: str | None = option(None, help="output dtype (default: float32 for float16/32 input, else float64)",
+                               choices=_DTYPES)  # fmt: skip
+    cubic: float = option(-0.5, help="parameter a in [-1, 0) of method 'cubic-convolution' (IDL ROT's CUBIC)")
+    clip: bool | None = option(None, help="clip the output to the input's range (default: the method's)")
+    workers: int | None = option(None, help="threads of the B-spline prefilter (default: all cores)")
+
+    def _validate(self):
+        method = _ALIASES.get(self.method, self.method) if isinstance(self.method, str) else self.method
+        if method not in KERNELS:
+            raise ValueError(f"method must be one of {_method_list()}; got {self.method!r}.")
+        object.__setattr__(self, "method", method)
+        if not _is_integer(self.order) or not 0 <= self.order <= 5:
+            raise ValueError(f"order must be an integer from 0 to 5 (method='spline'); got {self.order!r}.")
+        if self.missing is not None:
+            if not isinstance(self.missing, numbers.Real) or isinstance(self.missing, bool):
+                raise TypeError(f"missing must be None (image minimum) or a number, NaN allowed; got {self.missing!r}")
+            object.__setattr__(self, "missing", float(self.missing))
+        if self.dtype is not None:
+            object.__setattr__(self, "dtype", _dtype_name(self.dtype))
+        if not isinstance(self.cubic, numbers.Real) or isinstance(self.cubic, bool) or not -1 <= self.cubic < 0:
+            raise ValueError(f"cubic must be a number in [-1, 0) (IDL ROT's CUBIC: -0.5); got {self.cubic!r}.")
+        if self.clip is not None and not isinstance(self.clip, bool | np.bool_):
+            raise TypeError(f"clip must be None (the method's default), True or False; got {self.clip!r}.")
+        if self.workers is not None and (not _is_integer(self.workers) or self.workers < 1):
+            raise ValueError(f"workers must be None (all cores) or a positive integer; got {self.workers!r}.")
+
+    @property
+    def clip_for_method(self):
+        """``clip``, or the method's default when None (True for the spline, False for the others)."""
+        return KERNELS[self.method].clip if self.clip is None else bool(self.clip)
 
 
 def level15_geometry(smap):
@@ -82,7 +129,7 @@ def level15_geometry(smap):
     return matrix, offset_xy[::-1], (int(size[1]), int(size[0])), r_full - q_lo + 1, scale
 
 
-def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=-0.5, workers=None):
+def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=-0.5, clip=None, workers=None):
     """
     Register an AIA level-1 map to level 1.5: solar north up, 0.6"/pix, Sun centre at the frame centre.
 
@@ -96,27 +143,22 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     order : int
         Order (0-5) of the B-spline of ``method="spline"``; 3 by default as in the peer aiapy and sunpy.
     method : str
-        The interpolation kernel:
+        The interpolation kernel, a name of the kernel registry (``"scipy"`` is accepted for ``"spline"``):
 
-        ``"spline"``
-            B-spline of order ``order`` (scipy.ndimage); the same numbers as aiapy/sunpy ``register`` and
-            ``Map.rotate`` with scipy (``"scipy"`` is accepted as an alias).
-        ``"cubic-convolution"``
-            Keys cubic convolution with ``a = cubic`` (-0.5), applied as IDL ``ROT(..., CUBIC=-0.5)`` in
-            SolarSoft ``aia_prep``: matches SolarSoft's default.
-        ``"linear"``
-            Bilinear: SolarSoft ``aia_prep, /interp``.
-        ``"nearest"``
-            Nearest neighbour: SolarSoft ``aia_prep, /nearest``.
-    dtype : numpy float dtype, optional
-        Output dtype. Default: float32 for float32 input, float64 otherwise (integers are promoted).
-        ``float32`` halves memory and time in pipelines (results within ~2e-7 of the image maximum).
+        METHODS
+    dtype : {None, "float32", "float64"} or numpy dtype, optional
+        Output dtype. Default: `~aiapy.utils.dtypes.supported_float_type` of the input's (float32 for
+        float16 and float32 input, float64 otherwise: integers are promoted).
     cubic : float
         The cubic-convolution parameter ``a`` in [-1, 0), for ``method="cubic-convolution"``.
+    clip : bool, optional
+        Clip the output to the range of the input data and ``missing``, as sunpy's ``Map.rotate``. Default:
+        the method's: True for ``"spline"`` (whose ringing otherwise overshoots the input range next to hot
+        pixels, as in sunpy and aiapy); False for the others (IDL ROT does not clip; the weights of
+        ``"linear"`` and ``"nearest"`` are non-negative, so their output is within the range anyway).
     workers : int, optional
-        Threads of the B-spline prefilter (``method="spline"``); all cores by default. The interpolation
-        itself runs on one thread (~0.35 s for a 4096 x 4096 float32 frame): to use many cores, register
-        many images at once, as `aiapy.pipeline.prep_files` does with worker processes.
+        Threads of the B-spline prefilter (``method="spline"``); all cores by default. To use many cores,
+        register many images at once, as `aiapy.pipeline.prep_files` does with worker processes.
 
     Returns
     -------
@@ -131,7 +173,7 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     Raises
     ------
     TypeError
-        If ``smap`` is not an AIA map, or ``missing`` is not a number.
+        If ``smap`` is not an AIA map, or ``missing`` or ``clip`` is of the wrong type.
     ValueError
         For an unknown ``method`` or a bad ``order``, ``dtype``, ``cubic`` or ``workers``.
 
@@ -163,34 +205,47 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     .. [3] Lemen et al. (2012), Sol. Phys. 275, 17 (AIA; level-1.5 definition).
     """
     check_aia_map(smap, function="register")
-    method = _validate_options(method, order, missing, dtype, cubic, workers)
+    options = RegisterOptions(
+        missing=missing, order=order, method=method, dtype=dtype, cubic=cubic, clip=clip, workers=workers
+    )
     check_level1(smap, function="register", strict=False)
     data = smap.data
-    if dtype is None:
-        dtype = np.float32 if data.dtype.kind == "f" and data.dtype.itemsize == 4 else np.float64
-    dtype = np.dtype(dtype)
-    if missing is None:
-        missing = float(np.nanmin(data))
+    dtype = supported_float_type(data.dtype) if options.dtype is None else np.dtype(options.dtype)
+    missing = float(np.nanmin(data)) if options.missing is None else options.missing
     matrix, offset, shape, crpix, scale = level15_geometry(smap)
     log.debug("register: %s -> %s at %s arcsec/pix, CRPIX %s", data.shape, shape, scale, crpix)
-    params = {"a": float(cubic)} if method == "cubic-convolution" else {}
+    method = options.method
+    params = {"a": float(options.cubic)} if method == "cubic-convolution" else {}
     out = affine_resample(
         data.astype(data.dtype.newbyteorder("="), copy=False),
         matrix,
         offset,
         shape,
         method=method,
-        order=int(order),
-        missing=float(missing),
+        order=options.order,
+        missing=missing,
         dtype=dtype,
-        workers=workers,
+        workers=options.workers,
         **params,
     )
-    options = f"method={method!r}" + (f", order={order}" if method == "spline" else "")
-    options += f", cubic={cubic}" if method == "cubic-convolution" else ""
+    if options.clip_for_method:
+        np.clip(out, np.nanmin([np.nanmin(data), missing]), np.nanmax([np.nanmax(data), missing]), out=out)
+    text = f"method={method!r}" + (f", order={options.order}" if method == "spline" else "")
+    text += f", cubic={options.cubic}" if method == "cubic-convolution" else ""
+    text += f", clip={options.clip_for_method}"
     meta = _level15_meta(smap, out, crpix, scale)
-    add_history(meta, f"register: level 1.5 at {scale} arcsec/pix, {options}, missing={missing}, dtype={dtype}")
+    add_history(meta, f"register: level 1.5 at {scale} arcsec/pix, {text}, missing={missing}, dtype={dtype}")
     return smap._new_instance(out, meta, plot_settings=smap.plot_settings)
+
+
+def _document_methods(function):
+    """Write the `KERNELS` registry into the METHODS placeholder of ``function``'s docstring."""
+    if function.__doc__:  # None under python -OO
+        items = "\n\n        ".join(f"``{name!r}``\n            {kernel.matches}." for name, kernel in KERNELS.items())
+        function.__doc__ = function.__doc__.replace("METHODS", items, 1)
+
+
+_document_methods(register)
 
 
 def _level15_meta(smap, out, crpix, scale):

@@ -1,14 +1,30 @@
 """Batch processing of many AIA level-1 files to level 1.5: serially, on a local Dask cluster or on a
-running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`."""
+running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`,
+generated from the option sets composed in `PrepConfig`."""
 
-from aiapy.pipeline._config import DEFAULT_STEPS, POINTING_SOURCES, REGISTER_METHODS, STEP_ORDER, PrepConfig
-from aiapy.pipeline._fitsfile import read_output
+from aiapy.pipeline._config import (
+    DEFAULT_STEPS,
+    DTYPES,
+    KEYWORDS,
+    POINTING_SOURCES,
+    REGISTER_METHODS,
+    STEP_ORDER,
+    DeconvolveOptions,
+    OutputOptions,
+    PointingOptions,
+    PrepConfig,
+    RegisterOptions,
+    RespikeOptions,
+    UncertaintyOptions,
+)
+from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._jsoc import prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, check_output
 from aiapy.pipeline._pointing import write_header_pointing_table
 from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import prep_files
+from aiapy.pipeline._run import make_config, plan_outputs, prep_files
+from aiapy.pipeline._shared import SharedData
 
 __all__ = [
     "prep_files",
@@ -16,14 +32,26 @@ __all__ = [
     "PrepReport",
     "FileResult",
     "PrepConfig",
+    "RegisterOptions",
+    "DeconvolveOptions",
+    "RespikeOptions",
+    "PointingOptions",
+    "UncertaintyOptions",
+    "OutputOptions",
+    "KEYWORDS",
+    "SharedData",
+    "make_config",
+    "plan_outputs",
     "STEP_ORDER",
     "DEFAULT_STEPS",
     "POINTING_SOURCES",
     "REGISTER_METHODS",
+    "DTYPES",
     "COMPRESSIONS",
     "expand_inputs",
     "output_path",
     "check_output",
+    "is_aiapy_output",
     "read_output",
     "write_header_pointing_table",
 ]

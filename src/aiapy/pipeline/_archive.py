@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import re
 import socket
@@ -27,8 +28,12 @@ from sunpy.time import TimeRange
 from aiapy.net import jsoc
 from aiapy.net.exceptions import NoDataError, RemoteUnavailableError
 from aiapy.net.export import CorruptDownloadError, export_files, fetch_verified, temporary_path, verify_fits
+from aiapy.utils.options import Options, option
 
-__all__ = ["SERIES", "EXPORT_CHUNK", "KEYWORDS", "Record", "query_records", "Downloads", "check_reachable"]
+__all__ = [
+    "SERIES", "EXPORT_CHUNK", "KEYWORDS", "QUALITY_CHOICES", "ArchiveOptions", "Record", "query_records", "Downloads",
+    "check_reachable",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,8 @@ SERIES = {
 }
 #: The keywords read for each record.
 KEYWORDS = ("T_REC", "T_OBS", "WAVELNTH", "QUALITY", "EXPTIME", "FSN")
+#: ``good``: records with QUALITY != 0 are not fetched (they are listed in the report); ``any``: all are.
+QUALITY_CHOICES = ("good", "any")
 #: Most records in one export request.
 EXPORT_CHUNK = 500
 #: What to use instead of the archive path when the JSOC cannot be reached.
@@ -47,6 +54,43 @@ OFFLINE_HINT = (
     "Offline, download the level-1 files another way and run the file-based `aiapy prep FILES -o DIR` "
     "(aiapy.pipeline.prep_files)."
 )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ArchiveOptions(Options):
+    """The options of the archive part of `aiapy.pipeline.prep_jsoc` (``aiapy prep --jsoc``)."""
+
+    email: str | None = option(None, help="an address registered for JSOC exports (required with --jsoc)")
+    cadence: str | None = option(None, help="keep one record per channel and interval, e.g. 12s, 1min, 1h")
+    quality: str = option("good", help="good: skip records with QUALITY != 0 (listed in the report); any: keep them",
+                          choices=QUALITY_CHOICES)  # fmt: skip
+    in_flight: int = option(4, help="files downloaded at once")
+    keep_level1: str | None = option(None, help="keep the level-1 files in this folder (reused by later runs)")
+    export_timeout: float = option(600.0, help="seconds to wait for a pending JSOC export (files staged from tape)")
+
+    def _validate(self):
+        if not isinstance(self.email, str) or "@" not in self.email:
+            raise ValueError(
+                f"email={self.email!r}: prep_jsoc (aiapy prep --jsoc ... --email ADDRESS) needs an address registered "
+                "for JSOC exports (register at http://jsoc.stanford.edu/ajax/register_email.html). Without the "
+                "network, use the file-based `aiapy prep FILES -o DIR` (aiapy.pipeline.prep_files)."
+            )
+        parse_cadence(self.cadence)
+        if self.quality not in QUALITY_CHOICES:
+            raise ValueError(f"quality={self.quality!r} is not known; choose from {QUALITY_CHOICES}.")
+        if isinstance(self.in_flight, bool) or not isinstance(self.in_flight, int) or self.in_flight < 1:
+            raise ValueError(f"in_flight must be a positive int, not {self.in_flight!r}.")
+        if isinstance(self.export_timeout, bool) or not isinstance(self.export_timeout, int | float):
+            raise TypeError(f"export_timeout must be a number of seconds, not {self.export_timeout!r}.")
+        if not self.export_timeout > 0:
+            raise ValueError(f"export_timeout must be positive, not {self.export_timeout!r}.")
+        if self.keep_level1 is not None:
+            object.__setattr__(self, "keep_level1", str(self.keep_level1))
+
+    @property
+    def cadence_seconds(self):
+        """Seconds between selected records; None: every record."""
+        return parse_cadence(self.cadence)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +277,16 @@ def _check_record(record):
     return verify
 
 
+def _stamp(paths, record):
+    """
+    Set the files' modification time to the record's T_REC: a file downloaded again is then the same input
+    to the prep (whose outputs carry the input's size, time and keys), so outputs are identical across runs.
+    """
+    stamp = Time(record.t_rec.rstrip("Z"), scale="utc").unix
+    for path in paths:
+        os.utime(path, (stamp, stamp))
+
+
 def _verified_local(paths, record):
     """True when every path exists and passes the download checks (a file kept from an earlier run)."""
     try:
@@ -380,6 +434,7 @@ class Downloads:
                         result.error = f"{type(error).__name__}: {error}"
                 if result.paths:
                     result.nbytes = sum(p.stat().st_size for p in result.paths)
+                    _stamp(result.paths, record)
         result.seconds = time.perf_counter() - start
         if result.error is not None:
             self.release()

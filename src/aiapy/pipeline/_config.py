@@ -1,19 +1,35 @@
-"""The settings of a batch run: the steps, their order, and the identifier stored in every output."""
+"""
+The settings of a batch run: one option set per step, composed into `PrepConfig`, and the identifier of the
+settings that decide an output's bytes.
+"""
 
 import dataclasses
 import hashlib
 import json
+import os
+import typing
+from pathlib import Path
 
+from aiapy._version import __version__
 from aiapy.calibrate._interpolate import KERNELS
-from aiapy.psf._deconvolve import ACCELERATIONS
+from aiapy.pipeline._output import COMPRESSIONS
+from aiapy.pipeline._stepoptions import DeconvolveOptions, RegisterOptions
+from aiapy.utils.options import Options, option
 
 __all__ = [
     "STEP_ORDER",
     "DEFAULT_STEPS",
     "POINTING_SOURCES",
     "REGISTER_METHODS",
-    "DECONVOLVE_ACCELERATIONS",
+    "DTYPES",
     "PrepConfig",
+    "RegisterOptions",
+    "DeconvolveOptions",
+    "RespikeOptions",
+    "PointingOptions",
+    "UncertaintyOptions",
+    "OutputOptions",
+    "KEYWORDS",
 ]
 
 #: Every step, in the order SolarSoft applies them (respike and PSF deconvolution act on the level-1
@@ -27,44 +43,224 @@ DEFAULT_STEPS = ("update_pointing", "register", "degradation", "exposure")
 POINTING_SOURCES = ("header", "bundled", "jsoc", "lmsal")
 #: Interpolation kernels of ``register`` (its registry).
 REGISTER_METHODS = tuple(KERNELS)
-#: Richardson-Lucy variants of ``deconvolve``.
-DECONVOLVE_ACCELERATIONS = ACCELERATIONS
+#: Output data types (float32 halves the size; the level-1 data have 16 bits).
+DTYPES = ("float32", "float64")
 
 
-@dataclasses.dataclass(frozen=True)
-class PrepConfig:
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RespikeOptions(Options):
+    """Options of the respike step."""
+
+    spikes_dir: str | None = option(
+        None, help="where the JSOC <name>.spikes.fits files are (default: beside each image)"
+    )
+
+    def _validate(self):
+        if self.spikes_dir is not None:
+            if not isinstance(self.spikes_dir, str | os.PathLike):
+                raise TypeError(f"spikes_dir must be None or a path, not {self.spikes_dir!r}.")
+            object.__setattr__(self, "spikes_dir", str(self.spikes_dir))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointingOptions(Options):
+    """Options of the update_pointing step."""
+
+    source: str = option(
+        "header",
+        help=f"master pointing table: one of {', '.join(POINTING_SOURCES)} or a table file; 'header' keeps the "
+        "level-1 header pointing (SolarSoft /use_hdr_pnt, no network) and skips update_pointing",
+    )
+
+    def _validate(self):
+        if not isinstance(self.source, str | os.PathLike):
+            raise TypeError(f"pointing must be a source name or a path, not {type(self.source).__name__}.")
+        source = str(self.source)
+        if source not in POINTING_SOURCES and not Path(source).is_file():
+            raise ValueError(f"pointing={source!r} is neither one of {POINTING_SOURCES} nor an existing table file.")
+        object.__setattr__(self, "source", source)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UncertaintyOptions(Options):
+    """Whether the 1-sigma uncertainty (`aiapy.calibrate.estimate_error`) is written beside the image."""
+
+    enabled: bool = option(False, help="write the 1-sigma uncertainty as a second HDU named UNCERTAINTY")
+
+    def _validate(self):
+        _check_bool("uncertainty", self.enabled)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OutputOptions(Options):
+    """How outputs are written."""
+
+    dtype: str = option("float32", help="output data type", choices=DTYPES)
+    compress: str | None = option(
+        None, help="tile compression: rice (lossy, fpack-like) or gzip (lossless)", choices=tuple(COMPRESSIONS)
+    )
+    overwrite: bool = option(False, help="redo outputs that already exist and are valid")
+
+    def _validate(self):
+        object.__setattr__(self, "dtype", str(self.dtype))
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r} is not supported; choose from {DTYPES}.")
+        if self.compress not in COMPRESSIONS:
+            raise ValueError(f"compress={self.compress!r} is not supported; choose from {list(COMPRESSIONS)}.")
+        _check_bool("overwrite", self.overwrite)
+
+
+#: The option set of each group of `PrepConfig`, and the step it belongs to (None: every run).
+_GROUPS = {
+    "respike": (RespikeOptions, "respike"),
+    "pointing": (PointingOptions, "update_pointing"),
+    "deconvolve": (DeconvolveOptions, "deconvolve"),
+    "register": (RegisterOptions, "register"),
+    "uncertainty": (UncertaintyOptions, None),
+    "output": (OutputOptions, None),
+}
+#: Fields the run sets itself: register writes the output dtype and uses one thread per Dask worker.
+_SET_BY_RUN = {("register", "dtype"), ("register", "workers")}
+#: Fields that do not change an output's bytes, so are left out of `PrepConfig.config_id`.
+_NOT_IN_ID = {("register", "workers"), ("output", "overwrite")}
+#: Where a keyword is not its field's name: a group's one main field takes the group's name.
+_RENAMED = {("pointing", "source"): "pointing", ("uncertainty", "enabled"): "uncertainty"}
+
+
+def _keywords():
+    table = {}
+    for group, (cls, _) in _GROUPS.items():
+        hints = typing.get_type_hints(cls)
+        for field in cls.fields():
+            if (group, field.name) in _SET_BY_RUN:
+                continue
+            name = _RENAMED.get((group, field.name), field.name)
+            if name in table or name == "steps":
+                raise RuntimeError(f"option {name!r} is defined by two step option sets ({table[name][0]}, {group}).")
+            table[name] = (group, field, hints[field.name])
+    return table
+
+
+#: Every keyword of `prep_files` (and flag of ``aiapy prep``) that sets a step option:
+#: ``name -> (group, dataclass field, type)``, generated from the option sets.
+KEYWORDS = _keywords()
+
+
+def _normalise_steps(steps):
+    if isinstance(steps, str):
+        steps = [s.strip() for s in steps.split(",") if s.strip()]
+    try:
+        steps = list(steps)
+    except TypeError:
+        raise TypeError(f"steps must be a comma-separated str or an iterable of str, not {steps!r}.") from None
+    unknown = [s for s in steps if s not in STEP_ORDER]
+    if unknown:
+        raise ValueError(f"steps {unknown} are not known; choose from {', '.join(STEP_ORDER)}.")
+    return tuple(s for s in STEP_ORDER if s in steps)
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class PrepConfig(Options):
     """
-    The settings of a batch run, validated by `aiapy.pipeline.prep_files`; small and picklable.
+    The settings of a batch run: the steps and one validated, frozen option set per step.
 
-    ``steps`` is in `STEP_ORDER`; ``pointing`` is a `POINTING_SOURCES` name or a file path.
+    Built once (by `aiapy.pipeline.prep_files`, ``prep_jsoc`` or the ``aiapy prep`` command line), small and
+    picklable, and handed to every task. Either give the option sets, or today's flat keywords (each names
+    one option of one set, see `KEYWORDS`), or both (the keywords then change the given sets)::
+
+        PrepConfig(steps=("register",), register=RegisterOptions(method="cubic-convolution"))
+        PrepConfig(steps="register", method="cubic-convolution")    # the same settings
+
+    Parameters
+    ----------
+    steps : iterable of str or comma-separated str
+        Steps from `STEP_ORDER`; they always run in that (SolarSoft) order. Default: `DEFAULT_STEPS`.
+    respike : `RespikeOptions`
+    pointing : `PointingOptions`
+    deconvolve : `DeconvolveOptions`
+    register : `RegisterOptions`
+        Its ``dtype`` is the output's (``output.dtype``) and its ``workers`` one per Dask worker; both are
+        set by the run.
+    uncertainty : `UncertaintyOptions`
+    output : `OutputOptions`
+    **keywords
+        Single options by their `KEYWORDS` name, e.g. ``iterations=30``, ``method="linear"``,
+        ``pointing="jsoc"``, ``uncertainty=True``, ``dtype="float64"``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an unknown keyword or step, or an invalid value (naming the option).
     """
 
-    steps: tuple = DEFAULT_STEPS
-    pointing: str = "header"
-    dtype: str = "float32"
-    compress: str | None = None
-    uncertainty: bool = False
-    overwrite: bool = False
-    spikes_dir: str | None = None
-    iterations: int = 25
-    acceleration: str | None = None
-    method: str = "spline"
-    order: int = 3
-    threads: int | None = None  # threads of register's spline prefilter (None: all cores); not in config_id
+    steps: tuple = option(DEFAULT_STEPS, help="steps to apply, always in the SolarSoft order", choices=STEP_ORDER)
+    respike: RespikeOptions = option(RespikeOptions(), help="options of respike", cli=False)
+    pointing: PointingOptions = option(PointingOptions(), help="options of update_pointing", cli=False)
+    deconvolve: DeconvolveOptions = option(DeconvolveOptions(), help="options of deconvolve", cli=False)
+    register: RegisterOptions = option(RegisterOptions(), help="options of register", cli=False)
+    uncertainty: UncertaintyOptions = option(UncertaintyOptions(), help="the uncertainty HDU", cli=False)
+    output: OutputOptions = option(OutputOptions(), help="how outputs are written", cli=False)
+
+    def __init__(self, *, steps=DEFAULT_STEPS, **keywords):
+        object.__setattr__(self, "steps", _normalise_steps(steps))
+        changes, given = {}, {}
+        for name, value in keywords.items():
+            if name in _GROUPS and (isinstance(value, _GROUPS[name][0]) or name not in KEYWORDS):
+                given[name] = value  # an option set ("pointing" and "uncertainty" name a set and an option)
+            elif name in KEYWORDS:
+                group, field, _ = KEYWORDS[name]
+                changes.setdefault(group, {})[field.name] = value
+            else:
+                raise TypeError(f"{name!r} is not an option of the pipeline; options: {', '.join(KEYWORDS)}.")
+        for group, (cls, _) in _GROUPS.items():
+            options = given.get(group, cls())
+            if not isinstance(options, cls):
+                raise TypeError(f"{group} must be a {cls.__name__}, not {type(options).__name__}.")
+            object.__setattr__(self, group, options.replace(**changes[group]) if group in changes else options)
+        self._validate()
+
+    def _validate(self):
+        if self.register.dtype is not None:
+            raise ValueError("register.dtype must be None: the output dtype (output.dtype) sets it.")
 
     @property
     def active_steps(self):
         """The steps that run: update_pointing is dropped when the header pointing is kept."""
-        return tuple(s for s in self.steps if not (s == "update_pointing" and self.pointing == "header"))
+        return tuple(s for s in self.steps if not (s == "update_pointing" and self.pointing.source == "header"))
+
+    def register_options(self, *, workers=None):
+        """The options register is called with: the output dtype, and ``workers`` threads if given."""
+        options = self.register.replace(dtype=self.output.dtype)
+        return options if workers is None else options.replace(workers=workers)
+
+    def settings(self):
+        """
+        The settings that decide an output's bytes, as a JSON-ready dict: the aiapy version, the steps that
+        run, the options of those steps only, the output type and compression, and the uncertainty HDU.
+        Options of steps that do not run are left out, so changing them keeps existing outputs valid.
+        """
+        active = self.active_steps
+        settings = {"aiapy": __version__, "steps": list(active)}
+        for group, (_, step) in _GROUPS.items():
+            if step is not None and step not in active:
+                continue
+            values = {
+                f.name: getattr(getattr(self, group), f.name)
+                for f in getattr(self, group).fields()
+                if (group, f.name) not in _NOT_IN_ID | _SET_BY_RUN
+            }
+            settings[group] = values
+        if "update_pointing" in active and settings["pointing"]["source"] not in POINTING_SOURCES:
+            settings["pointing"]["source"] = "file"  # the table's content is checked instead (AIAPYPNT)
+        return settings
 
     @property
     def config_id(self):
-        """A short hash of the settings that change the output bytes; stored in every output header."""
-        fields = dataclasses.asdict(self)
-        fields.pop("overwrite")
-        fields.pop("threads")
-        if self.acceleration is None:  # left out, so outputs made before the option existed stay valid
-            fields.pop("acceleration")
-        fields["steps"] = list(self.active_steps)
-        text = json.dumps(fields, sort_keys=True)
+        """A short hash of `settings`, stored in every output header (``AIAPYCFG``)."""
+        text = json.dumps(self.settings(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

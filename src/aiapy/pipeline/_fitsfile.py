@@ -6,7 +6,10 @@ import warnings
 import sunpy.map
 from astropy.io import fits
 
-__all__ = ["open_images", "read_output"]
+__all__ = ["open_images", "read_output", "is_aiapy_output", "CONFIG_KEY"]
+
+#: Header keyword holding the identifier of the settings an output was made with.
+CONFIG_KEY = "AIAPYCFG"
 
 
 @contextlib.contextmanager
@@ -39,3 +42,14 @@ def read_output(path):
         # native byte order, so the arrays behave like any other float array
         maps = [sunpy.map.Map(hdu.data.astype(hdu.data.dtype.newbyteorder("=")), hdu.header.copy()) for hdu in images]
     return maps[0], (maps[1] if len(maps) > 1 else None)
+
+
+def is_aiapy_output(path):
+    """Whether ``path`` is a FITS file whose image header carries `CONFIG_KEY` (False if unreadable)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # any file may be asked about; its oddities do not matter here
+            with open_images(path) as (_, images):
+                return CONFIG_KEY in images[0].header
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

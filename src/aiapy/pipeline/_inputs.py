@@ -1,15 +1,36 @@
 """Turning the INPUT arguments of a batch (files, directories, globs) into input and output paths."""
 
+import contextlib
 import glob
+import hashlib
+import logging
 import os
+import socket
+import uuid
 from pathlib import Path
 
-__all__ = ["expand_inputs", "output_path", "temporary_path", "FITS_SUFFIXES"]
+from aiapy.pipeline._fitsfile import is_aiapy_output, open_images
+
+__all__ = [
+    "expand_inputs",
+    "output_path",
+    "temporary_path",
+    "remove_stale_temporaries",
+    "input_identity",
+    "is_output_name",
+    "FITS_SUFFIXES",
+    "OUTPUT_SUFFIX",
+]
+
+log = logging.getLogger(__name__)
 
 #: File name endings taken as FITS when a directory is expanded.
 FITS_SUFFIXES = (".fits", ".fits.gz", ".fts", ".fit", ".fits.fz")
-_OUTPUT_SUFFIX = "_lev1.5.fits"
+#: The ending of every output name.
+OUTPUT_SUFFIX = "_lev1.5.fits"
 _TEMP_SUFFIX = ".part"
+#: Header keys of an input whose values identify its observation (with the file's size and mtime).
+_IDENTITY_KEYS = ("T_OBS", "DATE-OBS", "WAVELNTH", "FSN", "EXPTIME")
 
 
 def _is_fits_name(name):
@@ -29,7 +50,9 @@ def expand_inputs(inputs):
     Returns
     -------
     list of `pathlib.Path`
-        Resolved paths, sorted, duplicates removed.
+        Resolved paths, sorted, duplicates removed. A directory or pattern never yields aiapy's own outputs
+        (named ``*_lev1.5.fits`` and carrying the pipeline's settings key), so an output folder that is also
+        the input folder can be run again.
 
     Raises
     ------
@@ -49,14 +72,18 @@ def expand_inputs(inputs):
         if not isinstance(item, str | os.PathLike):
             raise TypeError(f"each input must be a str or path-like, not {item!r} ({type(item).__name__}).")
         path = Path(item).expanduser()
-        if path.is_dir():
-            matches = [child for child in path.iterdir() if child.is_file() and _is_fits_name(child.name)]
-        elif path.is_file():
+        if path.is_file():
             matches = [path]
-        elif glob.has_magic(str(path)):
-            matches = [Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file()]
         else:
-            matches = []
+            if path.is_dir():
+                found_here = [child for child in path.iterdir() if child.is_file() and _is_fits_name(child.name)]
+            elif glob.has_magic(str(path)):
+                found_here = [Path(name) for name in glob.glob(str(path), recursive=True) if Path(name).is_file()]
+            else:
+                found_here = []
+            matches = [match for match in found_here if not _is_output(match)]
+            if len(matches) < len(found_here):
+                log.info("%s: %d aiapy output(s) left out", item, len(found_here) - len(matches))
         if not matches:
             raise FileNotFoundError(f"input {str(item)!r} matches no file.")
         found.update(match.resolve() for match in matches)
@@ -74,10 +101,69 @@ def output_path(input_path, out_dir):
         if lower.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    return Path(out_dir) / f"{name}{_OUTPUT_SUFFIX}"
+    return Path(out_dir) / f"{name}{OUTPUT_SUFFIX}"
+
+
+def is_output_name(path):
+    """Whether ``path`` is named as an output (``*_lev1.5.fits``)."""
+    return Path(path).name.endswith(OUTPUT_SUFFIX)
+
+
+def _is_output(path):
+    """An aiapy output: named as one and carrying the settings key in its header (read without the data)."""
+    return is_output_name(path) and is_aiapy_output(path)
+
+
+def _owner():
+    return f"{os.getpid()}@{socket.gethostname()}"
 
 
 def temporary_path(path):
-    """The hidden temporary name an output is written under before its atomic rename: ``.<name>.part``."""
+    """
+    A hidden temporary name for writing ``path`` before its atomic rename, unique to this call:
+    ``.<name>.<pid>@<host>@<token>.part``, so that concurrent runs (processes, hosts, threads) writing the
+    same output never share one.
+    """
     path = Path(path)
-    return path.with_name(f".{path.name}{_TEMP_SUFFIX}")
+    return path.with_name(f".{path.name}.{_owner()}@{uuid.uuid4().hex[:12]}{_TEMP_SUFFIX}")
+
+
+def _process_is_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path):
+    """
+    Remove the temporary files of ``path`` left by killed processes of this host (kill -9, power loss);
+    those of live processes, or of other hosts of a shared file system, are left alone.
+    """
+    path = Path(path)
+    prefix, host = f".{path.name}.", socket.gethostname()
+    for candidate in path.parent.glob(f"{glob.escape(prefix)}*{_TEMP_SUFFIX}"):
+        owner = candidate.name[len(prefix) : -len(_TEMP_SUFFIX)].split("@")
+        if len(owner) != 3 or owner[1] != host or not owner[0].isdigit():
+            continue
+        if not _process_is_alive(int(owner[0])):
+            log.debug("Removing %s, left by a process that no longer runs", candidate)
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+
+
+def input_identity(path):
+    """
+    A short hash identifying an input file's content cheaply: its size and modification time and the
+    observation keys of its header (T_OBS, DATE-OBS, WAVELNTH, FSN, EXPTIME). Stored in each output
+    (``AIAPYINP``), so that replacing an input makes its output stale.
+    """
+    stat = os.stat(path)
+    with open_images(path) as (_, images):
+        header = images[0].header
+        keys = [repr(header.get(key)) for key in _IDENTITY_KEYS]
+    text = "|".join([str(stat.st_size), str(stat.st_mtime_ns), *keys])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

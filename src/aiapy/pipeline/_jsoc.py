@@ -1,78 +1,47 @@
 """From the archive to level 1.5 in one call: `prep_jsoc` finds level-1 records at the JSOC, downloads them
 and preps them, the downloads overlapped with the prep so that the slower of the two sets the pace."""
 
-import dataclasses
 import logging
-import os
+import sys
 import time
 from pathlib import Path
 
+from astropy.io import fits
+
 from aiapy.net.config import get_settings
 from aiapy.pipeline._archive import (
+    ArchiveOptions,
     Downloads,
     check_reachable,
-    parse_cadence,
     parse_channels,
     parse_time_range,
     query_records,
 )
-from aiapy.pipeline._config import PrepConfig
-from aiapy.pipeline._inputs import output_path
 from aiapy.pipeline._output import check_output
 from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import _dask_client, _Progress, _validate
+from aiapy.pipeline._run import _dask_client, _Progress, _validate_executor, make_config, plan_outputs
 from aiapy.pipeline._shared import build_shared
 from aiapy.pipeline._steps import process_file
 from aiapy.utils.constants import DETECTOR_SHAPE
 from aiapy.utils.quality import check_quality_flag
 
-__all__ = ["prep_jsoc", "QUALITY_CHOICES"]
+__all__ = ["prep_jsoc"]
 
 log = logging.getLogger(__name__)
 
-#: ``good``: records with QUALITY != 0 are not fetched (they are listed in the report); ``any``: all are.
-QUALITY_CHOICES = ("good", "any")
-#: The options of `prep_files` that `prep_jsoc` passes on to the prep, with their defaults.
-_PREP_OPTIONS = {
-    "steps": PrepConfig.steps, "pointing": "header", "dtype": "float32", "compress": None, "uncertainty": False,
-    "overwrite": False, "iterations": 25, "acceleration": None, "method": "spline", "order": 3,
-}  # fmt: skip
 _LEVEL1_DIR = ".level1"
 
 
-def _prep_config(config, options, workers, scheduler, client):
-    unknown = sorted(set(options) - set(_PREP_OPTIONS))
-    if unknown:
-        raise TypeError(f"prep_jsoc got unknown option(s) {unknown}; prep options are {sorted(_PREP_OPTIONS)}.")
-    if config is not None:
-        if options:
-            raise TypeError(f"give either config or the prep options {sorted(options)}, not both.")
-        if not isinstance(config, PrepConfig):
-            raise TypeError(f"config must be a PrepConfig, not {type(config).__name__}.")
-        options = {name: getattr(config, name) for name in _PREP_OPTIONS}
-    values = {**_PREP_OPTIONS, **options}
-    steps, pointing, dtype = _validate(
-        values["steps"], values["pointing"], values["dtype"], values["compress"], values["iterations"],
-        values["acceleration"], values["method"], values["order"], workers, scheduler, client,
-    )  # fmt: skip
-    values.update(steps=steps, pointing=pointing, dtype=dtype, uncertainty=bool(values["uncertainty"]),
-                  overwrite=bool(values["overwrite"]))  # fmt: skip
-    return PrepConfig(**values)
-
-
-def _validate_archive(email, quality, in_flight, export_timeout):
-    if not isinstance(email, str) or "@" not in email:
+def _configs(config, options):
+    """The prep's `PrepConfig` and the `ArchiveOptions` from ``prep_jsoc``'s keywords."""
+    archive_names = {f.name for f in ArchiveOptions.fields()}
+    archive = ArchiveOptions(**{k: v for k, v in options.items() if k in archive_names})
+    prep = make_config(config, **{k: v for k, v in options.items() if k not in archive_names})
+    if prep.respike.spikes_dir is not None:
         raise ValueError(
-            f"email={email!r}: prep_jsoc (aiapy prep --jsoc ... --email ADDRESS) needs an address registered for "
-            "JSOC exports (register at http://jsoc.stanford.edu/ajax/register_email.html). Without the network, "
-            "use the file-based `aiapy prep FILES -o DIR` (aiapy.pipeline.prep_files)."
+            f"spikes_dir={prep.respike.spikes_dir!r} is not used by prep_jsoc: the spikes files come in the export."
         )
-    if quality not in QUALITY_CHOICES:
-        raise ValueError(f"quality={quality!r} is not known; choose from {QUALITY_CHOICES}.")
-    if isinstance(in_flight, bool) or not isinstance(in_flight, int) or in_flight < 1:
-        raise ValueError(f"in_flight must be a positive int, not {in_flight!r}.")
-    if not isinstance(export_timeout, int | float) or not export_timeout > 0:
-        raise ValueError(f"export_timeout must be a positive number of seconds, not {export_timeout!r}.")
+    return prep, archive
 
 
 class _ArchiveProgress(_Progress):
@@ -136,7 +105,8 @@ class _Prep:
 
     def run_dask(self, client):
         [shared] = client.scatter([self.shared], broadcast=True, hash=False)
-        config = dataclasses.replace(self.config, threads=1)
+        # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
+        config = self.config.replace(register=self.config.register.replace(workers=1))
         futures, finished = {}, False
         try:
             while not finished or futures:
@@ -160,13 +130,35 @@ class _Prep:
             return FileResult(str(item.paths[0]), str(self.outputs[item.record]), "failed", error=f"{type(error).__name__}: {error}")
 
 
-def _settings(config, start, end, channels, cadence, quality, in_flight, keep, out_dir, executor, skipped):
+def _complete(records, outputs, config, shared):
+    """
+    The records whose output is complete and valid (same settings, same pointing table, made from that
+    record: its FSN), skipped without a download.
+    """
+    identity = {"AIAPYPNT": shared.pointing_id} if shared.pointing_id is not None else None
+    complete = {}
+    for record in records:
+        if config.output.overwrite:
+            break
+        output = outputs[record]
+        valid, _ = check_output(output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity)
+        if valid and _fsn(output) == record.fsn:
+            complete[record] = FileResult(record.name, str(output), "skipped")
+    return complete
+
+
+def _fsn(path):
+    with fits.open(path) as hdulist:
+        return next((h.header["FSN"] for h in hdulist if "FSN" in h.header), None)
+
+
+def _settings(config, archive, start, end, channels, out_dir, executor, skipped):
     return {
-        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels, "cadence_s": cadence,
-        "quality": quality, "in_flight": in_flight, "keep_level1": keep, "steps": list(config.active_steps),
-        "pointing": config.pointing, "dtype": config.dtype, "compress": config.compress,
-        "uncertainty": config.uncertainty, "overwrite": config.overwrite, "executor": executor,
-        "config_id": config.config_id, "out_dir": str(out_dir),
+        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels,
+        "archive": {**archive.as_dict(), "email": None}, "steps": list(config.active_steps),
+        "pointing": config.pointing.source, "dtype": config.output.dtype, "compress": config.output.compress,
+        "uncertainty": config.uncertainty.enabled, "overwrite": config.output.overwrite, "executor": executor,
+        "config_id": config.config_id, "options": config.settings(), "out_dir": str(out_dir),
         "quality_skipped": [
             {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)} for r in skipped
         ],
@@ -181,10 +173,6 @@ def prep_jsoc(
     cadence=None,
     email=None,
     config=None,
-    quality="good",
-    in_flight=4,
-    keep_level1=None,
-    export_timeout=600.0,
     workers=None,
     scheduler=None,
     client=None,
@@ -219,26 +207,25 @@ def prep_jsoc(
     email : str
         An address registered for JSOC exports (required).
     config : `PrepConfig`, optional
-        The prep's settings as one object; or give them as keywords (``**options``), not both.
-    quality : {"good", "any"}
-        ``"good"`` (default) skips records with QUALITY != 0 (listed, with their decoded flags, in
-        ``report.settings["quality_skipped"]``); ``"any"`` preps them too.
-    in_flight : int
-        Files downloaded at once.
-    keep_level1 : path-like, optional
-        Keep the level-1 files (and spikes files) in this folder; they are reused by later runs. Default:
-        a hidden ``.level1`` folder in ``out_dir``, emptied as the prep goes.
-    export_timeout : float
-        Seconds to wait for an export the JSOC has not finished (files staged from tape); the records of
-        an export still pending then fail with a message saying so.
+        The prep's steps and options, as for `prep_files` (keywords in ``**options`` change it). With the
+        ``respike`` step, each record's spikes file comes in the same export; a ``"jsoc"``/``"lmsal"``
+        pointing table is fetched once for the whole range.
     workers, scheduler, client, memory_limit, progress
         As for `prep_files`: the prep runs on Dask workers (downloads stay in this process; the output and
         level-1 folders must be on a file system the workers share).
     **options
-        The prep options of `prep_files`: ``steps``, ``pointing``, ``dtype``, ``compress``,
-        ``uncertainty``, ``overwrite``, ``iterations``, ``acceleration``, ``method``, ``order``. With the
-        ``respike`` step, each record's spikes file comes in the same export. A ``"jsoc"``/``"lmsal"``
-        pointing table is fetched once for the whole range.
+        The archive options (`ArchiveOptions`):
+
+        - ``quality`` (``"good"``, ``"any"``): ``"good"`` (default) skips records with QUALITY != 0,
+          listed with their decoded flags in ``report.settings["quality_skipped"]``; ``"any"`` preps them.
+        - ``in_flight`` (int, default 4): files downloaded at once.
+        - ``keep_level1`` (path-like): keep the level-1 (and spikes) files in this folder, reused by later
+          runs; default: a hidden ``.level1`` folder in ``out_dir``, emptied as the prep goes.
+        - ``export_timeout`` (seconds, default 600): how long to wait for an export the JSOC has not
+          finished (files staged from tape); the records of an export still pending then fail, saying so.
+
+        and the prep options of `prep_files` (``steps``, ``pointing``, ``method``, ``iterations``,
+        ``uncertainty``, ``dtype``, ``compress``, ``overwrite``, ...; see `KEYWORDS`).
 
     Returns
     -------
@@ -262,38 +249,35 @@ def prep_jsoc(
     started = time.perf_counter()
     start, end = parse_time_range(time_range)
     channels = parse_channels(channels)
-    seconds = parse_cadence(cadence)
-    _validate_archive(email, quality, in_flight, export_timeout)
-    config = _prep_config(config, options, workers, scheduler, client)
+    config, archive = _configs(config, {"cadence": cadence, "email": email, **options})
+    _validate_executor(workers, scheduler, client)
     settings = get_settings()
     check_reachable(settings)
-    records = query_records(start, end, channels, cadence=seconds, settings=settings)
-    skipped = [r for r in records if r.quality != 0] if quality == "good" else []
+    records = query_records(start, end, channels, cadence=archive.cadence_seconds, settings=settings)
+    skipped = [r for r in records if r.quality != 0] if archive.quality == "good" else []
     records = [r for r in records if r not in skipped]
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser().resolve()
+    keep = archive.keep_level1 is not None
+    folder = Path(archive.keep_level1).expanduser().resolve() if keep else out_dir / _LEVEL1_DIR
+    outputs = dict(zip(records, plan_outputs([r.files(folder, ["image"])[0] for r in records], out_dir), strict=True))
     out_dir.mkdir(parents=True, exist_ok=True)
-    folder = Path(keep_level1) if keep_level1 is not None else out_dir / _LEVEL1_DIR
-    outputs = {r: output_path(r.files(folder, ["image"])[0], out_dir) for r in records}
-    results = {}
-    for record in records:
-        if not config.overwrite and check_output(outputs[record], config_id=config.config_id, uncertainty=config.uncertainty)[0]:
-            results[record] = FileResult(record.name, str(outputs[record]), "skipped")
-    todo = [r for r in records if r not in results]
     executor = "serial" if workers is None and scheduler is None and client is None else "dask"
-    log.info("aiapy prep --jsoc: %d record(s), %d to fetch, %d with QUALITY != 0 skipped, steps %s, %s",
-             len(records), len(todo), len(skipped), ", ".join(config.active_steps) or "none", executor)  # fmt: skip
     segments = ("image", "spikes") if "respike" in config.active_steps else ("image",)
-    downloads = Downloads(
-        todo, folder, segments=segments, email=email, in_flight=in_flight,
-        slots=None if keep_level1 is not None else 2 * in_flight, export_timeout=float(export_timeout),
-        settings=settings,
-    )  # fmt: skip
-    progress = _ArchiveProgress(len(todo), (os.isatty(2) if progress is None else bool(progress)))
-    interrupted, prep = False, None
+    results, interrupted, prep, downloads, bar = {}, False, None, None, None
     try:
         headers = [{"channel": r.channel, "shape": DETECTOR_SHAPE, "time": r.t_obs} for r in records]
         shared = build_shared(config, headers)  # a remote pointing table: once for the whole range
-        prep = _Prep(downloads.start(), outputs, config, shared, progress, keep_level1 is not None)
+        results = _complete(records, outputs, config, shared)
+        todo = [r for r in records if r not in results]
+        log.info("aiapy prep --jsoc: %d record(s), %d to fetch, %d with QUALITY != 0 skipped, steps %s, %s",
+                 len(records), len(todo), len(skipped), ", ".join(config.active_steps) or "none", executor)  # fmt: skip
+        downloads = Downloads(
+            todo, folder, segments=segments, email=archive.email, in_flight=archive.in_flight,
+            slots=None if keep else 2 * archive.in_flight, export_timeout=float(archive.export_timeout),
+            settings=settings,
+        )  # fmt: skip
+        bar = _ArchiveProgress(len(todo), sys.stderr.isatty() if progress is None else bool(progress))
+        prep = _Prep(downloads.start(), outputs, config, shared, bar, keep)
         if executor == "serial":
             prep.run_serial()
         else:
@@ -303,12 +287,13 @@ def prep_jsoc(
         interrupted = True
         log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
     finally:
-        downloads.stop()
-        progress.close()
+        if downloads is not None:
+            downloads.stop()
+        if bar is not None:
+            bar.close()
     results.update(prep.results if prep is not None else {})
     ordered = [results.get(r) or FileResult(r.name, str(outputs[r]), "cancelled") for r in records]
-    settings_out = _settings(config, start, end, channels, seconds, quality, in_flight,
-                             None if keep_level1 is None else str(keep_level1), out_dir, executor, skipped)  # fmt: skip
-    report = PrepReport(ordered, settings_out, time.perf_counter() - started, interrupted)
+    report_settings = _settings(config, archive, start, end, channels, out_dir, executor, skipped)
+    report = PrepReport(ordered, report_settings, time.perf_counter() - started, interrupted)
     log.info("%s", report.summary())
     return report

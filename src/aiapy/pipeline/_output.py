@@ -7,12 +7,20 @@ import warnings
 import numpy as np
 from astropy.io import fits
 
-from aiapy.pipeline._fitsfile import open_images
+from aiapy.pipeline._fitsfile import CONFIG_KEY, is_aiapy_output, open_images
 from aiapy.pipeline._fitswrite import write_images
-from aiapy.pipeline._inputs import temporary_path
+from aiapy.pipeline._inputs import remove_stale_temporaries, temporary_path
 from aiapy.utils.maps import refresh_statistics
 
-__all__ = ["COMPRESSIONS", "CONFIG_KEY", "UNCERTAINTY_EXTNAME", "write_output", "check_output"]
+__all__ = [
+    "COMPRESSIONS",
+    "CONFIG_KEY",
+    "IDENTITY_KEYS",
+    "UNCERTAINTY_EXTNAME",
+    "write_output",
+    "check_output",
+    "is_aiapy_output",
+]
 
 #: Output compression: None (plain FITS), "rice" (tiled RICE_1, lossy: floats are quantised to 1/16 of the
 #: local noise with subtractive dithering seeded from the data checksum (-1), so reruns give identical bytes)
@@ -22,8 +30,9 @@ COMPRESSIONS = {
     "rice": {"compression_type": "RICE_1", "quantize_level": 16.0, "dither_seed": -1},
     "gzip": {"compression_type": "GZIP_2", "quantize_level": 0.0},
 }
-#: Header keyword holding the identifier of the settings an output was made with.
-CONFIG_KEY = "AIAPYCFG"
+#: Header keywords that tie an output to what it was made from, beside `CONFIG_KEY`, and what a mismatch
+#: means: the input file (`~aiapy.pipeline._inputs.input_identity`) and the pointing table's content.
+IDENTITY_KEYS = {"AIAPYINP": "its input changed", "AIAPYPNT": "the pointing table changed"}
 #: Name of the optional uncertainty HDU.
 UNCERTAINTY_EXTNAME = "UNCERTAINTY"
 _BLOCK = 2880  # every FITS file is a whole number of 2880-byte blocks
@@ -34,7 +43,9 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
     Write an image (and its uncertainty) with CHECKSUM/DATASUM, under a temporary name renamed on success.
 
     An interrupted write leaves at most the hidden temporary file, never a partial ``path``; the
-    temporary file is removed when the write fails with an exception.
+    temporary file is removed when the write fails with an exception, and those of ``path`` left by killed
+    processes are removed first. Temporary names are unique per call, so concurrent writers of one
+    ``path`` never collide (the last rename wins).
 
     Parameters
     ----------
@@ -55,6 +66,7 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
         error_header["EXTNAME"] = UNCERTAINTY_EXTNAME
         error_header.add_comment("1-sigma uncertainty of the primary image, same units and grid")
         images.append((uncertainty, error_header))
+    remove_stale_temporaries(path)
     temporary = temporary_path(path)
     try:
         if compress is None:
@@ -69,14 +81,25 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
         raise
 
 
-def check_output(path, *, config_id, uncertainty=False):
+def check_output(path, *, config_id, uncertainty=False, identity=None):
     """
     Whether ``path`` is a complete, valid output of a run with settings ``config_id``.
 
     Valid means: its size is a whole number of FITS blocks, it opens without warnings, every HDU's CHECKSUM and
     DATASUM verify (so the bytes are exactly those written), the image header carries ``config_id`` in
-    ``AIAPYCFG``, the image is 2-D with the shape its header states, and the ``UNCERTAINTY`` HDU is present
-    when asked for.
+    ``AIAPYCFG`` and the values of ``identity``, the image is 2-D with the shape its header states, and the
+    ``UNCERTAINTY`` HDU is present when asked for.
+
+    Parameters
+    ----------
+    path : path-like
+    config_id : str
+        `PrepConfig.config_id` of the run.
+    uncertainty : bool
+        Whether the ``UNCERTAINTY`` HDU must be present.
+    identity : dict, optional
+        ``{keyword: value}`` of `IDENTITY_KEYS` the image header must hold (the input's identity, the
+        pointing table's digest).
 
     Returns
     -------
@@ -92,7 +115,7 @@ def check_output(path, *, config_id, uncertainty=False):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            reason = _check_hdus(path, config_id, uncertainty)
+            reason = _check_hdus(path, config_id, uncertainty, identity or {})
     except (OSError, ValueError, KeyError, TypeError) as error:
         return False, f"unreadable ({type(error).__name__}: {error})"
     if not reason and caught:
@@ -100,7 +123,7 @@ def check_output(path, *, config_id, uncertainty=False):
     return not reason, reason
 
 
-def _check_hdus(path, config_id, uncertainty):
+def _check_hdus(path, config_id, uncertainty, identity):
     with fits.open(path, disable_image_compression=True) as raw:
         for index, hdu in enumerate(raw):
             if hdu.verify_checksum() != 1 or hdu.verify_datasum() != 1:
@@ -108,7 +131,10 @@ def _check_hdus(path, config_id, uncertainty):
     with open_images(path) as (hdulist, images):
         header = images[0].header
         if header.get(CONFIG_KEY) != config_id:
-            return f"made with other settings ({CONFIG_KEY}={header.get(CONFIG_KEY)!r})"
+            return f"made with other settings or another aiapy version ({CONFIG_KEY}={header.get(CONFIG_KEY)!r})"
+        for key, value in identity.items():
+            if header.get(key) != value:
+                return f"{IDENTITY_KEYS[key]} ({key}={header.get(key)!r}, now {value!r})"
         if uncertainty and UNCERTAINTY_EXTNAME not in [hdu.name for hdu in hdulist]:
             return f"no {UNCERTAINTY_EXTNAME} HDU"
         shape = images[0].shape

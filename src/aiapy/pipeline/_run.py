@@ -1,7 +1,6 @@
 """Running the pipeline over many files: serially, on a local Dask cluster, or on a running scheduler."""
 
 import contextlib
-import dataclasses
 import importlib
 import logging
 import os
@@ -12,25 +11,17 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from aiapy.pipeline._config import (
-    DECONVOLVE_ACCELERATIONS,
-    DEFAULT_STEPS,
-    POINTING_SOURCES,
-    REGISTER_METHODS,
-    STEP_ORDER,
-    PrepConfig,
-)
+from aiapy.pipeline._config import PrepConfig
 from aiapy.pipeline._inputs import expand_inputs, output_path
-from aiapy.pipeline._output import COMPRESSIONS
+from aiapy.pipeline._output import check_output, is_aiapy_output
 from aiapy.pipeline._report import FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
-from aiapy.pipeline._steps import process_file
+from aiapy.pipeline._steps import identity_of, process_file
 
-__all__ = ["prep_files"]
+__all__ = ["prep_files", "make_config", "plan_outputs"]
 
 log = logging.getLogger(__name__)
 
-_DTYPES = ("float32", "float64")
 # Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
 # turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
 # register ran ~7 % slower (measured; the tap engine itself allocates nothing per tile, so it is not
@@ -47,50 +38,47 @@ _WORKER_CONFIG = {
 }
 
 
-def _validate_steps(steps):
-    if isinstance(steps, str):
-        steps = [s.strip() for s in steps.split(",") if s.strip()]
-    steps = list(steps)
-    unknown = [s for s in steps if s not in STEP_ORDER]
-    if unknown:
-        raise ValueError(f"steps {unknown} are not known; choose from {', '.join(STEP_ORDER)}.")
-    return tuple(s for s in STEP_ORDER if s in steps)
+def make_config(config=None, **keywords):
+    """
+    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by today's flat keywords
+    (``steps=``, ``method=``, ``iterations=``, ...; see `KEYWORDS`), validated.
+    """
+    if config is None:
+        return PrepConfig(**keywords)
+    if not isinstance(config, PrepConfig):
+        raise TypeError(f"config must be a PrepConfig, not {type(config).__name__}.")
+    if not keywords:
+        return config
+    groups = {f.name: getattr(config, f.name) for f in config.fields()}
+    return PrepConfig(**(groups | keywords))
 
 
-def _validate(steps, pointing, dtype, compress, iterations, acceleration, method, order, workers, scheduler, client):
-    steps = _validate_steps(steps)
-    if method not in REGISTER_METHODS:
-        raise ValueError(f"method={method!r} is not a register method; choose from {REGISTER_METHODS}.")
-    if acceleration not in DECONVOLVE_ACCELERATIONS:
-        raise ValueError(f"acceleration={acceleration!r} is not known; choose from {DECONVOLVE_ACCELERATIONS}.")
-    if not isinstance(pointing, str | os.PathLike):
-        raise TypeError(f"pointing must be a source name or a path, not {type(pointing).__name__}.")
-    pointing = str(pointing)
-    if pointing not in POINTING_SOURCES and not Path(pointing).is_file():
-        raise ValueError(f"pointing={pointing!r} is neither one of {POINTING_SOURCES} nor an existing table file.")
-    if str(dtype) not in _DTYPES:
-        raise ValueError(f"dtype={dtype!r} is not supported; choose from {_DTYPES}.")
-    if compress not in COMPRESSIONS:
-        raise ValueError(f"compress={compress!r} is not supported; choose from {list(COMPRESSIONS)}.")
-    for name, value, low, high in (("iterations", iterations, 1, None), ("order", order, 0, 5)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, not {value!r}.")
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"{name}={value} is out of range [{low}, {high if high is not None else 'inf'}].")
+def _validate_executor(workers, scheduler, client):
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be None (serial) or a positive int, not {workers!r}.")
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
         raise ValueError("give at most one of workers, scheduler and client.")
-    return steps, pointing, str(dtype)
 
 
-def _plan(paths, out_dir):
-    outputs = [output_path(path, out_dir) for path in paths]
-    seen = {}
+def plan_outputs(paths, out_dir):
+    """
+    The output path of each input, checked before any work: refused (`FileExistsError`, naming the file)
+    when an output would replace an input or a file that is not an aiapy output, and (`ValueError`) when
+    two inputs share an output name.
+    """
+    outputs = [output_path(path, Path(out_dir).expanduser().resolve()) for path in paths]
+    inputs, seen = set(paths), {}
     for path, output in zip(paths, outputs, strict=True):
         if output in seen:
             raise ValueError(f"inputs {seen[output]} and {path} would both be written to {output}; rename one.")
         seen[output] = path
+        if output in inputs:
+            raise FileExistsError(f"the output of {path} would replace the input {output}; choose another --out.")
+        if output.exists() and not is_aiapy_output(output):
+            raise FileExistsError(
+                f"{output} exists and is not an aiapy output; it would be replaced by the output of {path}. "
+                "Move it or choose another --out."
+            )
     return outputs
 
 
@@ -198,37 +186,51 @@ def _run_dask(tasks, config, shared, progress, client, results):
         futures[future] = (path, output)
     try:
         for future in as_completed(futures):
-            path, output = futures[future]
-            try:
-                result = future.result()
-            except Exception as error:  # a worker died (memory limit, killed): that file failed
-                result = FileResult(str(path), str(output), "failed", error=f"{type(error).__name__}: {error}")
-            results[path] = result
-            progress.update(result)
+            _collect(future, futures[future], progress, results)
+    except KeyboardInterrupt:
+        for future, task in futures.items():  # files the workers finished meanwhile are on disk: count them
+            if future.status == "finished" and task[0] not in results:
+                _collect(future, task, progress, results)
+        raise
     finally:
         client.cancel(list(futures))
+
+
+def _collect(future, task, progress, results):
+    path, output = task
+    try:
+        result = future.result()
+    except Exception as error:  # a worker died (memory limit, killed): that file failed
+        result = FileResult(str(path), str(output), "failed", error=f"{type(error).__name__}: {error}")
+    results[path] = result
+    progress.update(result)
+
+
+def _on_disk(path, output, config, shared, since):
+    """After Ctrl-C: the result of a file not reported, from its output if this run wrote a valid one."""
+    try:
+        written = shared is not None and os.stat(output).st_mtime >= since
+        valid = written and check_output(
+            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity_of(path, shared)
+        )[0]
+    except (OSError, ValueError, KeyError, TypeError):
+        valid = False
+    if valid:
+        return FileResult(str(path), str(output), "done", steps=["finished when the run was interrupted"])
+    return FileResult(str(path), str(output), "cancelled")
 
 
 def prep_files(
     inputs,
     out_dir,
     *,
-    steps=DEFAULT_STEPS,
-    pointing="header",
-    dtype="float32",
-    compress=None,
-    uncertainty=False,
-    overwrite=False,
-    spikes_dir=None,
-    iterations=25,
-    acceleration=None,
-    method="spline",
-    order=3,
+    config=None,
     workers=None,
     scheduler=None,
     client=None,
     memory_limit="auto",
     progress=None,
+    **options,
 ):
     """
     Promote many level-1 AIA files to level 1.5, writing one FITS file per input; return a report.
@@ -237,44 +239,12 @@ def prep_files(
     ----------
     inputs : str, path-like, or iterable of them
         Files, directories (their FITS files) or glob patterns of level-1 FITS files, Rice-compressed or not.
+        Directories and patterns never yield aiapy's own outputs.
     out_dir : path-like
         Output folder, created if needed. Output names are the input names with ``_lev1.5.fits``.
-    steps : iterable of str or comma-separated str
-        Steps to apply, from ``respike, update_pointing, deconvolve, register, degradation, exposure``.
-        They always run in that (SolarSoft) order. Default: update_pointing, register, degradation,
-        exposure.
-    pointing : {"header", "bundled", "jsoc", "lmsal"} or path-like
-        Source of the master pointing table for update_pointing. ``"header"`` (default) keeps the pointing
-        in the level-1 header, like SolarSoft ``aia_prep, /use_hdr_pnt``, and skips update_pointing; it
-        needs no network. ``"jsoc"``/``"lmsal"`` fetch the table once (in this process) for the time span
-        of the inputs; a path reads a table file; ``"bundled"`` is the 2010-05-13 sample table.
-    dtype : {"float32", "float64"}
-        Output data type (float32 halves the size; the level-1 data have 16 bits).
-    compress : {None, "rice", "gzip"}
-        Output tile compression: None (plain), "rice" (lossy quantisation to 1/16 of the noise, as fpack)
-        or "gzip" (lossless).
-    uncertainty : bool
-        Also write the 1-sigma uncertainty (`aiapy.calibrate.estimate_error`) as a second HDU named
-        ``UNCERTAINTY``. It is estimated on the counts after the geometric steps (before degradation and
-        exposure) and then scaled by those same two steps; the correlation that interpolation introduces
-        between neighbouring pixels is not propagated (as in SolarSoft).
-    overwrite : bool
-        Redo outputs that are already complete and valid. Otherwise they are skipped (status ``skipped``);
-        missing, partial, corrupt outputs or outputs made with other settings are always redone.
-    spikes_dir : path-like, optional
-        Where to look for the JSOC spikes files (``<name>.spikes.fits``) used by ``respike``; default: next
-        to each image. Files without one are not respiked (noted in the report).
-    iterations : int
-        Richardson-Lucy iterations for ``deconvolve``.
-    acceleration : {None, "biggs-andrews"}
-        Richardson-Lucy variant for ``deconvolve``: plain (as SolarSoft) or Biggs-Andrews accelerated,
-        which reaches the residual of 25 plain iterations in about 15.
-    method : str
-        Interpolation kernel of ``register``: ``"spline"`` (B-spline of ``order``, as the earlier aiapy),
-        ``"cubic-convolution"`` (IDL ``ROT`` with ``CUBIC=-0.5``, as SolarSoft ``aia_prep``), ``"linear"``
-        or ``"nearest"``.
-    order : int
-        B-spline order of ``register`` (0-5) for ``method="spline"``.
+    config : `PrepConfig`, optional
+        The steps and their options; default ``PrepConfig()`` (the standard prep: update_pointing with the
+        header pointing, i.e. skipped, register, degradation, exposure; float32 outputs).
     workers : int, optional
         Run on a local Dask cluster of this many single-threaded worker processes.
     scheduler : str, optional
@@ -286,54 +256,71 @@ def prep_files(
         Memory limit per local worker (Dask syntax, e.g. ``"4GiB"``); ``"auto"`` divides the machine's memory.
     progress : bool, optional
         Show a progress bar; default: when stderr is a terminal. Otherwise a log line per file (INFO).
+    **options
+        Today's keywords, each one option of ``config`` (see `KEYWORDS`): ``steps`` (iterable or
+        comma-separated str from `STEP_ORDER`), ``pointing`` (`POINTING_SOURCES` name or table path),
+        ``spikes_dir``; register's ``method``, ``order``, ``missing``, ``cubic``...; deconvolve's
+        ``iterations``, ``acceleration``...; ``uncertainty`` (bool: write the 1-sigma uncertainty as a
+        second HDU, estimated on the counts after the geometric steps and scaled by degradation and
+        exposure; the correlation interpolation introduces between pixels is not propagated, as in
+        SolarSoft); ``dtype`` (``"float32"``/``"float64"``), ``compress`` (None, ``"rice"``: lossy
+        quantisation to 1/16 of the noise as fpack, ``"gzip"``: lossless) and ``overwrite`` (redo valid
+        outputs too).
 
     Returns
     -------
     `PrepReport`
         Per file: status, output path, timings, error; ``report.ok`` is True when every input has a
-        complete output. Ctrl-C stops the run cleanly: finished outputs are kept, no partial file is left
-        under an output name, the rest are reported ``cancelled`` and ``report.interrupted`` is set.
+        complete output. Ctrl-C stops the run cleanly: finished outputs are kept and counted (those this
+        run wrote are ``done``, read back from the disk), no partial file is left under an output name, the
+        rest are reported ``cancelled`` and ``report.interrupted`` is set.
 
     Raises
     ------
     TypeError, ValueError
-        For invalid options (checked before any file is read).
+        For invalid options (checked before any file is read), or two inputs with one output name.
     FileNotFoundError
         If an input matches nothing.
+    FileExistsError
+        If an output would replace an input, or an existing file that is not an aiapy output (checked
+        before any work).
 
     Notes
     -----
-    The calibration tables and PSFs are computed once in this process and, with Dask, scattered to every
-    worker once (``client.scatter(..., broadcast=True)``); each file is one task that reads its input and
-    writes its own output, so only small reports travel back. Memory is bounded per task, not per batch:
-    a worker holds one image at a time. For the standard prep of a 4096 x 4096 frame the peak resident
-    memory of a worker process is about 0.45 GiB (about 0.3 GiB of it the imported libraries; measured by
-    ``benchmarks/bench_pipeline.py`` and reported per file in ``FileResult.peak_memory_mib``);
-    deconvolution adds the FFT buffers (several 4096 x 4096 complex arrays). Each local worker is limited
-    to ``memory_limit``; Dask restarts a worker that exceeds it, and its file is reported failed.
+    **Resume.** An existing output is skipped only when it is complete (its checksums verify) and was made
+    from the same input (size, modification time, and T_OBS, WAVELNTH, FSN, EXPTIME of its header), by
+    the same aiapy version, with the same settings of the steps that run (`PrepConfig.config_id`: options
+    of steps that do not run are left out) and the same pointing table content; otherwise it is redone
+    and the reason noted in its `FileResult`. Outputs are written under a temporary name unique to the
+    writing process and renamed, so concurrent runs into one folder never collide (the last one wins).
+
+    **Execution.** The calibration tables and PSFs are computed once in this process and, with Dask,
+    scattered to every worker once (``client.scatter(..., broadcast=True)``); each file is one task that
+    reads its input and writes its own output, so only small reports travel back. Memory is bounded per
+    task, not per batch: a worker holds one image at a time. For the standard prep of a 4096 x 4096 frame
+    the peak resident memory of a worker process is about 0.45 GiB (about 0.3 GiB of it the imported
+    libraries; measured by ``benchmarks/bench_pipeline.py`` and reported per file in
+    ``FileResult.peak_memory_mib``); deconvolution adds the FFT buffers (several 4096 x 4096 complex
+    arrays). Each local worker is limited to ``memory_limit``; Dask restarts a worker that exceeds it, and
+    its file is reported failed.
     """
-    start = time.perf_counter()
-    steps, pointing, dtype = _validate(
-        steps, pointing, dtype, compress, iterations, acceleration, method, order, workers, scheduler, client
-    )
-    config = PrepConfig(
-        steps=steps, pointing=pointing, dtype=dtype, compress=compress, uncertainty=bool(uncertainty),
-        overwrite=bool(overwrite), spikes_dir=None if spikes_dir is None else str(spikes_dir),
-        iterations=iterations, acceleration=acceleration, method=method, order=order,
-    )  # fmt: skip
+    start, since = time.perf_counter(), time.time()
+    config = make_config(config, **options)
+    _validate_executor(workers, scheduler, client)
     paths = expand_inputs(inputs)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).expanduser().resolve()
+    outputs = plan_outputs(paths, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = _plan(paths, out_dir)
     executor = "serial" if workers is None and scheduler is None and client is None else "dask"
     settings = {
-        "steps": list(config.active_steps), "pointing": pointing, "dtype": dtype, "compress": compress,
-        "uncertainty": config.uncertainty, "overwrite": config.overwrite, "executor": executor,
-        "workers": workers, "scheduler": scheduler, "config_id": config.config_id, "out_dir": str(out_dir),
+        "steps": list(config.active_steps), "pointing": config.pointing.source, "dtype": config.output.dtype,
+        "compress": config.output.compress, "uncertainty": config.uncertainty.enabled,
+        "overwrite": config.output.overwrite, "executor": executor, "workers": workers, "scheduler": scheduler,
+        "config_id": config.config_id, "options": config.settings(), "out_dir": str(out_dir),
     }  # fmt: skip
     log.info("aiapy prep: %d file(s), steps %s, %s", len(paths), ", ".join(config.active_steps) or "none", executor)
     progress = _Progress(len(paths), sys.stderr.isatty() if progress is None else bool(progress))
-    results, interrupted = {}, False
+    results, interrupted, shared = {}, False, None
     try:
         headers, early = _scan(paths, outputs, config)
         results.update(early)
@@ -345,7 +332,7 @@ def prep_files(
             _run_serial(tasks, config, shared, progress, results)
         else:
             # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
-            config = dataclasses.replace(config, threads=1)
+            config = config.replace(register=config.register.replace(workers=1))
             with _dask_client(workers, scheduler, client, memory_limit) as dask_client:
                 _run_dask(tasks, config, shared, progress, dask_client, results)
     except KeyboardInterrupt:
@@ -354,7 +341,7 @@ def prep_files(
     finally:
         progress.close()
     ordered = [
-        results.get(path) or FileResult(str(path), str(output), "cancelled")
+        results.get(path) or _on_disk(path, output, config, shared, since)
         for path, output in zip(paths, outputs, strict=True)
     ]
     report = PrepReport(ordered, settings, time.perf_counter() - start, interrupted)

@@ -1,18 +1,63 @@
 """Inputs computed once per run and shared by every file: calibration tables and PSFs."""
 
+import dataclasses
+import hashlib
 import logging
 import time
 
 import astropy.units as u
+import numpy as np
 from astropy.time import Time
 
 from aiapy.calibrate.utils import get_correction_table, get_error_table, get_pointing_table
 from aiapy.pipeline._fitsfile import open_images
 from aiapy.psf import calculate_psf
 
-__all__ = ["scan_header", "build_shared", "needs_headers"]
+__all__ = ["SharedData", "scan_header", "build_shared", "needs_headers", "table_digest"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedData:
+    """
+    What every file of a run needs, computed once (and with Dask sent to each worker once).
+
+    Attributes
+    ----------
+    correction_table : `~astropy.table.QTable` or None
+        The degradation table (when ``degradation`` runs).
+    error_table : `~astropy.table.QTable` or None
+        The error table of `~aiapy.calibrate.estimate_error` (when the uncertainty is written).
+    pointing_table : `~astropy.table.QTable` or None
+        The master pointing table (when ``update_pointing`` runs).
+    pointing_id : str or None
+        `table_digest` of ``pointing_table``, stored in each output (``AIAPYPNT``) so that a changed table
+        makes existing outputs stale.
+    psfs : dict
+        ``{(channel, (rows, columns)): PSF array}`` for ``deconvolve``.
+    """
+
+    correction_table: object = None
+    error_table: object = None
+    pointing_table: object = None
+    pointing_id: str | None = None
+    psfs: dict = dataclasses.field(default_factory=dict)
+
+    def psf(self, smap):
+        """The PSF of ``smap``'s channel and shape (None if not computed: `deconvolve` then computes it)."""
+        return self.psfs.get((int(round(smap.wavelength.to_value(u.AA))), smap.data.shape))
+
+
+def table_digest(table):
+    """A short hash of a table's column names and values (Time columns as ISO strings)."""
+    digest = hashlib.sha256()
+    for name in table.colnames:
+        column = table[name]
+        values = column.isot if isinstance(column, Time) else np.asarray(getattr(column, "value", column))
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def scan_header(path):
@@ -39,14 +84,15 @@ def scan_header(path):
 
 
 def _pointing_table(config, headers):
-    if config.pointing == "bundled":
+    source = config.pointing.source
+    if source == "bundled":
         return get_pointing_table(None)
-    if config.pointing in ("jsoc", "lmsal"):
+    if source in ("jsoc", "lmsal"):
         times = Time([h["time"].rstrip("Z") for h in headers], scale="utc")
         # The 3-hourly table rows bracket each image; pad by one row each side.
         time_range = (times.min() - 3 * u.h, times.max() + 3 * u.h)
-        return get_pointing_table(config.pointing, time_range=time_range)
-    return get_pointing_table(config.pointing)
+        return get_pointing_table(source, time_range=time_range)
+    return get_pointing_table(source)
 
 
 def build_shared(config, headers):
@@ -62,26 +108,26 @@ def build_shared(config, headers):
 
     Returns
     -------
-    dict
-        ``correction_table``, ``error_table``, ``pointing_table`` (each None when unused) and ``psfs``
-        (``{(channel, shape): array}``).
+    `SharedData`
     """
     steps = config.active_steps
-    shared = {
-        "correction_table": get_correction_table() if "degradation" in steps else None,
-        "error_table": get_error_table() if config.uncertainty else None,
-        "pointing_table": _pointing_table(config, headers) if "update_pointing" in steps else None,
-        "psfs": {},
-    }
+    pointing_table = _pointing_table(config, headers) if "update_pointing" in steps else None
+    psfs = {}
     if "deconvolve" in steps:
         for key in sorted({(h["channel"], h["shape"]) for h in headers}):
             start = time.perf_counter()
-            shared["psfs"][key] = calculate_psf(key[0] * u.AA, shape=key[1])
+            psfs[key] = calculate_psf(key[0] * u.AA, shape=key[1])
             log.info("PSF of %d A on a %d x %d grid in %.1f s", key[0], *key[1], time.perf_counter() - start)
-    return shared
+    return SharedData(
+        correction_table=get_correction_table() if "degradation" in steps else None,
+        error_table=get_error_table() if config.uncertainty.enabled else None,
+        pointing_table=pointing_table,
+        pointing_id=None if pointing_table is None else table_digest(pointing_table),
+        psfs=psfs,
+    )
 
 
 def needs_headers(config):
     """Whether `build_shared` needs the inputs' headers for these settings."""
     steps = config.active_steps
-    return "deconvolve" in steps or ("update_pointing" in steps and config.pointing in ("jsoc", "lmsal"))
+    return "deconvolve" in steps or ("update_pointing" in steps and config.pointing.source in ("jsoc", "lmsal"))

@@ -15,14 +15,16 @@ from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
+from aiapy._version import __version__
 from aiapy.pipeline._header import output_header
+from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
 from aiapy.pipeline._report import FileResult
 from aiapy.psf import deconvolve
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 
-__all__ = ["process_file", "find_spikes_file"]
+__all__ = ["process_file", "find_spikes_file", "identity_of", "STEPS"]
 
 log = logging.getLogger(__name__)
 
@@ -53,72 +55,69 @@ def find_spikes_file(input_path, spikes_dir=None):
     return None
 
 
-def _respike(smap, config, shared, context):
-    spikes_path = find_spikes_file(context["input"], config.spikes_dir)
+def _respike(smap, config, shared, path):
+    spikes_path = find_spikes_file(path, config.respike.spikes_dir)
     if spikes_path is None:
-        context["skipped"] = "no spikes file"
-        return smap
-    return respike(smap, spikes=spikes_path)
+        return smap, "skipped (no spikes file)"
+    return respike(smap, spikes=spikes_path), None
 
 
-def _update_pointing(smap, config, shared, context):
-    return update_pointing(smap, pointing_table=shared["pointing_table"])
+def _update_pointing(smap, config, shared, path):
+    return update_pointing(smap, pointing_table=shared.pointing_table), None
 
 
-def _deconvolve(smap, config, shared, context):
-    kernel = shared["psfs"].get((int(round(smap.wavelength.to_value(u.AA))), smap.data.shape))
-    return deconvolve(smap, psf=kernel, iterations=config.iterations, acceleration=config.acceleration)
+def _deconvolve(smap, config, shared, path):
+    return deconvolve(smap, psf=shared.psf(smap), **config.deconvolve.as_dict()), None
 
 
-def _register(smap, config, shared, context):
-    return register(
-        smap, method=config.method, order=config.order, dtype=np.dtype(config.dtype), workers=config.threads
-    )
+def _register(smap, config, shared, path):
+    return register(smap, **config.register_options().as_dict()), None
 
 
-_STEP_FUNCTIONS = {
+# The scalar steps divide in place: the data are this task's own (read from its file, or new from a step).
+def _degradation(smap, config, shared, path):
+    return divide_map(smap, degradation_division(smap, correction_table=shared.correction_table), in_place=True), None
+
+
+def _exposure(smap, config, shared, path):
+    return divide_map(smap, exposure_division(smap), in_place=True), None
+
+
+#: Each step: ``function(smap, config, shared, input_path) -> (new map, note or None)``.
+STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
     "deconvolve": _deconvolve,
     "register": _register,
+    "degradation": _degradation,
+    "exposure": _exposure,
 }
-#: The scalar steps, last in SolarSoft's order: each gives the `Division` its public function applies.
-_DIVISIONS = {
-    "degradation": lambda smap, shared: degradation_division(smap, correction_table=shared["correction_table"]),
-    "exposure": lambda smap, shared: exposure_division(smap),
-}
+#: The steps that scale the image by a number (last in SolarSoft's order): the uncertainty, estimated on the
+#: counts before the first of them, goes through them too.
+_SCALING = ("degradation", "exposure")
 
 
 def _uncertainty_map(smap, shared):
     unit = smap.unit if smap.unit is not None else u.DN
-    errors = estimate_error(u.Quantity(smap.data, unit / u.pix), smap.wavelength, error_table=shared["error_table"])
+    errors = estimate_error(u.Quantity(smap.data, unit / u.pix), smap.wavelength, error_table=shared.error_table)
     meta = smap.meta.copy()
     add_history(meta, "estimate_error: 1-sigma uncertainty (shot, read, dark, quantisation, compression)")
     return smap._new_instance(errors.to_value(unit / u.pix), meta)
 
 
-def _run_steps(smap, config, shared, context):
-    """
-    Apply the active steps. The scalar steps (degradation, exposure) come last and divide the image
-    together, in one pass in place: the data are this task's own (read from the file, or new from a step).
-    The uncertainty is estimated on the counts before them and divided the same way.
-    """
-    timings = context["timings"]
-    scalar = [step for step in config.active_steps if step in _DIVISIONS]
+def _run_steps(smap, config, shared, path, result):
+    """Apply the active steps, noting each in ``result.steps``; return the map and its uncertainty (or None)."""
+    wanted = config.uncertainty.enabled
+    errors = None
     for step in config.active_steps:
-        if step in _DIVISIONS:
-            continue
-        smap = _timed(timings, step, _STEP_FUNCTIONS[step], smap, config, shared, context)
-        reason = context.pop("skipped", None)
-        context["notes"].append(f"{step} skipped ({reason})" if reason else step)
-    errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared) if config.uncertainty else None
-    if scalar:
-        divisions = [_timed(timings, step, _DIVISIONS[step], smap, shared) for step in scalar]
-        # the one pass over the data is timed under the last scalar step
-        smap = _timed(timings, scalar[-1], divide_map, smap, *divisions, in_place=True)
+        if wanted and errors is None and step in _SCALING:
+            errors = _timed(result.timings, "uncertainty", _uncertainty_map, smap, shared)
+        smap, note = _timed(result.timings, step, STEPS[step], smap, config, shared, path)
         if errors is not None:
-            errors = divide_map(errors, *divisions, in_place=True)
-        context["notes"].extend(scalar)
+            errors, _ = STEPS[step](errors, config, shared, path)
+        result.steps.append(f"{step} {note}" if note else step)
+    if wanted and errors is None:
+        errors = _timed(result.timings, "uncertainty", _uncertainty_map, smap, shared)
     return smap, errors
 
 
@@ -129,18 +128,41 @@ def _timed(timings, name, function, *args, **kwargs):
     return result
 
 
-def _write(smap, errors, output, config):
-    dtype = np.dtype(config.dtype)
+def _check_result(smap):
+    """Refuse a result with no pixel or no finite pixel: it must fail, not be written as done."""
+    data = smap.data
+    if data.size == 0:
+        raise ValueError(f"the result has no pixels (shape {data.shape}); the input's geometry is degenerate.")
+    if not np.isfinite(data.flat[data.size // 2]) and not np.isfinite(data).any():
+        raise ValueError(f"every pixel of the result is NaN or infinite (shape {data.shape}).")
+
+
+def _write(smap, errors, output, config, config_id, identity):
+    dtype = np.dtype(config.output.dtype)
     meta = smap.meta.copy()  # every step keeps DATAMIN/DATAMAX/DATAMEAN true: no pass over the data here
-    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
-    extra = [(CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier")]
+    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config_id})")
+    extra = [
+        (CONFIG_KEY, config_id, "aiapy pipeline settings identifier"),
+        ("AIAPYVER", __version__, "aiapy version that wrote this file"),
+        ("AIAPYINP", identity["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN...)"),
+    ]
+    if "AIAPYPNT" in identity:
+        extra.append(("AIAPYPNT", identity["AIAPYPNT"], "digest of the master pointing table used"))
     write_output(
         output,
         np.asarray(smap.data, dtype=dtype),
         output_header(meta, extra),
-        compress=config.compress,
+        compress=config.output.compress,
         uncertainty=None if errors is None else np.asarray(errors.data, dtype=dtype),
     )
+
+
+def identity_of(input_path, shared):
+    """The `IDENTITY_KEYS` values an output of ``input_path`` must carry in this run."""
+    identity = {"AIAPYINP": input_identity(input_path)}
+    if shared.pointing_id is not None:
+        identity["AIAPYPNT"] = shared.pointing_id
+    return identity
 
 
 _STATUS = Path("/proc/self/status")
@@ -175,22 +197,27 @@ def process_file(input_path, output_path, config, shared):
     ----------
     input_path, output_path : str or path-like
     config : `PrepConfig`
-    shared : dict
+    shared : `SharedData`
         From `build_shared`.
 
     Returns
     -------
     `FileResult`
+        ``done`` only for a written output with finite pixels: a result with no pixel, or none finite,
+        is ``failed``.
     """
     _reset_peak_memory()
     start = time.perf_counter()
     result = FileResult(input=str(input_path), output=str(output_path), status="failed")
-    context = {"input": str(input_path), "timings": result.timings, "notes": result.steps}
+    config_id = config.config_id
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if not config.overwrite:
-                valid, reason = check_output(output_path, config_id=config.config_id, uncertainty=config.uncertainty)
+            identity = identity_of(input_path, shared)
+            if not config.output.overwrite:
+                valid, reason = check_output(
+                    output_path, config_id=config_id, uncertainty=config.uncertainty.enabled, identity=identity
+                )
                 if valid:
                     result.status = "skipped"
                 elif reason != "missing":
@@ -198,8 +225,9 @@ def process_file(input_path, output_path, config, shared):
             if result.status != "skipped":
                 smap = _timed(result.timings, "read", read_map, input_path)
                 _check_level1(smap)
-                smap, errors = _run_steps(smap, config, shared, context)
-                _timed(result.timings, "write", _write, smap, errors, output_path, config)
+                smap, errors = _run_steps(smap, config, shared, input_path, result)
+                _check_result(smap)
+                _timed(result.timings, "write", _write, smap, errors, output_path, config, config_id, identity)
                 result.status = "done"
         except Exception as error:  # one bad file must not stop the batch; the report carries the error
             result.error = f"{type(error).__name__}: {error}"

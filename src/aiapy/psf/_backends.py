@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-__all__ = ["BACKENDS", "register_backend", "get_backend", "DEFAULT_BACKEND"]
+__all__ = ["BACKENDS", "register_backend", "get_backend", "check_backend", "describe_backends", "DEFAULT_BACKEND"]
 
 #: Registered backends by name; see `register_backend`.
 BACKENDS = {}
@@ -19,12 +19,19 @@ DEFAULT_BACKEND = "scipy"
 
 @dataclass(frozen=True)
 class BackendInfo:
-    """Capabilities of a registered backend."""
+    """
+    A registered backend: its name, where its arrays live, one line of description, and the class that
+    `get_backend` instantiates. The registry's entries write the backend lists of the docstrings, the command
+    line's help and the error messages (`describe_backends`).
+    """
 
     name: str
     device: str
     description: str
     factory: object
+
+    def __str__(self):
+        return f"{self.name!r} ({self.device}: {self.description})"
 
 
 def register_backend(name, *, device, description):
@@ -48,6 +55,29 @@ def register_backend(name, *, device, description):
     return decorator
 
 
+def describe_backends():
+    """The registered backends, one ``'name' (device: description)`` per entry, joined by ``"; "``."""
+    return "; ".join(str(info) for info in BACKENDS.values())
+
+
+def check_backend(name):
+    """
+    Return the `BackendInfo` registered as ``name``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    ValueError
+        If no backend has that name (the message lists the registered ones).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string naming a registered backend ({describe_backends()}); got {name!r}.")
+    if name not in BACKENDS:
+        raise ValueError(f"backend {name!r} is not one of the registered backends: {describe_backends()}.")
+    return BACKENDS[name]
+
+
 def get_backend(name):
     """
     Return a ready instance of the backend registered as ``name``.
@@ -61,11 +91,7 @@ def get_backend(name):
     ImportError
         If the backend's optional dependency is missing or has no usable device.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"backend must be a string, one of {sorted(BACKENDS)}; got {name!r}.")
-    if name not in BACKENDS:
-        raise ValueError(f"backend {name!r} is not one of the registered backends {sorted(BACKENDS)}.")
-    return BACKENDS[name].factory()
+    return check_backend(name).factory()
 
 
 @register_backend(

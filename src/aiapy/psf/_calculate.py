@@ -14,7 +14,7 @@ import astropy.units as u
 import numpy as np
 
 from aiapy._version import __version__
-from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, get_backend
+from aiapy.psf._backends import DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._mesh import filter_mesh_parameters
 from aiapy.psf._model import _FOCAL_PLANE_ANGLES, MeshModel, detector_psf, window_psf
 from aiapy.utils.constants import DETECTOR_SIZE
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Diffraction orders used unless ``diffraction_orders`` is given (as in SolarSoft).
 DEFAULT_ORDERS = np.arange(-100, 101)
-#: Most bytes of PSFs kept in memory (the least recently used are dropped): all seven full-frame PSFs.
+#: Most bytes of PSFs kept in memory (the least recently used are dropped): all seven full-frame PSFs. Set it
+#: as ``aiapy.psf.PSF_CACHE_BYTES`` (read at each call); 0 keeps nothing in memory.
 PSF_CACHE_BYTES = 7 * DETECTOR_SIZE**2 * 8
 _memory_cache = OrderedDict()
 
@@ -82,10 +83,21 @@ def _disk_path(cache_dir, key, parameters):
     return Path(cache_dir).expanduser() / f"aiapy-psf-{key[0]}-{digest}.npy"
 
 
+def check_cache_bytes(value):
+    """``value`` as a valid `PSF_CACHE_BYTES` (a non-negative integer), or a TypeError/ValueError naming it."""
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"PSF_CACHE_BYTES must be an integer number of bytes; got {value!r}.")
+    if value < 0:
+        raise ValueError(f"PSF_CACHE_BYTES must be 0 (no memory cache) or more; got {value}.")
+    return int(value)
+
+
 def _remember(key, array):
+    """Keep ``array`` (made read-only) in memory, dropping the least recently used beyond `PSF_CACHE_BYTES`."""
     array.flags.writeable = False
     _memory_cache[key] = array
-    while sum(a.nbytes for a in _memory_cache.values()) > PSF_CACHE_BYTES and len(_memory_cache) > 1:
+    limit = check_cache_bytes(PSF_CACHE_BYTES)
+    while _memory_cache and sum(a.nbytes for a in _memory_cache.values()) > limit:
         _memory_cache.popitem(last=False)
     return array
 
@@ -117,8 +129,8 @@ def calculate_psf(
         centred on pixel ``[rows // 2, columns // 2]`` (where `deconvolve` expects it), without wrap-around,
         renormalised to sum 1; well inside the detector it is the central crop of the full PSF over its sum.
     backend : str
-        Where the full-detector composition runs: ``"scipy"`` (CPU, default) or ``"cupy"`` (CUDA GPU, needs
-        CuPy). Both agree to 1e-10. Other shapes are always computed on the CPU.
+        Where the full-detector composition runs, one of the registered backends (`aiapy.psf.BACKENDS`):
+        <backends>. They agree to 1e-10. Other shapes are always computed on the CPU.
     cache_dir : str or `~pathlib.Path`, optional
         Also keep the result in this folder, as ``.npy`` files named by a hash of every parameter, the
         mesh table and the aiapy version, and read it back from there in later sessions.
@@ -127,8 +139,8 @@ def calculate_psf(
     -------
     (rows, columns) `~numpy.ndarray` of float64, read-only
         The PSF, summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are cached in memory (up to
-        `PSF_CACHE_BYTES`, i.e. one full-detector PSF per channel), so the array is shared and read-only;
-        use ``.copy()`` to modify it.
+        ``aiapy.psf.PSF_CACHE_BYTES``, by default one full-detector PSF per channel; 0 disables the memory
+        cache), so the array is shared and read-only; use ``.copy()`` to modify it.
 
     Raises
     ------
@@ -171,8 +183,7 @@ def calculate_psf(
         raise TypeError(f"use_preflightcore must be True or False; got {use_preflightcore!r}.")
     orders = _check_orders(diffraction_orders)
     shape = _check_shape(shape)
-    if backend not in BACKENDS:
-        get_backend(backend)  # raises the TypeError/ValueError naming the registered backends
+    check_backend(backend)
     key = (round(channel.to_value(u.AA)), bool(use_preflightcore), orders, shape, backend)
     memory_key = (*key[:2], orders.tobytes(), shape, backend)
     if memory_key in _memory_cache:
@@ -195,6 +206,9 @@ def calculate_psf(
             np.save(handle, result)
         os.replace(handle.name, path)
     return _remember(memory_key, result)
+
+
+calculate_psf.__doc__ = calculate_psf.__doc__.replace("<backends>", describe_backends())
 
 
 def psf(channel, **kwargs):

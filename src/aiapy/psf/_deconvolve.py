@@ -1,6 +1,7 @@
 """Richardson-Lucy deconvolution of AIA images by the instrument PSF."""
 
 import copy
+import dataclasses
 import logging
 import time
 from numbers import Integral
@@ -10,14 +11,24 @@ import scipy.fft
 from scipy import ndimage
 from sunpy.map import GenericMap
 
-from aiapy.psf._backends import DEFAULT_BACKEND, get_backend
+from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
-from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
+from aiapy.utils.constants import DETECTOR_SIZE
+from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.maps import add_history, refresh_statistics
+from aiapy.utils.options import Options, option
 
-__all__ = ["deconvolve", "richardson_lucy", "transfer_function", "ACCELERATIONS", "BOUNDARIES", "PRECISIONS"]
+__all__ = [
+    "deconvolve",
+    "DeconvolveOptions",
+    "richardson_lucy",
+    "transfer_function",
+    "ACCELERATIONS",
+    "BOUNDARIES",
+    "PRECISIONS",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +137,59 @@ def _correction(estimate, image, transfer, conjugate, floor, backend):
     return backend.irfft2(spectrum, image.shape)
 
 
-def _check_options(smap, iterations, clip_negative, boundary, precision, acceleration):
-    if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
-        raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
-    if not isinstance(iterations, Integral) or isinstance(iterations, bool):
-        raise TypeError(f"iterations must be an integer; got {iterations!r}.")
-    if iterations < 0:
-        raise ValueError(f"iterations must be 0 or more; got {iterations}.")
-    if not isinstance(clip_negative, bool | np.bool_):
-        raise TypeError(f"clip_negative must be True or False; got {clip_negative!r}.")
-    if boundary is not None and boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be None or one of {BOUNDARIES}; got {boundary!r}.")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}.")
-    if acceleration not in ACCELERATIONS:
-        raise ValueError(f"acceleration must be one of {ACCELERATIONS}; got {acceleration!r}.")
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeconvolveOptions(Options):
+    """
+    The options of `deconvolve`, validated: what `deconvolve`'s keywords build, and what the batch pipeline
+    composes into its configuration (its command-line flags are generated from these fields).
+
+    Examples
+    --------
+    >>> from aiapy.psf import DeconvolveOptions
+    >>> DeconvolveOptions(iterations=15, acceleration="biggs-andrews").iterations
+    15
+    """
+
+    iterations: int = option(25, help="Richardson-Lucy iterations (SolarSoft users use 8-30); 0 returns the input")
+    acceleration: str | None = option(
+        None,
+        help="None: the plain iteration, as SolarSoft; biggs-andrews: vector extrapolation (Biggs & Andrews 1997), "
+        "the residual of 25 plain iterations in ~15",
+        choices=ACCELERATIONS,
+    )
+    boundary: str | None = option(
+        None,
+        help="periodic: circular convolutions (full frames); symmetric: mirrored padding (cutouts); "
+        "None: periodic for a 4096 x 4096 frame, symmetric otherwise",
+        choices=(None, *BOUNDARIES),
+    )
+    precision: str = option(
+        "float32", help="precision of the FFTs and iterations (float32: within 1e-4 of float64)", choices=PRECISIONS
+    )
+    backend: str = option(
+        DEFAULT_BACKEND, help=f"FFT backend, one of the registered ones: {describe_backends()}", choices=tuple(BACKENDS)
+    )
+    clip_negative: bool = option(
+        True, help="set negative pixels to 0 first (False: warn if there are any)", cli=False
+    )
+
+    def _validate(self):
+        iterations = self.iterations
+        if not isinstance(iterations, Integral) or isinstance(iterations, bool):
+            raise TypeError(f"iterations must be an integer; got {iterations!r}.")
+        if iterations < 0:
+            raise ValueError(f"iterations must be 0 or more; got {iterations}.")
+        object.__setattr__(self, "iterations", int(iterations))
+        if not isinstance(self.clip_negative, bool | np.bool_):
+            raise TypeError(f"clip_negative must be True or False; got {self.clip_negative!r}.")
+        object.__setattr__(self, "clip_negative", bool(self.clip_negative))
+        if self.boundary is not None and self.boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be None or one of {BOUNDARIES}; got {self.boundary!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}; got {self.precision!r}.")
+        if self.acceleration not in ACCELERATIONS:
+            raise ValueError(f"acceleration must be one of {ACCELERATIONS}; got {self.acceleration!r}.")
+        check_backend(self.backend)
 
 
 def _prepare_psf(psf, smap):
@@ -232,8 +281,8 @@ def deconvolve(
         Precision of the FFTs and the iterations. float32 (default) is about twice as fast and stays within
         1e-5 of the float64 result relative to the image maximum after 25 iterations; float64 reproduces the
         plain algorithm to rounding.
-    backend : {"scipy", "cupy"}
-        ``"scipy"`` runs on the CPU (all cores); ``"cupy"`` on a CUDA GPU (needs CuPy).
+    backend : str
+        The FFT backend, one of the registered ones (`aiapy.psf.BACKENDS`): <backends>.
     acceleration : {None, "biggs-andrews"}
         None (default): the plain iteration, as SolarSoft. ``"biggs-andrews"``: each iteration starts from
         an estimate extrapolated along the last step (Biggs & Andrews 1997). It reaches a given residual
@@ -245,10 +294,10 @@ def deconvolve(
     Returns
     -------
     `~sunpy.map.GenericMap`
-        A new map of the same type: the deconvolved data (float32 for integer or float32 input with
-        float32 precision, float64 otherwise), the header with a HISTORY line (iterations, PSF, options,
-        aiapy version) and the level number unchanged. Pixels that were NaN, infinite, BLANK or masked are
-        NaN in the result and masked.
+        A new map of the same type: the deconvolved data (float32 for float16 or float32 input, float64
+        for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the
+        header with a HISTORY line (iterations, PSF, options, aiapy version) and the level number unchanged.
+        Pixels that were NaN, infinite, BLANK or masked are NaN in the result and masked.
 
     Raises
     ------
@@ -261,6 +310,9 @@ def deconvolve(
 
     Notes
     -----
+    The keywords other than ``psf`` are checked together as a `DeconvolveOptions` (the batch pipeline
+    passes one's ``as_dict()``).
+
     With data :math:`d` and PSF :math:`P` (summing to 1), starting from :math:`u_0 = d`,
 
     .. math:: u_{k+1} = u_k \\left( \\frac{d}{u_k \\otimes P} \\star P \\right),
@@ -277,12 +329,22 @@ def deconvolve(
     .. [4] Biggs, D. S. C. & Andrews, M. 1997, "Acceleration of iterative image restoration algorithms",
        Applied Optics 36, 1766.
     """
-    _check_options(smap, iterations, clip_negative, boundary, precision, acceleration)
-    fft_backend = get_backend(backend)
+    if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
+        raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
+    options = DeconvolveOptions(
+        iterations=iterations,
+        acceleration=acceleration,
+        boundary=boundary,
+        precision=precision,
+        backend=backend,
+        clip_negative=clip_negative,
+    )
+    fft_backend = get_backend(options.backend)
     psf, psf_words = _prepare_psf(psf, smap)
-    dtype = np.dtype(precision)
-    data, missing = _prepare_data(smap, clip_negative, dtype)
+    dtype = np.dtype(options.precision)
+    data, missing = _prepare_data(smap, options.clip_negative, dtype)
     shape = data.shape
+    boundary = options.boundary
     if boundary is None:
         boundary = "periodic" if shape == (DETECTOR_SIZE, DETECTOR_SIZE) else "symmetric"
     pads = [(0, 0), (0, 0)]
@@ -292,20 +354,24 @@ def deconvolve(
     start = time.perf_counter()
     transfer = fft_backend.asarray(transfer_function(psf, data.shape, dtype=np.result_type(dtype, np.complex64)))
     result = fft_backend.asnumpy(
-        richardson_lucy(fft_backend.asarray(data), transfer, iterations, fft_backend, acceleration=acceleration)
+        richardson_lucy(
+            fft_backend.asarray(data), transfer, options.iterations, fft_backend, acceleration=options.acceleration
+        )
     )
-    log.debug("deconvolve: %d iterations on %s in %.2f s", iterations, data.shape, time.perf_counter() - start)
+    log.debug("deconvolve: %d iterations on %s in %.2f s", options.iterations, data.shape, time.perf_counter() - start)
     result = result[pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
-    out_dtype = np.promote_types(dtype, smap.data.dtype) if smap.data.dtype.kind == "f" else dtype
-    result = result.astype(out_dtype)
+    result = result.astype(np.promote_types(supported_float_type(smap.data.dtype), dtype))
     result[missing] = np.nan
     meta = refresh_statistics(smap.meta.copy(), result)
     add_history(
         meta,
-        f"deconvolve: Richardson-Lucy{'' if acceleration is None else f' ({acceleration})'}, {iterations} iterations, "
-        f"PSF {psf_words}, boundary={boundary}, "
-        f"precision={precision}, backend={backend}, clip_negative={clip_negative}",
+        f"deconvolve: Richardson-Lucy{'' if options.acceleration is None else f' ({options.acceleration})'}, "
+        f"{options.iterations} iterations, PSF {psf_words}, boundary={boundary}, precision={options.precision}, "
+        f"backend={options.backend}, clip_negative={options.clip_negative}",
     )
     return smap._new_instance(
         result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=missing if missing.any() else None
     )
+
+
+deconvolve.__doc__ = deconvolve.__doc__.replace("<backends>", describe_backends())
