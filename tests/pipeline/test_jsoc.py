@@ -289,3 +289,29 @@ def test_prep_on_dask_workers(jsoc_export, tmp_path):
     for a, b in zip(report.results, serial.results, strict=True):
         assert Path(a.output).read_bytes() == Path(b.output).read_bytes()
         assert check_output(a.output, config_id=report.settings["config_id"])[0]
+
+
+def test_command_line(jsoc_export, tmp_path, capsys):
+    from aiapy.cli import main
+
+    out = tmp_path / "out"
+    common = ["prep", "--jsoc", RANGE, "--channels", "171,193", "-o", str(out), "--no-progress"]
+    assert main([*common, "--email", "user@example.org", "--in-flight", "2", "--report", str(tmp_path / "r.json")]) == 0
+    assert "4 done" in capsys.readouterr().out and len(list(out.glob("*_lev1.5.fits"))) == 4
+    jsoc_export.missing.add(KEYS[0])
+    assert main([*common, "--email", "user@example.org", "--overwrite"]) == 1  # one record failed
+    assert "FAILED aia.lev1_euv_12s[2011-02-15T01:44:02Z][171]" in capsys.readouterr().err
+    assert main(common) == 2 and "--email" in capsys.readouterr().err
+    assert main(["prep", "--jsoc", RANGE, "-o", str(out), "--email", "a@b.org"]) == 2
+    assert "--channels" in capsys.readouterr().err
+    assert main(["prep", "-o", str(out), "--cadence", "1min", str(tmp_path)]) == 2
+    assert "need --jsoc" in capsys.readouterr().err
+
+
+def test_command_line_offline(tmp_path, capsys):
+    from aiapy.cli import main
+
+    command = ["prep", "--jsoc", RANGE, "--channels", "171", "-o", str(tmp_path), "--email", "user@example.org"]
+    assert main(command) == 1
+    error = capsys.readouterr().err
+    assert "RemoteUnavailableError" in error and "--email" in error and "aiapy prep FILES -o DIR" in error
