@@ -30,6 +30,7 @@ import urllib.parse
 import warnings
 from http.server import ThreadingHTTPServer
 
+import astropy.units as u
 from astropy.io import fits
 from astropy.time import Time
 
@@ -96,10 +97,13 @@ class _ExportHandler(_Handler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        for start in range(0, len(body), _CHUNK):
-            chunk = body[start : start + _CHUNK]
-            jsoc.throttle(len(chunk))
-            self.wfile.write(chunk)
+        try:
+            for start in range(0, len(body), _CHUNK):
+                chunk = body[start : start + _CHUNK]
+                jsoc.throttle(len(chunk))
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, interrupted)
+            self.close_connection = True
         return None
 
     def do_HEAD(self):
@@ -155,7 +159,9 @@ class LoopbackExport(LoopbackJSOC):
     def _build(self):  # only the level-1 series (the base's calibration series are not needed here)
         lev1 = Series("aia.lev1_euv_12s", KEYWORDS, time_key="T_REC", segments=["image", "spikes"])
         for i, path in enumerate([*sample.FLARE_FILES, sample.AIA_171_CUTOUT]):
-            smap = read_map(path)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK of the float cutouts
+                smap = read_map(path)
             header = smap.meta
             key = (t_rec(header), int(header["wavelnth"]))
             folder = f"/EXPORT/SUM{i + 1}/D{5000 + i}/S00000"
@@ -170,6 +176,33 @@ class LoopbackExport(LoopbackJSOC):
             })  # fmt: skip
         self.series[lev1.name] = lev1
         self.series["aia.lev1_uv_24s"] = Series("aia.lev1_uv_24s", KEYWORDS, time_key="T_REC", segments=["image"])
+
+    def add_frames(self, count, *, cadence=12.0):
+        """
+        Add ``count`` records of the real 769 x 705 cutout after its own record, ``cadence`` s apart, each
+        with its own T_REC, T_OBS and FSN (re-compressed as the JSOC stores them); return their T_REC range.
+        """
+        lev1 = self.series["aia.lev1_euv_12s"]
+        with fits.open(sample.AIA_171_CUTOUT) as hdulist:
+            hdu = next(h for h in hdulist if h.header.get("NAXIS") == 2)
+            data, base = hdu.data, hdu.header
+            start = Time(base["T_REC"].rstrip("Z"), scale="utc")
+            for i in range(1, count + 1):
+                header = base.copy()
+                t = start + i * cadence * u.s
+                header["T_REC"], header["T_OBS"], header["FSN"] = t.isot + "Z", (t + 0.6 * u.s).isot + "Z", base["FSN"] + 8 * i
+                key = (t.strftime("%Y-%m-%dT%H:%M:%SZ"), int(header["WAVELNTH"]))
+                buffer = io.BytesIO()
+                fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header, compression_type="RICE_1")]).writeto(
+                    buffer, checksum=True
+                )
+                self.image_paths[key] = f"/EXPORT/SUMC/D{i}/S00000/image_lev1.fits"
+                self.files[self.image_paths[key]] = buffer.getvalue()
+                lev1.records.append({
+                    "T_REC": key[0], "T_OBS": header["T_OBS"], "WAVELNTH": str(key[1]), "QUALITY": "0",
+                    "EXPTIME": str(header["EXPTIME"]), "FSN": str(header["FSN"]),
+                })  # fmt: skip
+        return start + cadence * u.s, start + (count + 0.5) * cadence * u.s
 
     # ---- the protocol ----
     def _select(self, ds):

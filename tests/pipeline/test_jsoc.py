@@ -315,3 +315,21 @@ def test_command_line_offline(tmp_path, capsys):
     assert main(command) == 1
     error = capsys.readouterr().err
     assert "RemoteUnavailableError" in error and "--email" in error and "aiapy prep FILES -o DIR" in error
+
+
+def test_ctrl_c_mid_download_leaves_no_partial_file(jsoc_export, tmp_path):
+    jsoc_export.bandwidth = 20_000
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "aiapy.cli", "prep", "--jsoc", RANGE, "--channels", "171,193", "-o", str(out),
+               "--email", "user@example.org", "--in-flight", "2", "--no-progress"]  # fmt: skip
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / ".level1").is_dir() and [p for p in (out / ".level1").glob(".*.part") if p.stat().st_size]):
+        assert time.monotonic() < deadline and child.poll() is None
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert _no_partial_files(out)  # the downloads in flight were cancelled and their temporary files removed
+    for output in out.glob("*.fits"):  # whatever is under a final name is complete
+        assert check_output(output, config_id=PrepConfig().config_id)[0]
