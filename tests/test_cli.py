@@ -14,7 +14,7 @@ import pytest
 from astropy.io import fits
 
 from aiapy import __version__
-from aiapy.cli import main
+from aiapy.cli import build_parser, main, prep_options
 from aiapy.data import sample
 from aiapy.pipeline import PrepConfig, check_output, read_output
 
@@ -170,3 +170,63 @@ def test_prep_with_solarsoft_kernel_matches_register(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main([*args, "--method", "bicubic"])
     assert stop.value.code == 2
+
+
+def test_rerun_with_an_option_of_an_inactive_step_skips(tmp_path, capsys):
+    """Issue 17: the default steps never deconvolve, so --iterations 30 keeps every valid output."""
+    out = tmp_path / "out"
+    args = ["prep", str(sample.AIA_171_CUTOUT), "--out", str(out)]
+    assert main(args) == 0 and "1 done" in capsys.readouterr().out
+    stamp = next(out.iterdir()).stat().st_mtime_ns
+    assert main([*args, "--iterations", "30", "--spikes-dir", str(tmp_path)]) == 0
+    assert "1 skipped" in capsys.readouterr().out and next(out.iterdir()).stat().st_mtime_ns == stamp
+    assert main([*args, "--cubic", "-0.75", "--method", "cubic-convolution"]) == 0  # an active step's option
+    assert "1 done" in capsys.readouterr().out
+
+
+def test_prep_flags_are_generated_from_the_options():
+    from aiapy.pipeline import KEYWORDS, DeconvolveOptions, RegisterOptions
+
+    parser = build_parser()
+    prep = parser._subparsers._group_actions[0].choices["prep"]
+    flags = {option: action for action in prep._actions for option in action.option_strings}
+    for name, (_, field, _) in KEYWORDS.items():
+        flag = "--" + name.replace("_", "-")
+        if not field.metadata["cli"]:
+            assert flag not in flags
+            continue
+        action = flags[flag]
+        assert field.metadata["help"] in action.help  # help from the field, its default not repeated by hand
+        if field.metadata["choices"] is not None and action.choices is not None:
+            assert list(action.choices) == [c for c in field.metadata["choices"] if c is not None]
+    assert flags["--method"].choices == [c for c in RegisterOptions.fields()[0].metadata["choices"]]
+    args = parser.parse_args(["prep", "x.fits", "--out", "o", "--missing", "nan", "--no-clip", "--cubic", "-0.75"])
+    options = prep_options(args)
+    assert np.isnan(options.pop("missing")) and options == {"clip": False, "cubic": -0.75}
+    # flags not given are not passed on: the option sets' defaults apply
+    assert prep_options(parser.parse_args(["prep", "x.fits", "--out", "o"])) == {}
+    assert DeconvolveOptions().iterations == 25 and "(default: 25)" in flags["--iterations"].help
+
+
+def test_psf_larger_than_memory_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import aiapy.cli
+
+    out = tmp_path / "psf.fits"
+    assert main(["psf", "171", "--size", "100000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "100000 x 100000 PSF needs about 372.5 GiB" in err and "--size" in err
+    assert "Traceback" not in err and not out.exists()
+    # a size that fits the machine but not the memory left: the same refusal, with the size it needs
+    monkeypatch.setattr(aiapy.cli, "_available_memory", lambda: 2**20)
+    assert main(["psf", "171", "--size", "512", "--out", str(out)]) == 2
+    assert "512 x 512 PSF needs about 10.0 MiB of memory; 1.0 MiB is available" in capsys.readouterr().err
+    # the computation itself running out of memory: named, not a traceback
+    monkeypatch.setattr(aiapy.cli, "_available_memory", lambda: None)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000)")
+
+    monkeypatch.setattr("aiapy.psf.calculate_psf", no_memory)
+    assert main(["psf", "171", "--size", "64", "--out", str(out)]) == 2
+    assert "64 x 64 PSF does not fit in the available memory" in capsys.readouterr().err
+    assert main(["psf", "171", "--size", "0", "--out", str(out)]) == 2

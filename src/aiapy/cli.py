@@ -74,6 +74,8 @@ def _add_prep(subparsers, common):
     )
     groups = {}
     for name, (group, field, hint) in KEYWORDS.items():
+        if not field.metadata["cli"]:
+            continue
         if group not in groups:
             groups[group] = parser.add_argument_group(f"{group} options")
         _add_option(groups[group], name, field, hint)
@@ -225,15 +227,15 @@ def _available_memory():
     return None
 
 
-def _gib(nbytes):
-    return f"{nbytes / 2**30:.1f} GiB"
+def _size(nbytes):
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def _check_memory(nbytes, what, hint):
     """Refuse (`MemoryError` with the size needed) work that cannot fit in the available memory."""
     available = _available_memory()
     if available is not None and nbytes > available:
-        raise MemoryError(f"{what} needs about {_gib(nbytes)} of memory; {_gib(available)} is available. {hint}")
+        raise MemoryError(f"{what} needs about {_size(nbytes)} of memory; {_size(available)} is available. {hint}")
 
 
 def _psf(args):

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from aiapy._version import __version__
 from aiapy.calibrate._interpolate import KERNELS
+from aiapy.calibrate.register import RegisterOptions
 from aiapy.pipeline._output import COMPRESSIONS
-from aiapy.pipeline._stepoptions import DeconvolveOptions, RegisterOptions
+from aiapy.psf import DeconvolveOptions
 from aiapy.utils.options import Options, option
 
 __all__ = [
@@ -227,6 +228,8 @@ class PrepConfig(Options):
     def _validate(self):
         if self.register.dtype is not None:
             raise ValueError("register.dtype must be None: the output dtype (output.dtype) sets it.")
+        if self.deconvolve.iterations < 1:  # deconvolve allows 0 (the clipped input): no use in a batch
+            raise ValueError(f"iterations must be at least 1 in the pipeline; got {self.deconvolve.iterations}.")
 
     @property
     def active_steps(self):

@@ -5,11 +5,13 @@ import json
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["FileResult", "PrepReport", "STATUSES"]
+__all__ = ["FileResult", "PrepReport", "STATUSES", "REDONE"]
 
 #: Every status a file can end with. ``done`` and ``skipped`` (a complete, valid output already existed)
 #: are successes; ``failed`` carries the error; ``cancelled`` files were not processed (Ctrl-C).
 STATUSES = ("done", "skipped", "failed", "cancelled")
+#: The first note of a file whose existing output was replaced: ``"existing output redone (<reason>)"``.
+REDONE = "existing output redone"
 
 
 @dataclasses.dataclass
@@ -54,6 +56,11 @@ class FileResult:
     def ok(self):
         """True when the file has a complete output (processed now or before)."""
         return self.status in ("done", "skipped")
+
+    @property
+    def replaced(self):
+        """True when an existing output was redone (other settings, a changed input, corrupt...)."""
+        return bool(self.steps) and self.steps[0].startswith(REDONE)
 
 
 @dataclasses.dataclass
@@ -101,6 +108,12 @@ class PrepReport:
         text = f"{len(self.results)} file(s): {', '.join(parts) or 'nothing to do'} in {self.seconds:.1f} s"
         if counts["done"]:
             text += f" ({rate:.1f} images/min)"
+        replaced = sum(result.replaced for result in self.results)
+        if replaced:
+            text += f"; {replaced} existing output(s) replaced (reasons in the report)"
+        warned = sum(bool(result.warnings) for result in self.results)
+        if warned:
+            text += f"; {warned} with warnings (in the report, or logged with -v)"
         return text + (" [interrupted]" if self.interrupted else "")
 
     def to_dict(self):

@@ -106,6 +106,8 @@ class _Progress:
         self.count += 1
         text = f"[{self.count}/{self.total}] {result.status} {result.input}"
         text += f": {result.error}" if result.error else f" -> {result.output} ({result.seconds:.1f} s)"
+        if result.replaced:
+            text += f" [{result.steps[0]}]"
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix_str(result.status, refresh=False)
@@ -210,8 +212,9 @@ def _on_disk(path, output, config, shared, since):
     """After Ctrl-C: the result of a file not reported, from its output if this run wrote a valid one."""
     try:
         written = shared is not None and os.stat(output).st_mtime >= since
+        identity = identity_of(path, shared) if written else None
         valid = written and check_output(
-            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity_of(path, shared)
+            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
         )[0]
     except (OSError, ValueError, KeyError, TypeError):
         valid = False

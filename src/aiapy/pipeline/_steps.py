@@ -19,7 +19,7 @@ from aiapy._version import __version__
 from aiapy.pipeline._header import output_header
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
-from aiapy.pipeline._report import FileResult
+from aiapy.pipeline._report import REDONE, FileResult
 from aiapy.psf import deconvolve
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
@@ -221,7 +221,7 @@ def process_file(input_path, output_path, config, shared):
                 if valid:
                     result.status = "skipped"
                 elif reason != "missing":
-                    result.steps.append(f"existing output redone ({reason})")
+                    result.steps.append(f"{REDONE} ({reason})")
             if result.status != "skipped":
                 smap = _timed(result.timings, "read", read_map, input_path)
                 _check_level1(smap)
