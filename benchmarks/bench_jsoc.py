@@ -111,7 +111,8 @@ def main():
         both = min(time_both(server.span, tmp / f"both{i}") for i in range(args.repeat))
         server.stop()
     slower = max(download, prep)
-    print(f"{len(records)} frames of 769 x 705 ({nbytes / 2**20:.1f} MiB), server bandwidth {bandwidth / 2**20:.2f} MiB/s")
+    size, rate = nbytes / 2**20, bandwidth / 2**20
+    print(f"{len(records)} frames of 769 x 705 ({size:.1f} MiB), server bandwidth {rate:.2f} MiB/s")
     print(f"prep only        {prep:6.2f} s")
     print(f"download only    {download:6.2f} s")
     print(f"sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")

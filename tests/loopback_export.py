@@ -126,7 +126,8 @@ class _ExportHandler(_Handler):
         jsoc.requests.append(self.path)
         fault = jsoc._take_fault(self.path)
         if parsed.path.startswith("/EXPORT/"):
-            return self._serve_file(jsoc.files[parsed.path], fault) if parsed.path in jsoc.files else self._send(404, b"")
+            body = jsoc.files.get(parsed.path)
+            return self._send(404, b"") if body is None else self._serve_file(body, fault)
         if fault == "500":
             return self._send(500, b"Internal Server Error", "text/plain")
         if fault == "stall":
@@ -190,7 +191,8 @@ class LoopbackExport(LoopbackJSOC):
             for i in range(1, count + 1):
                 header = base.copy()
                 t = start + i * cadence * u.s
-                header["T_REC"], header["T_OBS"], header["FSN"] = t.isot + "Z", (t + 0.6 * u.s).isot + "Z", base["FSN"] + 8 * i
+                header["T_REC"], header["T_OBS"] = t.isot + "Z", (t + 0.6 * u.s).isot + "Z"
+                header["FSN"] = base["FSN"] + 8 * i
                 key = (t.strftime("%Y-%m-%dT%H:%M:%SZ"), int(header["WAVELNTH"]))
                 buffer = io.BytesIO()
                 fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header, compression_type="RICE_1")]).writeto(

@@ -1,18 +1,15 @@
 """`prep_jsoc` through a loopback JSOC export server (tests/loopback_export.py): the whole path, every fault,
 resume, bounds and the offline error."""
 
-import io
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.io import fits
 
 from aiapy.net import NoDataError, RemoteUnavailableError
 from aiapy.pipeline import PrepConfig, check_output, prep_files, prep_jsoc, read_output
@@ -61,6 +58,12 @@ def _no_partial_files(folder):
     return not [p for p in Path(folder).rglob("*") if p.name.endswith(".part")]
 
 
+def _downloading(out):
+    """Whether a download is under way: a temporary level-1 file with some bytes."""
+    folder = out / ".level1"
+    return folder.is_dir() and any(p.stat().st_size for p in folder.glob(".*.part"))
+
+
 def _requests(server, kind):
     return [r for r in server.requests if kind in r]
 
@@ -76,7 +79,8 @@ def test_whole_path_matches_prep_of_the_same_files(jsoc_export, tmp_path):
     local = tmp_path / "lev1"
     local.mkdir()
     for key in KEYS:
-        (local / f"{key[0].replace(':', '')}_{key[1]}.fits").write_bytes(jsoc_export.files[jsoc_export.image_paths[key]])
+        image = jsoc_export.files[jsoc_export.image_paths[key]]
+        (local / f"{key[0].replace(':', '')}_{key[1]}.fits").write_bytes(image)
     reference = prep_files(local, tmp_path / "ref")
     for key, expected in zip(sorted(KEYS, key=lambda k: (k[0], k[1])), reference.results, strict=True):
         got, _ = read_output(tmp_path / "out" / _name(key))
@@ -86,7 +90,8 @@ def test_whole_path_matches_prep_of_the_same_files(jsoc_export, tmp_path):
     # a rerun downloads nothing
     jsoc_export.requests.clear()
     again = _run(tmp_path / "out")
-    assert again.counts["skipped"] == 4 and not _requests(jsoc_export, "jsoc_fetch") and not _requests(jsoc_export, "/EXPORT/")
+    assert again.counts["skipped"] == 4
+    assert not _requests(jsoc_export, "jsoc_fetch") and not _requests(jsoc_export, "/EXPORT/")
 
 
 def test_config_object_and_keywords_give_the_same_settings(jsoc_export, tmp_path):
@@ -167,7 +172,8 @@ def test_file_that_never_verifies_fails_clearly(jsoc_export, tmp_path):
 
 def test_wrong_file_is_not_prepped(jsoc_export, tmp_path, monkeypatch):
     # the server hands out the 193 A image under the 171 A record
-    monkeypatch.setitem(jsoc_export.files, jsoc_export.image_paths[KEYS[0]], jsoc_export.files[jsoc_export.image_paths[KEYS[1]]])
+    other = jsoc_export.files[jsoc_export.image_paths[KEYS[1]]]
+    monkeypatch.setitem(jsoc_export.files, jsoc_export.image_paths[KEYS[0]], other)
     report = _run(tmp_path / "out")
     [failed] = report.failed
     assert failed.input.endswith(f"[{KEYS[0][0]}][171]") and "not that of" in failed.error
@@ -224,7 +230,7 @@ def test_resume_after_kill_minus_9_mid_download(jsoc_export, tmp_path):
     child = subprocess.Popen([sys.executable, "-c", _CHILD, RANGE, str(out)], env=os.environ.copy())
     try:
         deadline = time.monotonic() + 120
-        while not [p for p in (out / ".level1").glob(".*.part") if p.stat().st_size] if (out / ".level1").is_dir() else True:
+        while not _downloading(out):
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.02)
         child.send_signal(signal.SIGKILL)
@@ -324,7 +330,7 @@ def test_ctrl_c_mid_download_leaves_no_partial_file(jsoc_export, tmp_path):
                "--email", "user@example.org", "--in-flight", "2", "--no-progress"]  # fmt: skip
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not ((out / ".level1").is_dir() and [p for p in (out / ".level1").glob(".*.part") if p.stat().st_size]):
+    while not _downloading(out):
         assert time.monotonic() < deadline and child.poll() is None
         time.sleep(0.02)
     child.send_signal(signal.SIGINT)

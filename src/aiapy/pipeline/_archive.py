@@ -126,7 +126,9 @@ def parse_time_range(time_range):
     if isinstance(time_range, str):
         parts = time_range.split("/")
         if len(parts) != 2:
-            raise ValueError(f"time_range {time_range!r} must be 'START/END', e.g. '2011-02-15T00:00/2011-02-15T06:00'.")
+            raise ValueError(
+                f"time_range {time_range!r} must be 'START/END', e.g. '2011-02-15T00:00/2011-02-15T06:00'."
+            )
         time_range = parts
     try:
         span = time_range if isinstance(time_range, TimeRange) else TimeRange(*time_range)
@@ -268,7 +270,8 @@ def _check_record(record):
         with fits.open(temporary) as hdulist:
             header = next(h.header for h in hdulist if h.header.get("NAXIS") == 2)
         wavelength, fsn = header.get("WAVELNTH"), header.get("FSN")
-        if (wavelength is not None and int(wavelength) != record.channel) or (fsn is not None and int(fsn) != record.fsn):
+        wrong_channel = wavelength is not None and int(wavelength) != record.channel
+        if wrong_channel or (fsn is not None and int(fsn) != record.fsn):
             raise CorruptDownloadError(
                 f"{target.name}: got the image of WAVELNTH={wavelength}, FSN={fsn}, not that of {record.name} "
                 f"(FSN={record.fsn})"

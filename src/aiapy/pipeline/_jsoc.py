@@ -127,7 +127,8 @@ class _Prep:
         try:
             return future.result()
         except Exception as error:  # a worker died (memory limit, killed): that file failed
-            return FileResult(str(item.paths[0]), str(self.outputs[item.record]), "failed", error=f"{type(error).__name__}: {error}")
+            message = f"{type(error).__name__}: {error}"
+            return FileResult(item.record.name, str(self.outputs[item.record]), "failed", error=message)
 
 
 def _complete(records, outputs, config, shared):
@@ -141,7 +142,9 @@ def _complete(records, outputs, config, shared):
         if config.output.overwrite:
             break
         output = outputs[record]
-        valid, _ = check_output(output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity)
+        valid, _ = check_output(
+            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
+        )
         if valid and _fsn(output) == record.fsn:
             complete[record] = FileResult(record.name, str(output), "skipped")
     return complete
