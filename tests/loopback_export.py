@@ -11,6 +11,8 @@ only level-1 series, built from the bundled real files in the JSOC's layout:
   `loopback_jsoc.build_spikes`). Keywords T_REC (``YYYY-MM-DDTHH:MM:SSZ``), T_OBS, WAVELNTH, QUALITY,
   EXPTIME, FSN come from the headers.
 * ``aia.lev1_uv_24s``: the series, with no records.
+* ``aia.master_pointing3h``: rows made from the cutouts' own header pointing
+  (`aiapy.pipeline.write_header_pointing_table`), so update_pointing runs and leaves them unchanged.
 
 An export is pending for `pending_polls` status polls (status 2 at the request, then 1), then succeeds
 with the file list (``NoDataFile`` for a record in `missing`). `quality` overrides QUALITY per record.
@@ -25,16 +27,20 @@ import itertools
 import json
 import re
 import threading
+import tempfile
 import time
 import urllib.parse
 import warnings
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import astropy.units as u
+from astropy.io import ascii as astropy_ascii
 from astropy.io import fits
 from astropy.time import Time
 
 from aiapy.data import sample
+from aiapy.pipeline import write_header_pointing_table
 from aiapy.utils.io import read_map
 from loopback_jsoc import LoopbackJSOC, Series, _Handler, _parse_filters, build_spikes, map_offset, spikes_fits_bytes
 
@@ -159,10 +165,12 @@ class LoopbackExport(LoopbackJSOC):
 
     def _build(self):  # only the level-1 series (the base's calibration series are not needed here)
         lev1 = Series("aia.lev1_euv_12s", KEYWORDS, time_key="T_REC", segments=["image", "spikes"])
+        maps = []
         for i, path in enumerate([*sample.FLARE_FILES, sample.AIA_171_CUTOUT]):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK of the float cutouts
                 smap = read_map(path)
+            maps.append(smap)
             header = smap.meta
             key = (t_rec(header), int(header["wavelnth"]))
             folder = f"/EXPORT/SUM{i + 1}/D{5000 + i}/S00000"
@@ -176,6 +184,11 @@ class LoopbackExport(LoopbackJSOC):
                 "FSN": str(int(header["fsn"])),
             })  # fmt: skip
         self.series[lev1.name] = lev1
+        with tempfile.TemporaryDirectory() as folder:
+            table = astropy_ascii.read(write_header_pointing_table(maps, Path(folder) / "p.csv"), format="csv")
+        types = {c: "time" if c.startswith("T_") else "double" for c in table.colnames}
+        rows = [{c: str(row[c]) for c in table.colnames} for row in table]
+        self.series["aia.master_pointing3h"] = Series("aia.master_pointing3h", types, time_key="T_START", records=rows)
         self.series["aia.lev1_uv_24s"] = Series("aia.lev1_uv_24s", KEYWORDS, time_key="T_REC", segments=["image"])
 
     def add_frames(self, count, *, cadence=12.0):

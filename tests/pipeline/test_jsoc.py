@@ -339,3 +339,13 @@ def test_ctrl_c_mid_download_leaves_no_partial_file(jsoc_export, tmp_path):
     assert _no_partial_files(out)  # the downloads in flight were cancelled and their temporary files removed
     for output in out.glob("*.fits"):  # whatever is under a final name is complete
         assert check_output(output, config_id=PrepConfig().config_id)[0]
+
+
+def test_pointing_table_fetched_once_for_the_whole_range(jsoc_export, tmp_path):
+    report = _run(tmp_path / "out", pointing="jsoc")
+    assert report.ok and all(r.steps[0] == "update_pointing" for r in report.results)
+    assert len(_requests(jsoc_export, "op=rs_list&ds=aia.master_pointing3h")) == 1
+    # the table holds the headers' own pointing: same data as without the step
+    plain = _run(tmp_path / "plain")
+    for a, b in zip(report.results, plain.results, strict=True):
+        np.testing.assert_allclose(read_output(a.output)[0].data, read_output(b.output)[0].data, rtol=1e-6)

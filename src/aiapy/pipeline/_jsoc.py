@@ -60,7 +60,7 @@ class _ArchiveProgress(_Progress):
         text = f"downloaded {self.downloaded}/{self.total} ({rate:.1f} MiB/s)"
         if self.bar is not None:
             self.bar.set_postfix_str(text)
-        log.debug("%s: %s", item.record.name, text)
+        log.log(logging.DEBUG if self.bar is not None else logging.INFO, "%s: %s", item.record.name, text)
 
 
 def _failed(record, output, error, seconds=0.0):
