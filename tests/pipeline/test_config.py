@@ -112,3 +112,11 @@ def test_register_options_pass_through(tmp_path):
     expected = register(level1, dtype=np.float64, **options)
     np.testing.assert_array_equal(written.data, expected.data)
     assert np.isnan(written.data).any()  # missing=NaN outside the input's footprint
+
+
+def test_report_settings_hold_every_option(flare_inputs, tmp_path):
+    report = prep_files(flare_inputs[:1], tmp_path, steps="exposure", method="linear", dtype="float64")
+    settings = report.settings
+    assert set(KEYWORDS) <= set(settings) and settings["steps"] == ["exposure"]
+    assert settings["method"] == "linear" and settings["dtype"] == "float64" and settings["executor"] == "serial"
+    assert settings["config_id"] == PrepConfig(steps="exposure", method="linear", dtype="float64").config_id

@@ -14,6 +14,7 @@ from aiapy._version import __version__
 from aiapy.calibrate._interpolate import KERNELS
 from aiapy.calibrate.register import RegisterOptions
 from aiapy.pipeline._output import COMPRESSIONS
+from aiapy.pipeline._steps import STEPS
 from aiapy.psf import DeconvolveOptions
 from aiapy.utils.options import Options, option
 
@@ -33,9 +34,10 @@ __all__ = [
     "KEYWORDS",
 ]
 
-#: Every step, in the order SolarSoft applies them (respike and PSF deconvolution act on the level-1
-#: CCD grid, so they come before registration; degradation and exposure are scalar and come last).
-STEP_ORDER = ("respike", "update_pointing", "deconvolve", "register", "degradation", "exposure")
+#: Every step (the registry of step functions), in the order SolarSoft applies them (respike and PSF
+#: deconvolution act on the level-1 CCD grid, so they come before registration; degradation and exposure
+#: are scalar and come last).
+STEP_ORDER = tuple(STEPS)
 #: The standard prep (``aia_prep`` + degradation correction + exposure normalisation).
 DEFAULT_STEPS = ("update_pointing", "register", "degradation", "exposure")
 #: Named sources of the master pointing table; any other value is taken as a table file path.
@@ -261,6 +263,11 @@ class PrepConfig(Options):
         if "update_pointing" in active and settings["pointing"]["source"] not in POINTING_SOURCES:
             settings["pointing"]["source"] = "file"  # the table's content is checked instead (AIAPYPNT)
         return settings
+
+    def keywords(self):
+        """Every option by its `KEYWORDS` name (as `prep_files` takes them), and ``steps`` (those that run)."""
+        values = {name: getattr(getattr(self, group), field.name) for name, (group, field, _) in KEYWORDS.items()}
+        return {"steps": list(self.active_steps)} | values
 
     @property
     def config_id(self):

@@ -72,7 +72,8 @@ class PrepReport:
     ----------
     results : list of `FileResult`
     settings : dict
-        The options of the run (steps, pointing source, dtype, compression, executor, ...).
+        The options of the run: the steps that ran and every option by its keyword name
+        (`PrepConfig.keywords`), the executor, ``config_id`` and the output folder.
     seconds : float
         Wall time of the whole run, set-up included.
     interrupted : bool

@@ -315,11 +315,9 @@ def prep_files(
     outputs = plan_outputs(paths, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     executor = "serial" if workers is None and scheduler is None and client is None else "dask"
-    settings = {
-        "steps": list(config.active_steps), "pointing": config.pointing.source, "dtype": config.output.dtype,
-        "compress": config.output.compress, "uncertainty": config.uncertainty.enabled,
-        "overwrite": config.output.overwrite, "executor": executor, "workers": workers, "scheduler": scheduler,
-        "config_id": config.config_id, "options": config.settings(), "out_dir": str(out_dir),
+    settings = config.keywords() | {
+        "executor": executor, "workers": workers, "scheduler": scheduler, "config_id": config.config_id,
+        "out_dir": str(out_dir),
     }  # fmt: skip
     log.info("aiapy prep: %d file(s), steps %s, %s", len(paths), ", ".join(config.active_steps) or "none", executor)
     progress = _Progress(len(paths), sys.stderr.isatty() if progress is None else bool(progress))

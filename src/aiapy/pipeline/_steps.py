@@ -9,13 +9,13 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
+from aiapy._version import __version__
 from aiapy.calibrate.degradation import degradation_division
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
-from aiapy._version import __version__
 from aiapy.pipeline._header import output_header
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
@@ -83,7 +83,7 @@ def _exposure(smap, config, shared, path):
     return divide_map(smap, exposure_division(smap), in_place=True), None
 
 
-#: Each step: ``function(smap, config, shared, input_path) -> (new map, note or None)``.
+#: Each step, in the order they run: ``function(smap, config, shared, input_path) -> (new map, note or None)``.
 STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
