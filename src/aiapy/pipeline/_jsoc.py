@@ -156,12 +156,9 @@ def _fsn(path):
 
 
 def _settings(config, archive, start, end, channels, out_dir, executor, skipped):
-    return {
-        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels,
-        "archive": {**archive.as_dict(), "email": None}, "steps": list(config.active_steps),
-        "pointing": config.pointing.source, "dtype": config.output.dtype, "compress": config.output.compress,
-        "uncertainty": config.uncertainty.enabled, "overwrite": config.output.overwrite, "executor": executor,
-        "config_id": config.config_id, "options": config.settings(), "out_dir": str(out_dir),
+    return config.keywords() | {k: v for k, v in archive.as_dict().items() if k != "email"} | {
+        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels, "executor": executor,
+        "config_id": config.config_id, "out_dir": str(out_dir),
         "quality_skipped": [
             {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)} for r in skipped
         ],
