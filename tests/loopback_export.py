@@ -10,7 +10,7 @@ only level-1 series, built from the bundled real files in the JSOC's layout:
   2013-03-10 byte for byte; each record has a ``spikes`` file in the JSOC layout (constructed spikes, see
   `loopback_jsoc.build_spikes`). Keywords T_REC (``YYYY-MM-DDTHH:MM:SSZ``), T_OBS, WAVELNTH, QUALITY,
   EXPTIME, FSN come from the headers.
-* ``aia.lev1_uv_24s``: the series, with no records.
+* ``aia.lev1_uv_24s``, ``aia.lev1_vis_1h``: the series, with no records.
 * ``aia.master_pointing3h``: rows made from the cutouts' own header pointing
   (`aiapy.pipeline.write_header_pointing_table`), so update_pointing runs and leaves them unchanged.
 
@@ -45,7 +45,7 @@ from aiapy.utils.io import read_map
 from loopback_jsoc import LoopbackJSOC, Series, _Handler, _parse_filters, build_spikes, map_offset, spikes_fits_bytes
 
 KEYWORDS = {"T_REC": "time", "T_OBS": "time", "WAVELNTH": "int", "QUALITY": "int", "EXPTIME": "double", "FSN": "int"}
-SERIES = ("aia.lev1_euv_12s", "aia.lev1_uv_24s")
+SERIES = ("aia.lev1_euv_12s", "aia.lev1_uv_24s", "aia.lev1_vis_1h")
 _DS = re.compile(r"^([\w.]+)(?:\[([^\]]*)\])?(?:\[([\d,\s]*)\])?(?:\{([\w,\s]*)\})?$")
 _CHUNK = 16384
 
@@ -189,7 +189,8 @@ class LoopbackExport(LoopbackJSOC):
         types = {c: "time" if c.startswith("T_") else "double" for c in table.colnames}
         rows = [{c: str(row[c]) for c in table.colnames} for row in table]
         self.series["aia.master_pointing3h"] = Series("aia.master_pointing3h", types, time_key="T_START", records=rows)
-        self.series["aia.lev1_uv_24s"] = Series("aia.lev1_uv_24s", KEYWORDS, time_key="T_REC", segments=["image"])
+        for name in SERIES[1:]:
+            self.series[name] = Series(name, KEYWORDS, time_key="T_REC", segments=["image"])
 
     def add_frames(self, count, *, cadence=12.0):
         """

@@ -270,9 +270,9 @@ def test_options_are_checked_before_the_network(jsoc_export, tmp_path):
 
 
 def test_no_records_is_an_error(jsoc_export, tmp_path):
-    with pytest.raises(NoDataError, match="1600"):
-        prep_jsoc(RANGE, [1600], tmp_path, email="a@b.org", progress=False)
-    assert _requests(jsoc_export, "aia.lev1_uv_24s")
+    with pytest.raises(NoDataError, match="1600, 4500"):
+        prep_jsoc(RANGE, [4500, 1600], tmp_path, email="a@b.org", progress=False)
+    assert _requests(jsoc_export, "aia.lev1_uv_24s%5B") and _requests(jsoc_export, "aia.lev1_vis_1h%5B")
 
 
 def test_prep_on_dask_workers(jsoc_export, tmp_path):
@@ -349,3 +349,20 @@ def test_pointing_table_fetched_once_for_the_whole_range(jsoc_export, tmp_path):
     plain = _run(tmp_path / "plain")
     for a, b in zip(report.results, plain.results, strict=True):
         np.testing.assert_allclose(read_output(a.output)[0].data, read_output(b.output)[0].data, rtol=1e-6)
+
+
+def test_export_records_are_matched_whatever_their_time_format():
+    from aiapy.net.export import ExportedFile
+    from aiapy.pipeline._archive import _urls_by_record
+
+    files = [
+        ExportedFile("aia.lev1_euv_12s[2011-02-15T00:00:02Z][171]{image}", "http://j/a/image_lev1.fits"),
+        ExportedFile("aia.lev1_euv_12s[2011.02.15_00:00:36_TAI][193]", "http://j/b/image_lev1.fits"),  # TAI = UTC + 34 s
+        ExportedFile("aia.lev1_euv_12s[2011.02.15_00:00:36_TAI][193]", "http://j/b/spikes.fits"),
+        ExportedFile("aia.lev1_euv_12s[2011-02-15T00:00:14Z][171]{image}", None),
+    ]
+    assert _urls_by_record(files) == {
+        ("2011-02-15T00:00:02", 171): {"image": "http://j/a/image_lev1.fits"},
+        ("2011-02-15T00:00:02", 193): {"image": "http://j/b/image_lev1.fits", "spikes": "http://j/b/spikes.fits"},
+        ("2011-02-15T00:00:14", 171): {"image": None},
+    }

@@ -1,7 +1,8 @@
 """The archive side of `aiapy.pipeline.prep_jsoc`: which level-1 records to fetch from the JSOC, their exports,
 and a download queue that hands verified files to the prep, bounded so that neither side runs far ahead.
 
-Records come from ``aia.lev1_euv_12s`` (EUV) and ``aia.lev1_uv_24s`` (UV and visible); their keywords
+Records come from ``aia.lev1_euv_12s`` (EUV), ``aia.lev1_uv_24s`` (UV) and ``aia.lev1_vis_1h`` (4500 A, hourly);
+their keywords
 decide what is fetched (QUALITY, the cadence) and check that each downloaded file is the record asked
 for (WAVELNTH, FSN). Exports are made in time-ordered chunks of at most `EXPORT_CHUNK` records, so a
 resumed run exports only what it still needs and one failed export costs only its chunk.
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 #: The level-1 series of each channel (Angstrom).
 SERIES = {
     **{channel: "aia.lev1_euv_12s" for channel in (94, 131, 171, 193, 211, 304, 335)},
-    **{channel: "aia.lev1_uv_24s" for channel in (1600, 1700, 4500)},
+    **{channel: "aia.lev1_uv_24s" for channel in (1600, 1700)},
+    4500: "aia.lev1_vis_1h",
 }
 #: The keywords read for each record.
 KEYWORDS = ("T_REC", "T_OBS", "WAVELNTH", "QUALITY", "EXPTIME", "FSN")
@@ -234,7 +236,12 @@ def query_records(start, end, channels, *, cadence=None, settings):
     return records if cadence is None else _select_cadence(records, start, cadence)
 
 
-_RECORD = re.compile(r"^(?P<series>[\w.]+)\[(?P<t_rec>[^\]]+)\]\[(?P<channel>\d+)\]\{(?P<segment>\w+)\}$")
+_RECORD = re.compile(r"^(?P<series>[\w.]+)\[(?P<t_rec>[^\]]+)\]\[(?P<channel>\d+)\](?:\{(?P<segment>\w+)\})?$")
+
+
+def _time_key(text):
+    """T_REC to whole seconds, whichever DRMS time format it is written in (for matching export records)."""
+    return Time(jsoc.jsoc_time_to_isot(text).rstrip("Z"), scale="utc").strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _chunks(records):
@@ -256,8 +263,9 @@ def _urls_by_record(files):
     for file in files:
         match = _RECORD.match(file.record.replace(" ", ""))
         if match:
-            key = (match["t_rec"], int(match["channel"]))
-            urls.setdefault(key, {})[match["segment"]] = file.url
+            # the segment from the record, else from the file name (image_lev1.fits, spikes.fits)
+            segment = match["segment"] or ("spikes" if "spikes" in (file.url or "").rsplit("/", 1)[-1] else "image")
+            urls.setdefault((_time_key(match["t_rec"]), int(match["channel"])), {})[segment] = file.url
     return urls
 
 
@@ -334,7 +342,7 @@ class Downloads:
 
     def start(self):
         self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in self.folder.glob(".*.part"):  # partial downloads of an interrupted run restart
+        for stale in self.folder.glob(".aia.lev1_*.part"):  # partial downloads of an interrupted run restart
             stale.unlink(missing_ok=True)
         self._thread.start()
         return self
@@ -423,7 +431,7 @@ class Downloads:
         elif isinstance(urls, str):
             result.error = urls
         else:
-            found = urls.get((record.t_rec, record.channel), {})
+            found = urls.get((_time_key(record.t_rec), record.channel), {})
             missing = [s for s in self.segments if not found.get(s)]
             if "image" in missing:
                 result.error = f"NoDataError: the JSOC has no image file for {record.name} (missing image)"

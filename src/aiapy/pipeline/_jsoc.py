@@ -1,6 +1,7 @@
 """From the archive to level 1.5 in one call: `prep_jsoc` finds level-1 records at the JSOC, downloads them
 and preps them, the downloads overlapped with the prep so that the slower of the two sets the pace."""
 
+import dataclasses
 import logging
 import sys
 import time
@@ -184,7 +185,8 @@ def prep_jsoc(
     Find level-1 AIA images at the JSOC, download them and promote them to level 1.5, downloads overlapped
     with the prep; return the same report as `prep_files`.
 
-    Records come from ``aia.lev1_euv_12s`` (94-335 A) and ``aia.lev1_uv_24s`` (1600, 1700, 4500 A). Their
+    Records come from ``aia.lev1_euv_12s`` (94-335 A), ``aia.lev1_uv_24s`` (1600, 1700 A) and
+    ``aia.lev1_vis_1h`` (4500 A). Their
     image files are exported (``url_quick``, ``as-is``: the JSOC's own Rice-compressed files) and
     downloaded ``in_flight`` at a time through `parfive`, each to a temporary name, checked (complete,
     FITS DATASUM/CHECKSUM, the WAVELNTH and FSN of the record) and handed to the prep, which runs here or on
@@ -263,7 +265,7 @@ def prep_jsoc(
     out_dir.mkdir(parents=True, exist_ok=True)
     executor = "serial" if workers is None and scheduler is None and client is None else "dask"
     segments = ("image", "spikes") if "respike" in config.active_steps else ("image",)
-    results, interrupted, prep, downloads, bar = {}, False, None, None, None
+    results, interrupted, prep, downloads, bar, shared = {}, False, None, None, None, None
     try:
         headers = [{"channel": r.channel, "shape": DETECTOR_SHAPE, "time": r.t_obs} for r in records]
         shared = build_shared(config, headers)  # a remote pointing table: once for the whole range
@@ -292,6 +294,9 @@ def prep_jsoc(
         if bar is not None:
             bar.close()
     results.update(prep.results if prep is not None else {})
+    if interrupted and shared is not None:  # outputs the prep finished meanwhile (Dask workers) are on disk
+        for record, result in _complete([r for r in records if r not in results], outputs, config, shared).items():
+            results[record] = dataclasses.replace(result, status="done", steps=["finished when the run was interrupted"])
     ordered = [results.get(r) or FileResult(r.name, str(outputs[r]), "cancelled") for r in records]
     report_settings = _settings(config, archive, start, end, channels, out_dir, executor, skipped)
     report = PrepReport(ordered, report_settings, time.perf_counter() - started, interrupted)
