@@ -357,7 +357,8 @@ def test_export_records_are_matched_whatever_their_time_format():
 
     files = [
         ExportedFile("aia.lev1_euv_12s[2011-02-15T00:00:02Z][171]{image}", "http://j/a/image_lev1.fits"),
-        ExportedFile("aia.lev1_euv_12s[2011.02.15_00:00:36_TAI][193]", "http://j/b/image_lev1.fits"),  # TAI = UTC + 34 s
+        # a DRMS TAI time (TAI = UTC + 34 s in 2011) and no segment in the record
+        ExportedFile("aia.lev1_euv_12s[2011.02.15_00:00:36_TAI][193]", "http://j/b/image_lev1.fits"),
         ExportedFile("aia.lev1_euv_12s[2011.02.15_00:00:36_TAI][193]", "http://j/b/spikes.fits"),
         ExportedFile("aia.lev1_euv_12s[2011-02-15T00:00:14Z][171]{image}", None),
     ]

@@ -296,7 +296,8 @@ def prep_jsoc(
     results.update(prep.results if prep is not None else {})
     if interrupted and shared is not None:  # outputs the prep finished meanwhile (Dask workers) are on disk
         for record, result in _complete([r for r in records if r not in results], outputs, config, shared).items():
-            results[record] = dataclasses.replace(result, status="done", steps=["finished when the run was interrupted"])
+            note = ["finished when the run was interrupted"]
+            results[record] = dataclasses.replace(result, status="done", steps=note)
     ordered = [results.get(r) or FileResult(r.name, str(outputs[r]), "cancelled") for r in records]
     report_settings = _settings(config, archive, start, end, channels, out_dir, executor, skipped)
     report = PrepReport(ordered, report_settings, time.perf_counter() - started, interrupted)
