@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from aiapy.pipeline import _output, check_output, expand_inputs, output_path
+from aiapy.pipeline import _output, check_output, expand_inputs, is_aiapy_output, output_path
 from aiapy.pipeline._inputs import temporary_path
 from aiapy.pipeline._output import write_output
 
@@ -58,7 +58,8 @@ def test_written_output_is_valid(tmp_path, image, compress):
     path = tmp_path / "out.fits"
     write_output(path, image, _header(), compress=compress, uncertainty=image / 10)
     assert check_output(path, config_id="abc", uncertainty=True) == (True, "")
-    assert not temporary_path(path).exists()
+    assert is_aiapy_output(path)  # the settings key is found without decoding the tiles
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
     with fits.open(path) as hdulist:
         data = [hdu.data for hdu in hdulist if hdu.data is not None]
     if compress == "rice":
@@ -107,3 +108,22 @@ def test_interrupted_write_leaves_nothing(tmp_path, image, monkeypatch, compress
     with pytest.raises(KeyboardInterrupt):
         write_output(path, image, _header(), compress=compress)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_killed_writers_are_removed(tmp_path, image):
+    """A kill -9 leaves a temporary file: the next write of that output removes it, and only it."""
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    path = tmp_path / "out.fits"
+    stale = tmp_path / f".out.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"
+    alive = tmp_path / f".out.fits.{os.getpid()}@{host}@0123456789ab.part"  # a writer still running
+    remote = tmp_path / ".out.fits.1@another-host@0123456789ab.part"  # another host of a shared disk
+    other = tmp_path / f".other.fits.{dead.stdout.strip()}@{host}@0123456789ab.part"  # another output's
+    for leftover in (stale, alive, remote, other):
+        leftover.write_bytes(b"partial")
+    write_output(path, image, _header())
+    assert sorted(tmp_path.iterdir()) == sorted([path, alive, remote, other])

@@ -6,7 +6,7 @@ import warnings
 import sunpy.map
 from astropy.io import fits
 
-__all__ = ["open_images", "read_output", "is_aiapy_output", "CONFIG_KEY"]
+__all__ = ["open_images", "read_output", "image_header", "is_aiapy_output", "CONFIG_KEY"]
 
 #: Header keyword holding the identifier of the settings an output was made with.
 CONFIG_KEY = "AIAPYCFG"
@@ -44,12 +44,31 @@ def read_output(path):
     return maps[0], (maps[1] if len(maps) > 1 else None)
 
 
+def image_header(path):
+    """
+    The header of the first image of a FITS file, read quickly: tile-compressed images are not decoded (their
+    table header carries the image's keywords), and no data are read. Warnings about odd cards are silenced.
+
+    Raises
+    ------
+    OSError
+        If the file is not FITS.
+    ValueError
+        If it holds no two-dimensional image.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with fits.open(path, disable_image_compression=True) as hdulist:
+            for hdu in hdulist:
+                header = hdu.header
+                if header.get("ZIMAGE") or (hdu.is_image and header.get("NAXIS") == 2):
+                    return header  # parsed: independent of the closed file
+    raise ValueError(f"{path} holds no two-dimensional image.")
+
+
 def is_aiapy_output(path):
     """Whether ``path`` is a FITS file whose image header carries `CONFIG_KEY` (False if unreadable)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # any file may be asked about; its oddities do not matter here
-            with open_images(path) as (_, images):
-                return CONFIG_KEY in images[0].header
+        return CONFIG_KEY in image_header(path)
     except (OSError, ValueError, KeyError, TypeError):
         return False

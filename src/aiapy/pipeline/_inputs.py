@@ -9,7 +9,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from aiapy.pipeline._fitsfile import is_aiapy_output, open_images
+from aiapy.pipeline._fitsfile import image_header, is_aiapy_output
 
 __all__ = [
     "expand_inputs",
@@ -164,8 +164,7 @@ def input_identity(path):
     (``AIAPYINP``), so that replacing an input makes its output stale.
     """
     stat = os.stat(path)
-    with open_images(path) as (_, images):
-        header = images[0].header
-        keys = [repr(header.get(key)) for key in _IDENTITY_KEYS]
+    header = image_header(path)
+    keys = [repr(header.get(key)) for key in _IDENTITY_KEYS]
     text = "|".join([str(stat.st_size), str(stat.st_mtime_ns), *keys])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
