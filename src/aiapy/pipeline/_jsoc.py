@@ -137,11 +137,11 @@ def _complete(records, outputs, config, shared):
     The records whose output is complete and valid (same settings, same pointing table, made from that
     record: its FSN), skipped without a download.
     """
+    if config.output.overwrite:
+        return {}
     identity = {"AIAPYPNT": shared.pointing_id} if shared.pointing_id is not None else None
     complete = {}
     for record in records:
-        if config.output.overwrite:
-            break
         output = outputs[record]
         valid, _ = check_output(
             output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
