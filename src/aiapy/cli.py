@@ -63,7 +63,9 @@ def _add_prep(subparsers, common):
             "the batch. An output never replaces an input or a file that is not an aiapy output."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="FITS files, directories or glob patterns (none with --jsoc)"
+    )
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
     steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
@@ -83,6 +85,7 @@ def _add_prep(subparsers, common):
         "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
         help="the same as --acceleration biggs-andrews",
     )  # fmt: skip
+    _add_archive(parser)
     where = parser.add_argument_group("where to run").add_mutually_exclusive_group()
     where.add_argument("-w", "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument(
@@ -94,6 +97,26 @@ def _add_prep(subparsers, common):
     parser.set_defaults(func=_prep)
 
 
+def _add_archive(parser):
+    from aiapy.pipeline import ArchiveOptions
+
+    group = parser.add_argument_group(
+        "from the JSOC (--jsoc)",
+        "download the level-1 records of a time range and prep them as they arrive (aiapy.pipeline.prep_jsoc)",
+    )
+    group.add_argument("--jsoc", metavar="START/END", help="time range, e.g. 2011-02-15T00:00/2011-02-15T06:00")
+    group.add_argument("--channels", metavar="LIST", help="comma-separated channels in Angstrom, e.g. 171,193")
+    hints = typing.get_type_hints(ArchiveOptions)
+    for field in ArchiveOptions.fields():
+        _add_option(group, field.name, field, hints[field.name])
+
+
+def _archive_options(args):
+    from aiapy.pipeline import ArchiveOptions
+
+    return {f.name: getattr(args, f.name) for f in ArchiveOptions.fields() if hasattr(args, f.name)}
+
+
 def prep_options(args):
     """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and `KEYWORDS`)."""
     from aiapy.pipeline import KEYWORDS
@@ -102,17 +125,23 @@ def prep_options(args):
 
 
 def _prep(args):
-    from aiapy.pipeline import prep_files
+    from aiapy.pipeline import prep_files, prep_jsoc
 
-    report = prep_files(
-        args.inputs,
-        args.out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        memory_limit=args.memory_limit,
-        progress=False if (args.no_progress or args.quiet) else None,
-        **prep_options(args),
-    )
+    run = {
+        "workers": args.workers, "scheduler": args.scheduler, "memory_limit": args.memory_limit,
+        "progress": False if (args.no_progress or args.quiet) else None, **prep_options(args),
+    }  # fmt: skip
+    archive = _archive_options(args)
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None:
+        if args.inputs or args.channels is None:
+            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+        report = prep_jsoc(args.jsoc, args.channels, args.out, **run, **archive)
+    elif not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
+    else:
+        report = prep_files(args.inputs, args.out, **run)
     if args.report:
         report.write_json(args.report)
     for result in report.failed:

@@ -18,6 +18,8 @@ from aiapy.pipeline._config import (
     UncertaintyOptions,
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
+from aiapy.pipeline._archive import ArchiveOptions
+from aiapy.pipeline._jsoc import prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, check_output
 from aiapy.pipeline._pointing import write_header_pointing_table
@@ -27,6 +29,8 @@ from aiapy.pipeline._shared import SharedData
 
 __all__ = [
     "prep_files",
+    "prep_jsoc",
+    "ArchiveOptions",
     "PrepReport",
     "FileResult",
     "PrepConfig",

@@ -1,0 +1,123 @@
+"""Overlap of downloads and prep in ``aiapy prep --jsoc`` (`aiapy.pipeline.prep_jsoc`).
+
+A loopback JSOC export server (``tests/loopback_export.py``, real HTTP on 127.0.0.1) serves ``--frames``
+(default 12) level-1 records: copies of the real Rice-compressed 769 x 705 171 A cutout, each with its own
+T_REC, T_OBS and FSN. Timed in this process, serial prep with the standard steps:
+
+* prep only: `prep_files` on the level-1 files already on disk;
+* download only: the same export and parfive downloads `prep_jsoc` makes (4 in flight), nothing prepped,
+  with the server's bandwidth (shared by all transfers) set so that it takes about as long as the prep;
+* both: `prep_jsoc` at that bandwidth.
+
+Without overlap ``both`` would take the sum of the two; the goal is ``both <= 1.25 x max(download, prep)``.
+Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R]``.
+"""
+
+import argparse
+import logging
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from loopback_export import LoopbackExport  # noqa: E402
+
+from aiapy.net.config import get_settings  # noqa: E402
+from aiapy.pipeline import prep_files, prep_jsoc  # noqa: E402
+from aiapy.pipeline._archive import Downloads, parse_time_range, query_records  # noqa: E402
+
+EMAIL = "bench@example.org"
+
+
+def serve(frames, bandwidth, pipe):
+    """The loopback server, in its own process (as the JSOC is remote): send its URL, serve until told."""
+    server = LoopbackExport()
+    first, last = server.add_frames(frames)
+    server.pending_polls, server.bandwidth = 0, bandwidth
+    server.start()
+    sizes = {key[0]: len(server.files[path]) for key, path in server.image_paths.items()}
+    pipe.send((server.url, f"{first.isot}/{last.isot}", sizes))
+    pipe.recv()
+    server.stop()
+
+
+class Server:
+    """Start `serve` in a process; ``url``, ``span`` and ``sizes`` (bytes by T_REC)."""
+
+    def __init__(self, frames, bandwidth=None):
+        self.pipe, child = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(target=serve, args=(frames, bandwidth, child), daemon=True)
+        self.process.start()
+        self.url, self.span, self.sizes = self.pipe.recv()
+        os.environ["AIAPY_JSOC_URL"] = self.url
+
+    def stop(self):
+        self.pipe.send("stop")
+        self.process.join()
+
+
+def time_prep(folder, out):
+    start = time.perf_counter()
+    report = prep_files(folder, out, progress=False)
+    assert report.ok, report.summary()
+    return time.perf_counter() - start
+
+
+def time_download(span, folder):
+    start = time.perf_counter()
+    begin, end = parse_time_range(span)
+    settings = get_settings()
+    records = query_records(begin, end, [171], settings=settings)
+    downloads = Downloads(records, folder, segments=("image",), email=EMAIL, in_flight=4, slots=8,
+                          export_timeout=60.0, settings=settings).start()  # fmt: skip
+    for item in downloads:
+        assert item.error is None, item.error
+        Downloads.remove(item.paths)
+        downloads.release()
+    downloads.stop()
+    return time.perf_counter() - start, records
+
+
+def time_both(span, out):
+    start = time.perf_counter()
+    report = prep_jsoc(span, [171], out, email=EMAIL, progress=False)
+    assert report.ok and report.counts["done"] == len(report.results), report.summary()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement (the best is kept)")
+    args = parser.parse_args()
+    logging.getLogger("aiapy").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ.update(AIAPY_CACHE_DIR=str(tmp / "cache"), AIAPY_CONFIG=str(tmp / "none.cfg"))
+        server = Server(args.frames)
+        # the level-1 files, once, for the prep-only runs
+        assert prep_jsoc(server.span, [171], tmp / "seed", email=EMAIL, keep_level1=tmp / "lev1", progress=False).ok
+        _, records = time_download(server.span, tmp / "dl-free")
+        nbytes = sum(server.sizes[r.t_rec] for r in records)
+        server.stop()
+        prep = min(time_prep(tmp / "lev1", tmp / f"prep{i}") for i in range(args.repeat))
+        bandwidth = nbytes / prep
+        server = Server(args.frames, bandwidth)
+        download = min(time_download(server.span, tmp / f"dl{i}")[0] for i in range(args.repeat))
+        both = min(time_both(server.span, tmp / f"both{i}") for i in range(args.repeat))
+        server.stop()
+    slower = max(download, prep)
+    size, rate = nbytes / 2**20, bandwidth / 2**20
+    print(f"{len(records)} frames of 769 x 705 ({size:.1f} MiB), server bandwidth {rate:.2f} MiB/s")
+    print(f"prep only        {prep:6.2f} s")
+    print(f"download only    {download:6.2f} s")
+    print(f"sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")
+    print(f"prep_jsoc        {both:6.2f} s  = {both / slower:.2f} x max(download, prep)  (goal <= 1.25)")
+
+
+if __name__ == "__main__":
+    main()
