@@ -1,4 +1,7 @@
-"""Example: the 171 A PSF and Richardson-Lucy deconvolution (no network, bundled data).
+"""PSF and deconvolution
+=======================
+
+Example: the 171 A PSF and Richardson-Lucy deconvolution (no network, bundled data).
 
 Run ``python docs/examples/psf_deconvolution.py --out DIR``; writes ``psf_171.png`` (log stretch) and
 ``deconvolution_171.png``: before/after and an intensity profile for the blog post's off-limb region of the

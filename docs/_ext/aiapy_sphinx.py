@@ -1,0 +1,76 @@
+"""
+Local Sphinx extension of the aiapy documentation.
+
+* Constants re-exported by a package (``aiapy.psf.DEFAULT_ORDERS`` is defined in ``aiapy.psf._calculate``)
+  are documented with the ``#:`` comment above their definition; autodoc alone would look for it in the
+  package's ``__init__`` and, finding none, show the docstring of the value's type (``numpy.ndarray``).
+* References that name an aiapy object by the module it is defined in (``aiapy.calibrate.degradation.degradation``)
+  or without its module (``AIApyUserWarning``) resolve to where the API reference documents it, when
+  exactly one documented object has that name.
+"""
+
+import importlib
+import pkgutil
+
+from docutils import nodes
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util import logging
+
+log = logging.getLogger(__name__)
+
+
+def _submodules(package):
+    module = importlib.import_module(package)
+    names = [package]
+    if hasattr(module, "__path__"):
+        names += [info.name for info in pkgutil.walk_packages(module.__path__, package + ".")]
+    return names
+
+
+def _attribute_comment(fullname):
+    """The ``#:`` comment of a module-level name, looked up in its module and that module's submodules."""
+    package, _, name = fullname.rpartition(".")
+    for modname in _submodules(package):
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except Exception:  # noqa: BLE001 (a module without source: nothing to find there)
+            continue
+        if ("", name) in docs:
+            return list(docs[("", name)])
+    return None
+
+
+def constant_docstring(app, what, name, obj, options, lines):
+    """Replace the type docstring autodoc gives a constant by the constant's ``#:`` comment."""
+    if what != "data" or not name.startswith("aiapy."):
+        return
+    comment = _attribute_comment(name)
+    if comment is not None:
+        lines[:] = comment
+    elif lines and type(obj).__doc__ and lines[0].strip() in type(obj).__doc__:
+        lines[:] = []
+
+
+def resolve_aiapy(app, env, node, contnode):
+    """Resolve an aiapy reference by its last name, if exactly one documented object carries it."""
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"].lstrip("~.")
+    if not (target.startswith("aiapy.") or "." not in target):
+        return None
+    domain = env.get_domain("py")
+    last = target.rpartition(".")[2]
+    matches = [full for full in domain.objects if full.startswith("aiapy.") and full.rpartition(".")[2] == last]
+    if target.startswith("aiapy."):
+        # the documented name must share the defining module's package, e.g. aiapy.calibrate.*
+        root = ".".join(target.split(".")[:2])
+        matches = [full for full in matches if full.startswith(root + ".")]
+    if len(matches) != 1:
+        return None
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], matches[0], node, contnode)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", constant_docstring)
+    app.connect("missing-reference", resolve_aiapy)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
