@@ -5,8 +5,11 @@ Sphinx-gallery hooks for the example scripts that write PNG files instead of lea
 ``make demo`` and the tests): they save their figures and close them, so sphinx-gallery's matplotlib
 scraper sees none. `reset_argv` gives each of them an empty scratch folder as ``--out``, and
 `png_scraper` moves the PNG files that appear there into the gallery, as the figures of that code block.
+Sphinx-gallery runs an example with ``__doc__ = ""`` (it shows the docstring as text); these scripts
+build their ``--help`` from their docstring, so `reset_argv` gives it back, as Python would.
 """
 
+import ast
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +27,8 @@ def _scratch(src_file):
 
 def reset_argv(gallery_conf, script_vars):
     """Command-line arguments of an example: ``--out`` an emptied scratch folder for file-writing scripts."""
+    source = Path(script_vars["src_file"]).read_text(encoding="utf-8")
+    script_vars["example_globals"]["__doc__"] = ast.get_docstring(ast.parse(source), clean=False)
     if Path(script_vars["src_file"]).name not in FILE_WRITING_SCRIPTS:
         return []
     out = _scratch(script_vars["src_file"])

@@ -60,7 +60,11 @@ def resolve_aiapy(app, env, node, contnode):
         return None
     domain = env.get_domain("py")
     last = target.rpartition(".")[2]
-    matches = [full for full in domain.objects if full.startswith("aiapy.") and full.rpartition(".")[2] == last]
+    matches = [
+        full
+        for full, entry in domain.objects.items()
+        if full.startswith("aiapy.") and full.rpartition(".")[2] == last and not entry.aliased  # not :canonical:
+    ]
     if target.startswith("aiapy."):
         # the documented name must share the defining module's package, e.g. aiapy.calibrate.*
         root = ".".join(target.split(".")[:2])

@@ -3,17 +3,17 @@
 Every setting is resolved, in this order, from: the argument of the calling function, an environment
 variable, the ``[net]`` section of the aiapy configuration file, the built-in default.
 
-=================  =====================  ===========================================================
-Setting            Environment variable   Default
-=================  =====================  ===========================================================
-``jsoc_url``       ``AIAPY_JSOC_URL``     ``http://jsoc.stanford.edu/`` (CGIs under ``cgi-bin/ajax/``)
-``ssw_mirrors``    ``AIAPY_SSW_MIRRORS``  `aiapy._SSW_MIRRORS` (comma- or space-separated list)
-``pointing_url``   ``AIAPY_POINTING_URL`` the LMSAL daily CSV mirror of ``aia.master_pointing3h``
-``cache_dir``      ``AIAPY_CACHE_DIR``    ``<sunpy remote_data_manager_dir>/aiapy``
-``timeout``        ``AIAPY_NET_TIMEOUT``  30 s, for each connect and each read
-``retries``        ``AIAPY_NET_RETRIES``  3 more attempts after a transient failure
-``backoff``        ``AIAPY_NET_BACKOFF``  1 s, doubled after each failed attempt
-=================  =====================  ===========================================================
+=================  ======================  ===========================================================
+Setting            Environment variable    Default
+=================  ======================  ===========================================================
+``jsoc_url``       ``AIAPY_JSOC_URL``      ``http://jsoc.stanford.edu/`` (CGIs under ``cgi-bin/ajax/``)
+``ssw_mirrors``    ``AIAPY_SSW_MIRRORS``   `aiapy._SSW_MIRRORS` (comma- or space-separated list)
+``pointing_url``   ``AIAPY_POINTING_URL``  the LMSAL daily CSV mirror of ``aia.master_pointing3h``
+``cache_dir``      ``AIAPY_CACHE_DIR``     ``<sunpy remote_data_manager_dir>/aiapy``
+``timeout``        ``AIAPY_NET_TIMEOUT``   30 s, for each connect and each read
+``retries``        ``AIAPY_NET_RETRIES``   3 more attempts after a transient failure
+``backoff``        ``AIAPY_NET_BACKOFF``   1 s, doubled after each failed attempt
+=================  ======================  ===========================================================
 
 The configuration file is ``$AIAPY_CONFIG`` if set, else ``~/.config/aiapy/aiapy.cfg`` (INI format)::
 
