@@ -40,7 +40,8 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "examples/*.rst", "**/GALLERY_HEADER.rst", "**.ipynb_checkpoints"]
+templates_path = ["_templates"]  # automodapi pages with their gallery examples (minigallery)
+exclude_patterns = ["_build", "_ext", "_templates", "examples/*.rst", "**/GALLERY_HEADER.rst", "**.ipynb_checkpoints"]
 default_role = "obj"
 nitpicky = True
 # A numpydoc "References" section lists the sources of a module or function; not every entry is cited
@@ -120,7 +121,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
-    "backreferences_dir": None,
+    # Which examples use which object, for the "Examples using ..." list of every API page.
+    "backreferences_dir": "generated/backreferences",
     "doc_module": ("aiapy",),
     "matplotlib_animations": False,
 }
