@@ -2,9 +2,10 @@
 Sphinx configuration of the aiapy documentation (``make docs``).
 
 Offline by default: cross-references to astropy, sunpy, numpy, scipy, dask and matplotlib go through
-intersphinx only when ``AIAPY_DOCS_INTERSPHINX=1`` (the inventories are then fetched from the projects'
-sites; a failed fetch is a warning, which ``-W`` turns into an error). Without it, references into those
-packages are listed in ``nitpick_ignore_regex`` below (they render as code, without a link).
+intersphinx only when ``AIAPY_DOCS_INTERSPHINX`` is set: ``1`` fetches the inventories from the projects'
+sites (a failed fetch is a warning, which ``-W`` turns into an error), a folder reads saved inventories
+from it. Without it, references into those packages are listed in ``nitpick_ignore_regex`` below (they
+render as code, without a link), so an offline build has no warning to turn into an error.
 
 The gallery (``docs/examples``) is executed at build time on the bundled data; ``-D plot_gallery=0``
 builds it without running the scripts (what ``tests/test_docs.py`` does).
@@ -59,21 +60,31 @@ automodsumm_inherited_members = False
 autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 
 # -- intersphinx (opt-in, see the module docstring) ---------------------------------------------------
-INTERSPHINX = os.environ.get("AIAPY_DOCS_INTERSPHINX", "0") == "1"
-intersphinx_mapping = (
-    {
-        "python": ("https://docs.python.org/3/", None),
-        "numpy": ("https://numpy.org/doc/stable/", None),
-        "scipy": ("https://docs.scipy.org/doc/scipy/", None),
-        "astropy": ("https://docs.astropy.org/en/stable/", None),
-        "sunpy": ("https://docs.sunpy.org/en/stable/", None),
-        "dask": ("https://docs.dask.org/en/stable/", None),
-        "distributed": ("https://distributed.dask.org/en/stable/", None),
-        "matplotlib": ("https://matplotlib.org/stable/", None),
+# AIAPY_DOCS_INTERSPHINX=1 fetches the inventories from the projects' sites; =<folder> reads saved copies
+# named <project>.inv from that folder (e.g. objects.inv files downloaded once), with no network.
+_INTERSPHINX_SITES = {
+    "python": "https://docs.python.org/3/",
+    "numpy": "https://numpy.org/doc/stable/",
+    "scipy": "https://docs.scipy.org/doc/scipy/",
+    "astropy": "https://docs.astropy.org/en/stable/",
+    "sunpy": "https://docs.sunpy.org/en/stable/",
+    "dask": "https://docs.dask.org/en/stable/",
+    "distributed": "https://distributed.dask.org/en/stable/",
+    "matplotlib": "https://matplotlib.org/stable/",
+}
+_INTERSPHINX = os.environ.get("AIAPY_DOCS_INTERSPHINX", "0")
+INTERSPHINX = _INTERSPHINX not in ("", "0")
+if _INTERSPHINX == "1":
+    intersphinx_mapping = {name: (url, None) for name, url in _INTERSPHINX_SITES.items()}
+elif INTERSPHINX:
+    _saved = Path(_INTERSPHINX)
+    intersphinx_mapping = {
+        name: (url, str(_saved / f"{name}.inv"))
+        for name, url in _INTERSPHINX_SITES.items()
+        if (_saved / f"{name}.inv").is_file()
     }
-    if INTERSPHINX
-    else {}
-)
+else:
+    intersphinx_mapping = {}
 
 # Targets that cannot resolve, each with its reason.
 nitpick_ignore = [
@@ -81,18 +92,27 @@ nitpick_ignore = [
     # the docstring of refresh_statistics.
     ("py:obj", "VALUE_STATISTICS"),
 ]
-nitpick_ignore_regex = []
-if not INTERSPHINX:
-    # Without inventories, references into these packages cannot resolve; they are checked when
-    # AIAPY_DOCS_INTERSPHINX=1.
-    _THIRD_PARTY = r"(python|builtins|os|pathlib|typing|collections|dataclasses|logging|argparse|concurrent|numpy|np|scipy|astropy|u|sunpy|dask|distributed|matplotlib|drms|parfive|cupy)"
-    nitpick_ignore_regex += [
-        (r"py:.*", _THIRD_PARTY + r"(\..*)?"),
-        # Builtins and standard library names without a module prefix.
-        (r"py:.*", r"(int|float|str|bytes|bool|dict|list|tuple|set|callable|object|None|type|Path|"
-         r"Exception|ValueError|TypeError|KeyError|OSError|RuntimeError|FileNotFoundError|UserWarning|"
-         r"DeprecationWarning|NamedTuple|Enum|Any|Callable|Iterable|Sequence|Mapping)"),
-    ]
+# References into other packages resolve only through their inventories. For each package without one in
+# this build (all of them offline), its names are ignored: they render as code, without a link. Names no
+# inventory here covers (drms, parfive, cupy) are always ignored.
+_NAMES_BY_INVENTORY = {
+    "python": r"python|builtins|os|sys|io|re|pathlib|typing|collections|dataclasses|logging|argparse|concurrent|"
+    r"contextlib|enum|functools|tempfile|Path|int|float|complex|str|bytes|bool|dict|list|tuple|set|frozenset|"
+    r"callable|object|None|type|slice|Exception|ValueError|TypeError|KeyError|IndexError|OSError|RuntimeError|"
+    r"FileNotFoundError|KeyboardInterrupt|Warning|UserWarning|DeprecationWarning|NamedTuple|Enum|Any|Callable|"
+    r"Iterable|Iterator|Sequence|Mapping|MutableMapping",
+    "numpy": r"numpy|np",
+    "scipy": r"scipy",
+    "astropy": r"astropy|u",
+    "sunpy": r"sunpy",
+    "dask": r"dask",
+    "distributed": r"distributed",
+    "matplotlib": r"matplotlib|mpl|plt",
+}
+_UNRESOLVABLE = ["drms", "parfive", "cupy"] + [
+    names for inventory, names in _NAMES_BY_INVENTORY.items() if inventory not in intersphinx_mapping
+]
+nitpick_ignore_regex = [(r"py:.*", rf"({'|'.join(_UNRESOLVABLE)})(\..*)?")]
 
 # -- HTML -----------------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
