@@ -59,6 +59,78 @@ automodapi_inheritance_diagram = False  # needs graphviz
 automodsumm_inherited_members = False
 autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 
+# -- API pages of the other public modules ---------------------------------------------------------------
+# docs/api/*.rst document the main modules by hand (``automodapi``). Every other public module of aiapy
+# (no "_" in its dotted name) gets a generated page in docs/api/modules/, listing only what no earlier
+# page documents (a package re-exports most of its submodules' names), so a module added to the package
+# is in the reference without editing docs/. Not given pages: the older names aiapy.util and
+# aiapy.calibrate.util (they re-export aiapy.utils and aiapy.calibrate.utils), and modules hidden by a
+# function of the same name (aiapy.calibrate.degradation is the function `aiapy.calibrate.degradation`).
+API_ALIASES = {"aiapy.util", "aiapy.calibrate.util"}
+_SCALARS = (int, float, str, bytes, bool, type(None))
+
+
+def _public_names(module):
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [name for name, value in vars(module).items() if not name.startswith("_")
+                 and getattr(value, "__module__", module.__name__) == module.__name__]
+    return [name for name in names if not name.startswith("_")]
+
+
+def _api_module_pages():
+    import importlib
+    import pkgutil
+    import re
+
+    hand = []
+    for page in sorted((DOCS / "api").glob("*.rst")):
+        hand += re.findall(r"^\.\. automodapi:: (\S+)", page.read_text(encoding="utf-8"), flags=re.M)
+    documented = set()  # ids of documented objects (not scalars: equal small values share an id)
+    for name in hand:
+        module = importlib.import_module(name)
+        documented |= {id(value) for n in _public_names(module) if not isinstance(value := getattr(module, n), _SCALARS)}
+    pages = {}
+    modules = sorted(
+        (info.name for info in pkgutil.walk_packages(aiapy.__path__, "aiapy.")
+         if not any(part.startswith("_") for part in info.name.split("."))),
+        key=lambda name: (name.count("."), name),
+    )
+    for name in modules:
+        parent_name, _, last = name.rpartition(".")
+        module, parent = importlib.import_module(name), importlib.import_module(parent_name)
+        if name in hand or name in API_ALIASES or getattr(parent, last, module) is not module:
+            continue
+        skip = []
+        for attr in _public_names(module):
+            value = getattr(module, attr)
+            if isinstance(value, _SCALARS):
+                if attr in _public_names(parent) and getattr(parent, attr) == value:
+                    skip.append(attr)
+            elif id(value) in documented or isinstance(value, type(module)):
+                skip.append(attr)
+            else:
+                documented.add(id(value))
+        options = "".join(f"   :skip: {attr}\n" for attr in skip)
+        pages[name] = (f"{name}\n{'=' * len(name)}\n\n.. automodapi:: {name}\n   :no-heading:\n"
+                       f"   :include-all-objects:\n{options}")
+    return pages
+
+
+def _write_api_module_pages():
+    folder = DOCS / "api" / "modules"
+    folder.mkdir(exist_ok=True)
+    pages = _api_module_pages()
+    for stale in set(folder.glob("*.rst")) - {folder / f"{name}.rst" for name in pages}:
+        stale.unlink()
+    for name, text in pages.items():
+        path = folder / f"{name}.rst"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:  # unchanged: no rebuild
+            path.write_text(text, encoding="utf-8")
+
+
+_write_api_module_pages()
+
 # -- intersphinx (opt-in, see the module docstring) ---------------------------------------------------
 # AIAPY_DOCS_INTERSPHINX=1 fetches the inventories from the projects' sites; =<folder> reads saved copies
 # named <project>.inv from that folder (e.g. objects.inv files downloaded once), with no network.
@@ -87,11 +159,8 @@ else:
     intersphinx_mapping = {}
 
 # Targets that cannot resolve, each with its reason.
-nitpick_ignore = [
-    # A module constant of aiapy.utils.maps outside its __all__ (so not in the API reference), named in
-    # the docstring of refresh_statistics.
-    ("py:obj", "VALUE_STATISTICS"),
-]
+# (Constants of aiapy modules that the API reference does not list are shown as code by aiapy_sphinx.)
+nitpick_ignore = []
 # References into other packages resolve only through their inventories. For each package without one in
 # this build (all of them offline), its names are ignored: they render as code, without a link. Names no
 # inventory here covers (drms, parfive, cupy) are always ignored.

@@ -68,6 +68,12 @@ def test_every_module_and_guide_is_linked(site):
     index = (html / "api" / "index.html").read_text(encoding="utf-8")
     for module in ("calibrate", "calibrate_utils", "psf", "response", "pipeline", "data", "net", "utils", "cli"):
         assert f'href="{module}.html"' in index, module
+    # every other public module has a generated page listing what the pages above do not
+    for module in ("aiapy.net.config", "aiapy.utils.channels", "aiapy.response.emissivity"):
+        assert f'href="modules/{module}.html"' in index, module
+    assert "aiapy.utils.channels.channel_key.html" in (html / "api" / "modules" / "aiapy.utils.channels.html").read_text(
+        encoding="utf-8"
+    )
     toc = (html / "index.html").read_text(encoding="utf-8")
     for page in ("getting_started", "preparing_data", "pipeline", "offline", "performance", "citing"):
         assert f"guides/{page}.html" in toc, page

@@ -7,6 +7,8 @@ Local Sphinx extension of the aiapy documentation.
 * References that name an aiapy object by the module it is defined in (``aiapy.calibrate.degradation.degradation``)
   or without its module (``AIApyUserWarning``) resolve to where the API reference documents it, when
   exactly one documented object has that name.
+* A module-level constant of the same subpackage that the API reference does not list (``CONFIG_KEY``)
+  is shown as code without a link; anything else unresolved stays an error (``-n -W``).
 """
 
 import importlib
@@ -70,8 +72,24 @@ def resolve_aiapy(app, env, node, contnode):
         root = ".".join(target.split(".")[:2])
         matches = [full for full in matches if full.startswith(root + ".")]
     if len(matches) != 1:
-        return None
+        return _undocumented_constant(node, target, contnode)
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], matches[0], node, contnode)
+
+
+def _undocumented_constant(node, target, contnode):
+    """
+    Code text, without a link, for a public module-level name of the documented object's package that the
+    API reference does not list (``CONFIG_KEY`` of ``aiapy.pipeline._output``): a real object, not a typo.
+    """
+    module = node.get("py:module") or ""
+    if "." in target or not module.startswith("aiapy") or target.startswith("_"):
+        return None
+    package = ".".join(module.split(".")[:2])
+    for modname in _submodules(package):
+        found = importlib.import_module(modname)
+        if target in vars(found) and not callable(vars(found)[target]):
+            return contnode
+    return None
 
 
 def setup(app):
