@@ -12,6 +12,8 @@ builds it without running the scripts (what ``tests/test_docs.py`` does).
 """
 
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,14 +61,23 @@ automodapi_inheritance_diagram = False  # needs graphviz
 automodsumm_inherited_members = False
 autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 
-# -- API pages of the other public modules ---------------------------------------------------------------
-# docs/api/*.rst document the main modules by hand (``automodapi``). Every other public module of aiapy
-# (no "_" in its dotted name) gets a generated page in docs/api/modules/, listing only what no earlier
-# page documents (a package re-exports most of its submodules' names), so a module added to the package
-# is in the reference without editing docs/. Not given pages: the older names aiapy.util and
+# -- API pages ----------------------------------------------------------------------------------------
+# One page per public module (no "_" in its dotted name), written here before Sphinx reads the sources:
+# the main modules in docs/api/main/, in the order of the toctree of docs/api/index.rst, then every other
+# public module in docs/api/modules/, so a module added to the package is in the reference without editing
+# docs/. An object re-exported by several modules is documented on the first page that lists it (the
+# others ``:skip:`` it), so it has one page. Not given pages: the older names aiapy.util and
 # aiapy.calibrate.util (they re-export aiapy.utils and aiapy.calibrate.utils), and modules hidden by a
 # function of the same name (aiapy.calibrate.degradation is the function `aiapy.calibrate.degradation`).
 API_ALIASES = {"aiapy.util", "aiapy.calibrate.util"}
+#: Text under the title of a page, before the module docstring.
+API_INTROS = {
+    "aiapy.calibrate": "The calibration tables these functions read are in :doc:`aiapy.calibrate.utils`.",
+    "aiapy.calibrate.utils": "``aiapy.calibrate.util`` is its older name; it re-exports the same objects.",
+    "aiapy.pipeline": "The ``aiapy prep`` command runs this pipeline (see :doc:`aiapy.cli`).",
+    "aiapy.cli": "Run ``aiapy --help`` or ``aiapy prep --help`` for every option.",
+    "aiapy.utils": "``aiapy.util`` is its older name; it re-exports the same objects.",
+}
 _SCALARS = (int, float, str, bytes, bool, type(None))
 
 
@@ -78,58 +89,71 @@ def _public_names(module):
     return [name for name in names if not name.startswith("_")]
 
 
-def _api_module_pages():
+def _skips(module, parent, documented):
+    """Public names of ``module`` that an earlier page documents; the others are added to ``documented``."""
+    skip, here = [], set()
+    for attr in _public_names(module):
+        value = getattr(module, attr)
+        if isinstance(value, type(module)):
+            continue  # a submodule: automodapi lists none, it has its own page
+        if isinstance(value, _SCALARS):
+            if parent is not None and attr in _public_names(parent) and getattr(parent, attr) == value:
+                skip.append(attr)
+        elif id(value) in documented:
+            skip.append(attr)
+        else:
+            here.add(id(value))  # two names of one object on one page (aliases) are both listed
+    documented |= here
+    return skip
+
+
+def _api_pages():
+    """The text of every API page, by path relative to docs/api."""
     import importlib
     import pkgutil
-    import re
 
-    hand = []
-    for page in sorted((DOCS / "api").glob("*.rst")):
-        hand += re.findall(r"^\.\. automodapi:: (\S+)", page.read_text(encoding="utf-8"), flags=re.M)
-    documented = set()  # ids of documented objects (not scalars: equal small values share an id)
-    for name in hand:
-        module = importlib.import_module(name)
-        documented |= {id(value) for n in _public_names(module) if not isinstance(value := getattr(module, n), _SCALARS)}
-    pages = {}
-    modules = sorted(
+    def parent_of(name):
+        return importlib.import_module(name.rpartition(".")[0]) if "." in name else None
+
+    index = (DOCS / "api" / "index.rst").read_text(encoding="utf-8")
+    main = re.findall(r"^   main/(\S+)$", index, flags=re.M)
+    others = sorted(
         (info.name for info in pkgutil.walk_packages(aiapy.__path__, "aiapy.")
          if not any(part.startswith("_") for part in info.name.split("."))),
         key=lambda name: (name.count("."), name),
     )
-    for name in modules:
-        parent_name, _, last = name.rpartition(".")
-        module, parent = importlib.import_module(name), importlib.import_module(parent_name)
-        if name in hand or name in API_ALIASES or getattr(parent, last, module) is not module:
-            continue
-        skip = []
-        for attr in _public_names(module):
-            value = getattr(module, attr)
-            if isinstance(value, _SCALARS):
-                if attr in _public_names(parent) and getattr(parent, attr) == value:
-                    skip.append(attr)
-            elif id(value) in documented or isinstance(value, type(module)):
-                skip.append(attr)
-            else:
-                documented.add(id(value))
-        options = "".join(f"   :skip: {attr}\n" for attr in skip)
-        pages[name] = (f"{name}\n{'=' * len(name)}\n\n.. automodapi:: {name}\n   :no-heading:\n"
-                       f"   :include-all-objects:\n{options}")
+    documented = set()  # ids of documented objects (not scalars: equal small values share an id)
+    pages = {}
+    for folder, names in (("main", main), ("modules", others)):
+        for name in names:
+            module, parent = importlib.import_module(name), parent_of(name)
+            hidden = getattr(parent, name.rpartition(".")[2], module) is not module
+            if folder == "modules" and (name in main or name in API_ALIASES or hidden):
+                continue
+            intro = f"{API_INTROS[name]}\n\n" if name in API_INTROS else ""
+            options = "".join(f"   :skip: {attr}\n" for attr in _skips(module, parent, documented))
+            pages[f"{folder}/{name}.rst"] = (
+                f"{name}\n{'=' * len(name)}\n\n{intro}.. automodapi:: {name}\n   :no-heading:\n"
+                f"   :include-all-objects:\n{options}"
+            )
     return pages
 
 
-def _write_api_module_pages():
-    folder = DOCS / "api" / "modules"
-    folder.mkdir(exist_ok=True)
-    pages = _api_module_pages()
-    for stale in set(folder.glob("*.rst")) - {folder / f"{name}.rst" for name in pages}:
-        stale.unlink()
-    for name, text in pages.items():
-        path = folder / f"{name}.rst"
+def _write_api_pages(pages):
+    for folder in ("main", "modules"):
+        (DOCS / "api" / folder).mkdir(exist_ok=True)
+        for stale in set((DOCS / "api" / folder).glob("*.rst")) - {DOCS / "api" / path for path in pages}:
+            stale.unlink()
+    for path, text in pages.items():
+        path = DOCS / "api" / path
         if not path.is_file() or path.read_text(encoding="utf-8") != text:  # unchanged: no rebuild
             path.write_text(text, encoding="utf-8")
 
 
-_write_api_module_pages()
+_write_api_pages(_api_pages())
+# automodapi writes a stub page per object but never removes one; a stale stub (an object no longer listed)
+# would be a page outside every toctree, so the stubs are rewritten on every build.
+shutil.rmtree(DOCS / "api" / "generated", ignore_errors=True)
 
 # -- intersphinx (opt-in, see the module docstring) ---------------------------------------------------
 # AIAPY_DOCS_INTERSPHINX=1 fetches the inventories from the projects' sites; =<folder> reads saved copies
