@@ -7,18 +7,18 @@ Local Sphinx extension of the aiapy documentation.
 * References that name an aiapy object by the module it is defined in (``aiapy.calibrate.degradation.degradation``)
   or without its module (``AIApyUserWarning``) resolve to where the API reference documents it, when
   exactly one documented object has that name.
-* A module-level constant of the same subpackage that the API reference does not list (``CONFIG_KEY``)
-  is shown as code without a link; anything else unresolved stays an error (``-n -W``).
+* A real aiapy object that the API reference does not list (``aiapy.utils.exceptions.warn_user``, or
+  ``CONFIG_KEY`` in a docstring of ``aiapy.pipeline``) is shown as code without a link; a name that
+  exists nowhere stays an error (``-n -W``).
 """
 
 import importlib
 import pkgutil
 
-from docutils import nodes
 from sphinx.pycode import ModuleAnalyzer
-from sphinx.util import logging
 
-log = logging.getLogger(__name__)
+#: Object types of class members, which a bare name refers to only when nothing else has that name.
+_MEMBER_TYPES = ("attribute", "method", "property", "classmethod", "staticmethod")
 
 
 def _submodules(package):
@@ -71,25 +71,43 @@ def resolve_aiapy(app, env, node, contnode):
         # the documented name must share the defining module's package, e.g. aiapy.calibrate.*
         root = ".".join(target.split(".")[:2])
         matches = [full for full in matches if full.startswith(root + ".")]
+    if len(matches) > 1:  # a function or class rather than an attribute of the same name
+        matches = [full for full in matches if domain.objects[full].objtype not in _MEMBER_TYPES]
     if len(matches) != 1:
-        return _undocumented_constant(node, target, contnode)
+        return _undocumented_object(node, target, contnode)
     return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], matches[0], node, contnode)
 
 
-def _undocumented_constant(node, target, contnode):
+def _undocumented_object(node, target, contnode):
     """
-    Code text, without a link, for a public module-level name of the documented object's package that the
-    API reference does not list (``CONFIG_KEY`` of ``aiapy.pipeline._output``): a real object, not a typo.
+    Code text, without a link, for a real aiapy object that the API reference does not list: a full name
+    that imports (``aiapy.utils.exceptions.warn_user``), or a public module-level name of the documented
+    object's subpackage (``CONFIG_KEY`` of ``aiapy.pipeline._output``). A name that exists nowhere (a typo,
+    a parameter written as a reference) stays unresolved.
     """
+    if target.startswith("aiapy."):
+        return contnode if _imports(target) else None
     module = node.get("py:module") or ""
     if "." in target or not module.startswith("aiapy") or target.startswith("_"):
         return None
     package = ".".join(module.split(".")[:2])
-    for modname in _submodules(package):
-        found = importlib.import_module(modname)
-        if target in vars(found) and not callable(vars(found)[target]):
-            return contnode
-    return None
+    return contnode if any(target in vars(importlib.import_module(name)) for name in _submodules(package)) else None
+
+
+def _imports(fullname):
+    """Whether ``fullname`` is a module or an attribute of one."""
+    parts = fullname.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
+            if not hasattr(obj, part):
+                return False
+            obj = getattr(obj, part)
+        return True
+    return False
 
 
 def setup(app):

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from astropy.time import Time
 from astropy.visualization import time_support
+from matplotlib.colors import Normalize
 
 from aiapy.calibrate import correct_degradation, degradation
 from aiapy.calibrate.utils import get_correction_table
@@ -24,7 +25,8 @@ table = get_correction_table()
 times = Time("2010-05-01") + np.arange(0, 5700, 15) * u.day
 
 # %%
-# The factor of each EUV channel (version 10), and of 335 Å with version 8 too.
+# The factor of each EUV channel (version 10), and of 335 Å with version 8 too. Version 10 has had no
+# update since November 2020: its factors stay constant after 2020-06-01.
 time_support(format="iso", simplify=True)
 fig, ax = plt.subplots(figsize=(8, 5))
 for channel in (94, 131, 171, 193, 211, 304, 335) * u.AA:
@@ -37,6 +39,7 @@ ax.legend(ncol=2, frameon=False)
 # %%
 # Correcting an image divides it by the factor at its time. The bundled flare cutouts are of
 # 2011-02-15, early in the mission; the same image taken in 2020 would need a far larger correction.
+# On one colour scale, the corrected image is brighter.
 m_335 = sample.flare_maps(335)[0]
 corrected = correct_degradation(m_335, correction_table=table)
 factor = degradation(335 * u.AA, m_335.date, correction_table=table).item()
@@ -47,7 +50,7 @@ print(corrected.meta["history"])
 fig = plt.figure(figsize=(9, 4))
 for i, (smap, title) in enumerate(((m_335, "level 1"), (corrected, f"corrected (/ {factor:.3f})"))):
     ax = fig.add_subplot(1, 2, i + 1, projection=smap)
-    smap.plot(axes=ax, title=title, vmin=0, vmax=np.percentile(corrected.data, 99.5))
+    smap.plot(axes=ax, title=title, norm=Normalize(vmin=0, vmax=np.percentile(corrected.data, 99.5)))
     if i:
         ax.coords[1].set_axislabel(" ")
 fig.tight_layout()
