@@ -11,6 +11,7 @@ The gallery (``docs/examples``) is executed at build time on the bundled data; `
 builds it without running the scripts (what ``tests/test_docs.py`` does).
 """
 
+import builtins
 import os
 import re
 import shutil
@@ -189,11 +190,9 @@ nitpick_ignore = []
 # this build (all of them offline), its names are ignored: they render as code, without a link. Names no
 # inventory here covers (drms, parfive, cupy) are always ignored.
 _NAMES_BY_INVENTORY = {
-    "python": r"python|builtins|os|sys|io|re|pathlib|typing|collections|dataclasses|logging|argparse|concurrent|"
-    r"contextlib|enum|functools|tempfile|Path|int|float|complex|str|bytes|bool|dict|list|tuple|set|frozenset|"
-    r"callable|object|None|type|slice|Exception|ValueError|TypeError|KeyError|IndexError|OSError|RuntimeError|"
-    r"FileNotFoundError|KeyboardInterrupt|Warning|UserWarning|DeprecationWarning|NamedTuple|Enum|Any|Callable|"
-    r"Iterable|Iterator|Sequence|Mapping|MutableMapping",
+    # the standard library's modules and the builtins (int, ValueError, ...), and typing names used bare
+    "python": "|".join(sorted(sys.stdlib_module_names | {n for n in dir(builtins) if not n.startswith("_")}))
+    + r"|Path|NamedTuple|Enum|Any|Callable|Iterable|Iterator|Sequence|Mapping|MutableMapping",
     "numpy": r"numpy|np",
     "scipy": r"scipy",
     "astropy": r"astropy|u",
