@@ -1,5 +1,6 @@
-# The two set-up commands: `make demo` and `make test`. Both build .venv with the machine's python3
-# (3.11 or newer) when it is missing or older than pyproject.toml, install aiapy editable, then run.
+# The two set-up commands: `make demo` and `make test` (and `make docs`, the documentation site). All build
+# .venv with the machine's python3 (3.11 or newer) when it is missing or older than pyproject.toml, install
+# aiapy editable, then run.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,12 +8,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aiapy-installed
 DEMO_OUT ?= demo_output
 
-.PHONY: demo test bench clean
+.PHONY: demo test docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -21,8 +22,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
 
+# HTML into docs/_build/html, gallery executed on the bundled data, warnings (and unresolved references) as
+# errors. Offline; AIAPY_DOCS_INTERSPHINX=1 adds links to astropy, sunpy, numpy, scipy, dask (network).
+docs: $(STAMP)
+	$(PY) -m sphinx -b html -W --keep-going -n docs docs/_build/html
+
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info
+	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info docs/_build docs/api/generated docs/api/main docs/api/modules docs/generated \
+		docs/sg_execution_times.rst

@@ -3,7 +3,8 @@
 Each script is a command taking ``--out DIR``. ``demo.py`` (what ``make demo`` runs) is run exactly as the
 Makefile does; it runs ``psf_deconvolution.py`` and ``responses.py`` itself, so their figures are checked in
 its output. A new example must be run by the demo too (or get a test of its own), which the first test
-enforces.
+enforces. The ``plot_*.py`` scripts are the documentation gallery's examples (``make docs`` runs them
+too); each is run here and must draw its figures.
 """
 
 import re
@@ -16,6 +17,9 @@ from astropy.io import fits
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 RUN_BY_DEMO = {"demo", "psf_deconvolution", "responses"}
+#: Gallery examples of the documentation site (sphinx-gallery's ``plot_`` prefix): scripts without options,
+#: each run by `test_gallery_example`.
+GALLERY = sorted(EXAMPLES.glob("plot_*.py"))
 DEMO_FILES = [
     "psf_171.png", "deconvolution_171.png", "respike_histogram.png", "pointing_register.txt",
     "wavelength_responses.png", "degradation_curves.png", "temperature_responses.png",
@@ -28,7 +32,7 @@ def _run(script, out):
 
 
 def test_every_example_is_a_command():
-    scripts = sorted(EXAMPLES.glob("*.py"))
+    scripts = sorted(set(EXAMPLES.glob("*.py")) - set(GALLERY))
     assert {p.stem for p in scripts} == RUN_BY_DEMO, "a new example must be run by demo.py (or tested here)"
     for path in scripts:
         text = path.read_text(encoding="utf-8")
@@ -58,3 +62,18 @@ def test_demo(tmp_path):
     with fits.open(full_frame[0]) as hdulist:
         assert hdulist[1].header["LVL_NUM"] == 1.5 and hdulist[1].data.shape == (4096, 4096)
         assert hdulist["UNCERTAINTY"].data.shape == (4096, 4096)
+
+
+@pytest.mark.parametrize("script", GALLERY, ids=lambda path: path.stem)
+def test_gallery_example(script, tmp_path):
+    """A gallery example runs with warnings as errors and leaves figures for the gallery to show."""
+    code = (
+        "import runpy, sys, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; "
+        "plt.show = lambda *args, **kwargs: None; runpy.run_path(sys.argv[1], run_name='__main__'); "
+        "print('figures:', len(plt.get_fignums()))"
+    )
+    result = subprocess.run([sys.executable, "-W", "error", "-c", code, str(script)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = int(result.stdout.rsplit("figures:", 1)[1])
+    assert figures >= 1, f"{script.name} drew no figure"

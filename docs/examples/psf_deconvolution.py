@@ -1,4 +1,7 @@
-"""Example: the 171 Å PSF and Richardson-Lucy deconvolution (no network, bundled data).
+"""PSF and deconvolution
+=======================
+
+Example: the 171 Å PSF and Richardson-Lucy deconvolution (no network, bundled data).
 
 Run ``python docs/examples/psf_deconvolution.py --out DIR``; writes ``psf_171.png`` (log stretch) and
 ``deconvolution_171.png``: the real native-resolution 171 Å cutout (0.6"/pix) before and after

@@ -1,5 +1,6 @@
 """
 Wavelength responses, degradation and temperature responses of the AIA channels.
+================================================================================
 
 Draws three figures from the data bundled with aiapy (no network):
 
