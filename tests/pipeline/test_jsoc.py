@@ -186,7 +186,8 @@ def test_respike_gets_spikes_in_the_same_export(jsoc_export, tmp_path):
     [request] = _requests(jsoc_export, "op=exp_request")
     assert "%7Bimage%2Cspikes%7D" in request  # {image,spikes}
     assert all(r.steps[0] == "respike" for r in report.results)
-    assert len(_requests(jsoc_export, "spikes.fits")) == 4
+    # each record's spikes file, once (a connection timed out on a loaded machine is retried: count files)
+    assert len(set(_requests(jsoc_export, "spikes.fits"))) == 4
 
 
 def test_disk_use_is_bounded_and_downloads_run_ahead(jsoc_export, tmp_path, monkeypatch):
