@@ -388,31 +388,18 @@ def _run(pool, task, chunks):
 # Missing pixels.
 
 
-@numba.njit(cache=True, nogil=True)
-def _scan(image, blank, use_blank):
-    """Count of missing pixels (non-finite, or == ``blank``) and the min and max of the others."""
-    nbad = 0
-    low = np.inf
-    high = -np.inf
-    for i in range(image.shape[0]):
-        for j in range(image.shape[1]):
-            v = image[i, j]
-            if (use_blank and v == blank) or not np.isfinite(v):
-                nbad += 1
-            else:
-                low = min(low, v)
-                high = max(high, v)
-    return nbad, low, high
-
-
 def valid_range(image, blank=None):
     """
-    The missing pixels of ``image`` and the range of the others, in one pass.
+    The missing pixels of ``image`` and the range of the others.
+
+    The common case (no missing pixel) costs one min and one max, vectorised: NaN propagates through both
+    and infinities show in them, and a BLANK outside the range is held by no pixel. Only otherwise is a
+    mask made.
 
     Parameters
     ----------
     image : 2-D ndarray
-        Any real dtype except float16 (convert first).
+        Any real dtype.
     blank : int, optional
         The BLANK value of integer data (FITS): such pixels are missing too.
 
@@ -423,16 +410,19 @@ def valid_range(image, blank=None):
     low, high : float
         Min and max of the valid pixels (NaN when every pixel is missing).
     """
-    use_blank = blank is not None and image.dtype.kind in "iu"
-    nbad, low, high = _scan(image, image.dtype.type(blank) if use_blank else image.dtype.type(0), use_blank)
-    if nbad == image.size:
-        return np.ones(image.shape, bool), np.nan, np.nan
-    bad = None
-    if nbad:
+    low, high = image.min(), image.max()
+    if image.dtype.kind == "f":
+        if np.isfinite(low) and np.isfinite(high):
+            return None, float(low), float(high)
         bad = ~np.isfinite(image)
-        if use_blank:
-            bad |= image == blank
-    return bad, float(low), float(high)
+    else:
+        if blank is None or not low <= blank <= high:
+            return None, float(low), float(high)
+        bad = image == blank
+    if bad.all():
+        return bad, np.nan, np.nan
+    valid = image[~bad]
+    return bad, float(valid.min()), float(valid.max())
 
 
 def fill_missing(image, bad, dtype):
