@@ -436,7 +436,7 @@ def fill_missing(image, bad, dtype):
     pixels: a local value makes that spread as small as the local gradient, where the image minimum (as
     sunpy) would make it a step of the local level.
     """
-    out = np.asarray(image, dtype=dtype).copy()
+    out = np.array(image, dtype=dtype)
     known = ~bad
     ny, nx = out.shape
     rows, cols = np.nonzero(bad)
