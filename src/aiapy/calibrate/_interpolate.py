@@ -275,8 +275,8 @@ def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r
                 out[i, j] = np.nan
 
 
-#: The pole of the cubic B-spline prefilter, and its gain (1 - z)(1 - 1/z).
-_Z3 = np.sqrt(3) - 2
+#: The pole of the cubic B-spline prefilter, and its gain (1 - z)(1 - 1/z) (constants of the compiled code).
+_Z3 = float(np.sqrt(3) - 2)
 _GAIN3 = 6.0
 
 
@@ -294,7 +294,7 @@ def _causal_start(n):
 def _filter_rows(image, start, out, r0, r1):
     """Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64."""
     n = image.shape[1]
-    z = np.sqrt(3.0) - 2.0
+    z = _Z3
     line = np.empty(n, np.float64)
     for i in range(r0, r1):
         if n == 1:
@@ -308,10 +308,10 @@ def _filter_rows(image, start, out, r0, r1):
             carry = carry * z + image[i, k]
             line[k] = carry
         carry = (z * line[n - 2] + carry) * (z / (z * z - 1))
-        out[i, n - 1] = 6.0 * carry
+        out[i, n - 1] = _GAIN3 * carry
         for k in range(n - 2, -1, -1):
             carry = z * (carry - line[k])
-            out[i, k] = 6.0 * carry
+            out[i, k] = _GAIN3 * carry
 
 
 @numba.njit(cache=True, nogil=True)
@@ -323,7 +323,7 @@ def _filter_columns(c, start, c0, c1):
     n = c.shape[0]
     if n == 1:
         return
-    z = np.sqrt(3.0) - 2.0
+    z = _Z3
     w = c1 - c0
     line = np.empty((n, w), np.float64)
     for j in range(w):
@@ -337,11 +337,11 @@ def _filter_columns(c, start, c0, c1):
     carry = np.empty(w, np.float64)
     for j in range(w):
         carry[j] = (z * line[n - 2, j] + line[n - 1, j]) * (z / (z * z - 1))
-        c[n - 1, c0 + j] = 6.0 * carry[j]
+        c[n - 1, c0 + j] = _GAIN3 * carry[j]
     for k in range(n - 2, -1, -1):
         for j in range(w):
             carry[j] = z * (carry[j] - line[k, j])
-            c[k, c0 + j] = 6.0 * carry[j]
+            c[k, c0 + j] = _GAIN3 * carry[j]
 
 
 def _cubic_filter_axis0(c):
