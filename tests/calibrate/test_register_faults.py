@@ -155,6 +155,7 @@ def _refused(monkeypatch, smap, match):
         ({"cdelt2": float("nan")}, r"CDELT2 = nan arcsec/pix"),
         ({"crota2": None}, r"CROTA2 = None: the header gives no roll angle"),
         ({"crota2": float("nan")}, r"CROTA2 = nan is not a finite number"),
+        ({"crpix1": None}, r"CRPIX1 = None is not a finite number"),
         ({"rsun_obs": 0.0}, r"RSUN_OBS = 0\.0 is not positive"),
         ({"dsun_obs": 0.0}, r"DSUN_OBS = 0\.0 is not positive"),
         ({"dsun_obs": -1.5e11}, r"DSUN_OBS = -150000000000\.0 is not positive"),

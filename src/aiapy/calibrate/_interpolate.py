@@ -275,8 +275,8 @@ def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r
                 out[i, j] = np.nan
 
 
-#: The pole of the cubic B-spline prefilter, and its gain (1 - z)(1 - 1/z).
-_Z3 = np.sqrt(3) - 2
+#: The pole of the cubic B-spline prefilter, and its gain (1 - z)(1 - 1/z) (constants of the compiled code).
+_Z3 = float(np.sqrt(3) - 2)
 _GAIN3 = 6.0
 
 
@@ -294,7 +294,7 @@ def _causal_start(n):
 def _filter_rows(image, start, out, r0, r1):
     """Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64."""
     n = image.shape[1]
-    z = np.sqrt(3.0) - 2.0
+    z = _Z3
     line = np.empty(n, np.float64)
     for i in range(r0, r1):
         if n == 1:
@@ -308,10 +308,10 @@ def _filter_rows(image, start, out, r0, r1):
             carry = carry * z + image[i, k]
             line[k] = carry
         carry = (z * line[n - 2] + carry) * (z / (z * z - 1))
-        out[i, n - 1] = 6.0 * carry
+        out[i, n - 1] = _GAIN3 * carry
         for k in range(n - 2, -1, -1):
             carry = z * (carry - line[k])
-            out[i, k] = 6.0 * carry
+            out[i, k] = _GAIN3 * carry
 
 
 @numba.njit(cache=True, nogil=True)
@@ -323,7 +323,7 @@ def _filter_columns(c, start, c0, c1):
     n = c.shape[0]
     if n == 1:
         return
-    z = np.sqrt(3.0) - 2.0
+    z = _Z3
     w = c1 - c0
     line = np.empty((n, w), np.float64)
     for j in range(w):
@@ -337,11 +337,11 @@ def _filter_columns(c, start, c0, c1):
     carry = np.empty(w, np.float64)
     for j in range(w):
         carry[j] = (z * line[n - 2, j] + line[n - 1, j]) * (z / (z * z - 1))
-        c[n - 1, c0 + j] = 6.0 * carry[j]
+        c[n - 1, c0 + j] = _GAIN3 * carry[j]
     for k in range(n - 2, -1, -1):
         for j in range(w):
             carry[j] = z * (carry[j] - line[k, j])
-            c[k, c0 + j] = 6.0 * carry[j]
+            c[k, c0 + j] = _GAIN3 * carry[j]
 
 
 def _cubic_filter_axis0(c):
@@ -388,31 +388,18 @@ def _run(pool, task, chunks):
 # Missing pixels.
 
 
-@numba.njit(cache=True, nogil=True)
-def _scan(image, blank, use_blank):
-    """Count of missing pixels (non-finite, or == ``blank``) and the min and max of the others."""
-    nbad = 0
-    low = np.inf
-    high = -np.inf
-    for i in range(image.shape[0]):
-        for j in range(image.shape[1]):
-            v = image[i, j]
-            if (use_blank and v == blank) or not np.isfinite(v):
-                nbad += 1
-            else:
-                low = min(low, v)
-                high = max(high, v)
-    return nbad, low, high
-
-
 def valid_range(image, blank=None):
     """
-    The missing pixels of ``image`` and the range of the others, in one pass.
+    The missing pixels of ``image`` and the range of the others.
+
+    The common case (no missing pixel) costs one min and one max, vectorised: NaN propagates through both
+    and infinities show in them, and a BLANK outside the range is held by no pixel. Only otherwise is a
+    mask made.
 
     Parameters
     ----------
     image : 2-D ndarray
-        Any real dtype except float16 (convert first).
+        Any real dtype.
     blank : int, optional
         The BLANK value of integer data (FITS): such pixels are missing too.
 
@@ -423,16 +410,19 @@ def valid_range(image, blank=None):
     low, high : float
         Min and max of the valid pixels (NaN when every pixel is missing).
     """
-    use_blank = blank is not None and image.dtype.kind in "iu"
-    nbad, low, high = _scan(image, image.dtype.type(blank) if use_blank else image.dtype.type(0), use_blank)
-    if nbad == image.size:
-        return np.ones(image.shape, bool), np.nan, np.nan
-    bad = None
-    if nbad:
+    low, high = image.min(), image.max()
+    if image.dtype.kind == "f":
+        if np.isfinite(low) and np.isfinite(high):
+            return None, float(low), float(high)
         bad = ~np.isfinite(image)
-        if use_blank:
-            bad |= image == blank
-    return bad, float(low), float(high)
+    else:
+        if blank is None or not low <= blank <= high:
+            return None, float(low), float(high)
+        bad = image == blank
+    if bad.all():
+        return bad, np.nan, np.nan
+    valid = image[~bad]
+    return bad, float(valid.min()), float(valid.max())
 
 
 def fill_missing(image, bad, dtype):
@@ -446,7 +436,7 @@ def fill_missing(image, bad, dtype):
     pixels: a local value makes that spread as small as the local gradient, where the image minimum (as
     sunpy) would make it a step of the local level.
     """
-    out = np.asarray(image, dtype=dtype).copy()
+    out = np.array(image, dtype=dtype)
     known = ~bad
     ny, nx = out.shape
     rows, cols = np.nonzero(bad)

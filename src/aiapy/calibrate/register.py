@@ -9,8 +9,8 @@ import numpy as np
 
 from aiapy.calibrate._interpolate import KERNELS, affine_resample, valid_range
 from aiapy.calibrate.pointing import update_pointing
-from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
+from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics
 from aiapy.utils.options import Options, option
 
@@ -282,8 +282,8 @@ def _check_header(smap):
             "registering would assume 0 degrees. Set CROTA2 (or run update_pointing)."
         )
     for key in ("crota2", "crpix1", "crpix2"):
-        if meta.get(key) is not None and not np.isfinite(float(meta[key])):
-            raise ValueError(f"register: {key.upper()} = {meta[key]} is not a finite number.")
+        if (meta.get(key) is None and key != "crota2") or not np.isfinite(float(meta.get(key, 0.0))):
+            raise ValueError(f"register: {key.upper()} = {meta.get(key)} is not a finite number.")
     for key in ("rsun_obs", "dsun_obs"):
         if meta.get(key) is not None and not float(meta[key]) > 0:
             raise ValueError(f"register: {key.upper()} = {meta[key]} is not positive (level-1.5 R_SUN and WCS).")
