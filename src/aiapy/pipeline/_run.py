@@ -312,6 +312,20 @@ def prep_files(
     ``FileResult.peak_memory_mib``); deconvolution adds the FFT buffers (several 4096 x 4096 complex
     arrays). Each local worker is limited to ``memory_limit``; Dask restarts a worker that exceeds it, and
     its file is reported failed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from aiapy.data.sample import AIA_171_CUTOUT
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = prep_files(AIA_171_CUTOUT, Path(folder) / "lev15")
+    ...     rerun = prep_files(AIA_171_CUTOUT, Path(folder) / "lev15")  # the valid output is skipped
+    ...     names = [path.name for path in (Path(folder) / "lev15").iterdir()]
+    >>> report.ok, report.settings["steps"], rerun.counts["skipped"]
+    (True, ['register', 'degradation', 'exposure'], 1)
+    >>> names
+    ['aia_171_level1_cutout_769x705_2013-03-10_lev1.5.fits']
     """
     start, since = time.perf_counter(), time.time()
     config = make_config(config, **options)
