@@ -54,10 +54,17 @@ def make_config(config=None, **keywords):
 
 
 def _validate_executor(workers, scheduler, client):
+    """Check the executor options; return ``"serial"`` or ``"dask"``."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be None (serial) or a positive int, not {workers!r}.")
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
         raise ValueError("give at most one of workers, scheduler and client.")
+    return "serial" if workers is None and scheduler is None and client is None else "dask"
+
+
+def _report_settings(config, executor, out_dir):
+    """The settings every run reports: each option by its keyword, the executor, ``config_id``, ``out_dir``."""
+    return config.keywords() | {"executor": executor, "config_id": config.config_id, "out_dir": str(out_dir)}
 
 
 def plan_outputs(paths, out_dir):
@@ -329,16 +336,12 @@ def prep_files(
     """
     start, since = time.perf_counter(), time.time()
     config = make_config(config, **options)
-    _validate_executor(workers, scheduler, client)
+    executor = _validate_executor(workers, scheduler, client)
     paths = expand_inputs(inputs)
     out_dir = Path(out_dir).expanduser().resolve()
     outputs = plan_outputs(paths, out_dir)
     prepare_out_dir(out_dir)
-    executor = "serial" if workers is None and scheduler is None and client is None else "dask"
-    settings = config.keywords() | {
-        "executor": executor, "workers": workers, "scheduler": scheduler, "config_id": config.config_id,
-        "out_dir": str(out_dir),
-    }  # fmt: skip
+    settings = _report_settings(config, executor, out_dir) | {"workers": workers, "scheduler": scheduler}
     log.info("aiapy prep: %d file(s), steps %s, %s", len(paths), ", ".join(config.active_steps) or "none", executor)
     progress = _Progress(len(paths), sys.stderr.isatty() if progress is None else bool(progress))
     results, interrupted, shared = {}, False, None
