@@ -277,7 +277,7 @@ def deconvolve(
     acceleration : {None, "biggs-andrews"}
         None (default): the plain iteration, as SolarSoft. ``"biggs-andrews"``: each iteration starts from
         an estimate extrapolated along the last step (Biggs & Andrews 1997). It reaches a given residual
-        in fewer iterations (15 for the residual of 25 plain ones on the full 171 A frame and on a cutout;
+        in fewer iterations (15 for the residual of 25 plain ones on the full 171 Å frame and on a cutout;
         25 for that of 50), each ~1.5x the time of a plain one (two dot products and five array passes
         more): ~15 % less time for 25 plain iterations' quality, more for stronger deconvolutions. Its
         iterates are not SolarSoft's.
