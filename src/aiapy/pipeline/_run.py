@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 # Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
 # turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
-# register ran ~7 % slower (measured; the tap engine itself allocates nothing per tile, so it is not
-# affected). None leaves it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the
-# copy that an earlier default Dask cluster leaves in this process's environment.
+# register ran slower (the tap engine itself allocates nothing per tile, so it is not affected). None leaves
+# it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the copy that an earlier
+# default Dask cluster leaves in this process's environment.
 # The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
-# ~10^4 short numpy calls per image: off, a batch ran ~4 % faster (benchmarks/bench_pipeline.py, A/B).
+# many short numpy calls per image: it is off (the gain is measured by benchmarks/bench_pipeline.py).
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 #: What every worker must import to run a task.
 _WORKER_MODULE = "aiapy.pipeline._steps"
@@ -176,8 +176,8 @@ def _without_environ(name):
 
 def _load_on_workers(client):
     """
-    Import the pipeline on every worker now, as part of starting or joining the cluster (~2 s of imports
-    per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
+    Import the pipeline on every worker now, as part of starting or joining the cluster (seconds of
+    imports per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
     import it is refused here, before any task.
     """
     try:
