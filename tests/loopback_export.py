@@ -134,11 +134,7 @@ class _ExportHandler(_Handler):
         if parsed.path.startswith("/EXPORT/"):
             body = jsoc.files.get(parsed.path)
             return self._send(404, b"") if body is None else self._serve_file(body, fault)
-        if fault == "500":
-            return self._send(500, b"Internal Server Error", "text/plain")
-        if fault == "stall":
-            jsoc._stop.wait(jsoc.stall_seconds)
-            self.close_connection = True
+        if self._server_fault(fault):
             return None
         answer = jsoc.fetch(params) if parsed.path.endswith("jsoc_fetch") else jsoc.lev1_info(params)
         return self._send(200, json.dumps(answer).encode("latin1"), "application/json")

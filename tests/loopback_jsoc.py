@@ -191,6 +191,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
         return None
 
+    def _server_fault(self, fault):
+        """Answer a ``"500"`` or ``"stall"`` fault (a stall holds the request, then drops the connection);
+        whether the request is thereby answered."""
+        if fault == "500":
+            self._send(500, b"Internal Server Error", "text/plain")
+        elif fault == "stall":
+            self.server.jsoc._stop.wait(self.server.jsoc.stall_seconds)
+            self.close_connection = True
+        return fault in ("500", "stall")
+
     def _trickle(self, body):
         try:
             for i in range(len(body)):
@@ -207,11 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urllib.parse.urlparse(self.path)
         jsoc.requests.append(self.path)
         fault = jsoc._take_fault(parsed.path)
-        if fault == "500":
-            return self._send(500, b"Internal Server Error", "text/plain")
-        if fault == "stall":
-            jsoc._stop.wait(jsoc.stall_seconds)
-            self.close_connection = True
+        if self._server_fault(fault):
             return None
         if parsed.path == "/cgi-bin/ajax/jsoc_info":
             params = dict(urllib.parse.parse_qsl(parsed.query))

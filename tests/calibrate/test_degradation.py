@@ -8,6 +8,7 @@ from astropy.time import Time
 from pathlib import Path
 
 from aiapy.calibrate import correct_degradation, degradation
+from aiapy.calibrate.degradation import select_epochs
 from aiapy.calibrate.utils import get_correction_table
 from aiapy.data import get_file, sample
 
@@ -104,6 +105,14 @@ def test_missing_version_names_where_to_get_it():
 def test_time_outside_every_epoch():
     with pytest.raises(ValueError, match="No valid calibration epoch for 2000-01-01"):
         degradation(94 * u.AA, Time("2000-01-01T12:00:00"))
+
+
+def test_errors_name_a_channel_given_in_nm_in_angstrom():
+    table = get_correction_table()
+    with pytest.raises(ValueError, match="calibration for 94 Angstrom and version 9"):
+        select_epochs(9.4 * u.nm, T2015, table, calibration_version=9)
+    with pytest.raises(ValueError, match=r"2000-01-01.*\(94 Angstrom, version"):
+        select_epochs(9.4 * u.nm, Time("2000-01-01T12:00:00"), table)
 
 
 @pytest.mark.parametrize(("channel", "error"), [(1800 * u.AA, ValueError), (94 * u.s, u.UnitsError), (94, TypeError)])

@@ -1,5 +1,7 @@
 """Tests of aiapy.calibrate.register / prep and the resampling kernels, on the bundled real AIA images."""
 
+import subprocess
+import sys
 import warnings
 
 import astropy.units as u
@@ -346,3 +348,12 @@ def test_register_options_mirror_the_keywords():
         RegisterOptions(clip="yes")
     with pytest.raises(ValueError, match="dtype"):
         RegisterOptions(dtype="float16")
+
+
+def test_importing_calibrate_does_not_import_numba():
+    """numba is imported on the first resampling (aiapy.calibrate._compiled), not with aiapy.calibrate."""
+    code = "import sys, aiapy.calibrate, aiapy.pipeline; print('numba' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    code = "import sys; from aiapy.data.sample import load_map; from aiapy.calibrate import register; "
+    code += "register(load_map('aia_171_cutout')); print('numba' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "True\n"

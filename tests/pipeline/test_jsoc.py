@@ -3,6 +3,7 @@ resume, bounds and the offline error."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -245,6 +246,17 @@ def test_resume_after_kill_minus_9_mid_download(jsoc_export, tmp_path):
     for result in reference.results:
         name = Path(result.output).name
         assert (out / name).read_bytes() == Path(result.output).read_bytes()
+
+
+def test_temporaries_of_a_killed_writer_are_removed(jsoc_export, tmp_path):
+    """An output temporary left in out_dir by a killed prep process (kill -9 while writing) goes on the next run."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".{_name(KEYS[0])}.{dead.stdout.strip()}@{socket.gethostname()}@0123456789ab.part"
+    stale.write_bytes(b"partial")
+    assert _run(out).ok
+    assert not stale.exists() and _no_partial_files(out)
 
 
 def test_offline_error_is_fast_and_names_the_alternatives(tmp_path):

@@ -6,10 +6,12 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import pytest
+import sunpy.map
+from astropy.time import Time
 
 from aiapy.calibrate import correct_degradation, estimate_error, normalize_exposure
 from aiapy.data import get_file
-from aiapy.pipeline import FileResult, PrepReport, _run, output_path, prep_files, read_output
+from aiapy.pipeline import FileResult, PrepReport, _run, output_path, prep_files, read_output, write_header_pointing_table
 from aiapy.utils.io import read_map
 
 STEPS = "degradation,exposure"
@@ -128,6 +130,21 @@ def test_header_pointing_table_leaves_headers_unchanged(flare_inputs, pointing_c
         assert "update_pointing: MPT row" in str(smap.meta["history"])
     # the header pointing is kept by default: update_pointing is then not run at all
     assert prep_files(flare_inputs, tmp_path / "h", steps="update_pointing").settings["steps"] == []
+
+
+def test_header_pointing_table_rows_follow_t_obs_never_the_clock(tmp_path):
+    smap = read_map(get_file("aia_171_cutout"))
+    # T_OBS (mid-exposure, what update_pointing looks rows up by) just after a 3-hour row boundary
+    late = sunpy.map.Map(smap.data, {**smap.meta, "date-obs": "2011-02-15T02:59:59.0", "t_obs": "2011-02-15T03:00:01.0"})
+    no_date_obs = sunpy.map.Map(smap.data, {k: v for k, v in smap.meta.items() if k != "date-obs"})
+    table = write_header_pointing_table([late, no_date_obs], tmp_path / "p.csv").read_text().splitlines()
+    t_obs = Time(smap.meta["t_obs"].rstrip("Z"))
+    row = int(t_obs.unix // (3 * 3600))
+    starts = {line.split(",")[0] for line in table[1:]}
+    assert starts == {"2011-02-15T03:00:00.000Z", Time(row * 3 * 3600, format="unix").isot + "Z"}
+    no_time = sunpy.map.Map(smap.data, {k: v for k, v in smap.meta.items() if k not in ("date-obs", "t_obs")})
+    with pytest.raises(KeyError, match="write_header_pointing_table.*DATE-OBS nor T_OBS"):
+        write_header_pointing_table([no_time], tmp_path / "q.csv")
 
 
 def test_respike_and_deconvolve_steps(flare_inputs, tmp_path):

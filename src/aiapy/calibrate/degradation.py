@@ -86,7 +86,7 @@ def select_epochs(channel, obstime, correction_table, *, calibration_version=LAT
     if len(rows) == 0:
         versions = sorted(set(np.asarray(correction_table["VER_NUM"]).tolist()))
         raise ValueError(
-            f"Correction table does not contain calibration for {channel:0.0f} and version {version}. "
+            f"Correction table does not contain calibration for {channel.to(u.AA):.0f} and version {version}. "
             f"It holds versions {versions}; get others with get_correction_table('jsoc') (every version) "
             "or from SolarSoft ($SSW/sdo/aia/response/aia_V*_response_table.txt)."
         )
@@ -99,7 +99,7 @@ def select_epochs(channel, obstime, correction_table, *, calibration_version=LAT
     if not inside.any(axis=1).all():
         bad = times[~inside.any(axis=1)][0]
         raise ValueError(
-            f"No valid calibration epoch for {bad.isot} ({channel:0.0f}, version {version}); "
+            f"No valid calibration epoch for {bad.isot} ({channel.to(u.AA):.0f}, version {version}); "
             f"the table covers {rows['T_START'].min().isot} to {rows['T_STOP'].max().isot}."
         )
     # Last matching row for each time: argmax on the reversed matrix.

@@ -221,6 +221,16 @@ def register(smap, *, missing=None, order=3, method="spline", dtype=None, cubic=
     .. [2] Keys, R. (1981), "Cubic convolution interpolation for digital image processing", IEEE Trans.
        ASSP 29, 1153.
     .. [3] Lemen et al. (2012), Sol. Phys. 275, 17 (AIA; level-1.5 definition).
+
+    Examples
+    --------
+    >>> from aiapy.data.sample import load_map
+    >>> level1 = load_map("aia_171_cutout")
+    >>> level15 = register(level1)
+    >>> level15.meta["lvl_num"], level15.meta["crota2"], level15.meta["cdelt1"]
+    (1.5, 0.0, 0.6)
+    >>> level1.data.dtype, level15.data.dtype  # float32 stays float32 (integers give float64)
+    (dtype('float32'), dtype('float32'))
     """
     check_aia_map(smap, function="register")
     options = RegisterOptions(
@@ -330,7 +340,10 @@ def prep(smap, *, pointing_table=None, **register_options):
     smap : `~sunpy.map.sources.AIAMap`
         A level-1 map.
     pointing_table : `~astropy.table.QTable`, optional
-        Passed to `update_pointing` (default: `aiapy.calibrate.utils.get_pointing_table`).
+        Passed to `update_pointing`. By default (None) the table is chosen for the map's T_OBS as
+        `update_pointing` does (`aiapy.calibrate.utils.pointing_table_for`): the rows bundled with aiapy
+        when they cover it, otherwise the JSOC ``aia.master_pointing3h`` records of that UTC day (cached on
+        disk), or the LMSAL mirror if the JSOC cannot be reached.
     **register_options
         Keyword options of `register` (the fields of `RegisterOptions`).
 

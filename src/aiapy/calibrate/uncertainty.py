@@ -54,7 +54,7 @@ def _estimate_error_kernel(counts, *, n_sample, gain, compress, read_noise, frac
     block = _BLOCK_BYTES // dtype.itemsize
     values, compression = np.empty((2, min(block, flat.size)), dtype)
     step = np.empty(values.shape, bool)
-    # Only SIMD-friendly whole-block ufuncs (masked ``where=`` loops are ten times slower).
+    # Only SIMD-friendly whole-block ufuncs (masked ``where=`` loops are much slower).
     for start in range(0, flat.size, block):
         out = error[start : start + block]
         c, term, above = values[: out.size], compression[: out.size], step[: out.size]

@@ -2,6 +2,7 @@
 running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`,
 generated from the option sets composed in `PrepConfig`."""
 
+from aiapy.pipeline import _config
 from aiapy.pipeline._config import (
     DEFAULT_STEPS,
     DTYPES,
@@ -33,22 +34,10 @@ __all__ = [
     "ArchiveOptions",
     "PrepReport",
     "FileResult",
-    "PrepConfig",
-    "RegisterOptions",
-    "DeconvolveOptions",
-    "RespikeOptions",
-    "PointingOptions",
-    "UncertaintyOptions",
-    "OutputOptions",
-    "KEYWORDS",
+    *_config.__all__,  # the option sets and their registries
     "SharedData",
     "make_config",
     "plan_outputs",
-    "STEP_ORDER",
-    "DEFAULT_STEPS",
-    "POINTING_SOURCES",
-    "REGISTER_METHODS",
-    "DTYPES",
     "COMPRESSIONS",
     "expand_inputs",
     "output_path",

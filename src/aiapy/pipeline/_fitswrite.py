@@ -2,7 +2,7 @@
 Writing uncompressed FITS images with CHECKSUM and DATASUM in one pass over the data.
 
 Astropy's ``writeto(checksum=True)`` converts the image to big-endian, then computes the data sum in a
-second, slower routine (about half of its time). Here the big-endian copy is summed by numpy as 32-bit words
+second, slower pass over the data. Here the big-endian copy is summed by numpy as 32-bit words
 and written directly (figures: ``benchmarks/bench_pipeline.py``). The header is built
 by astropy (`~astropy.io.fits.PrimaryHDU` / `~astropy.io.fits.ImageHDU` add the structural keywords), so
 only the checksums are computed here, as the FITS standard defines them.

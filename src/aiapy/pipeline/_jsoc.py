@@ -20,7 +20,15 @@ from aiapy.pipeline._archive import (
 )
 from aiapy.pipeline._output import check_output
 from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import _dask_client, _Progress, _validate_executor, make_config, plan_outputs
+from aiapy.pipeline._run import (
+    _dask_client,
+    _Progress,
+    _report_settings,
+    _validate_executor,
+    make_config,
+    plan_outputs,
+    prepare_out_dir,
+)
 from aiapy.pipeline._shared import build_shared
 from aiapy.pipeline._steps import process_file
 from aiapy.utils.constants import DETECTOR_SHAPE
@@ -157,9 +165,9 @@ def _fsn(path):
 
 
 def _settings(config, archive, start, end, channels, out_dir, executor, skipped):
-    return config.keywords() | {k: v for k, v in archive.as_dict().items() if k != "email"} | {
-        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels, "executor": executor,
-        "config_id": config.config_id, "out_dir": str(out_dir),
+    archive_settings = {k: v for k, v in archive.as_dict().items() if k != "email"}
+    return _report_settings(config, executor, out_dir) | archive_settings | {
+        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels,
         "quality_skipped": [
             {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)} for r in skipped
         ],
@@ -252,7 +260,7 @@ def prep_jsoc(
     start, end = parse_time_range(time_range)
     channels = parse_channels(channels)
     config, archive = _configs(config, {"cadence": cadence, "email": email, **options})
-    _validate_executor(workers, scheduler, client)
+    executor = _validate_executor(workers, scheduler, client)
     settings = get_settings()
     check_reachable(settings)
     records = query_records(start, end, channels, cadence=archive.cadence_seconds, settings=settings)
@@ -262,8 +270,7 @@ def prep_jsoc(
     keep = archive.keep_level1 is not None
     folder = Path(archive.keep_level1).expanduser().resolve() if keep else out_dir / _LEVEL1_DIR
     outputs = dict(zip(records, plan_outputs([r.files(folder, ["image"])[0] for r in records], out_dir), strict=True))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    executor = "serial" if workers is None and scheduler is None and client is None else "dask"
+    prepare_out_dir(out_dir)
     segments = ("image", "spikes") if "respike" in config.active_steps else ("image",)
     results, interrupted, prep, downloads, bar, shared = {}, False, None, None, None, None
     try:

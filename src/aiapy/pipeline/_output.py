@@ -68,7 +68,7 @@ def write_output(path, data, header, *, compress=None, uncertainty=None):
     temporary = temporary_path(path)
     try:
         if compress is None:
-            write_images(temporary, images)  # astropy's writeto(checksum=True), ~2x faster
+            write_images(temporary, images)  # astropy's writeto(checksum=True) in one pass over the data
         else:
             hdus = [fits.PrimaryHDU()] + [fits.CompImageHDU(d, h, **COMPRESSIONS[compress]) for d, h in images]
             fits.HDUList(hdus).writeto(temporary, checksum=True, overwrite=True)

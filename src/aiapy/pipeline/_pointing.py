@@ -6,6 +6,8 @@ from pathlib import Path
 import astropy.units as u
 from astropy.time import Time
 
+from aiapy.utils.maps import observation_time
+
 __all__ = ["write_header_pointing_table"]
 
 _ROW = (3 * u.h).to_value(u.s)  # rows of the real table are 3 hours long, starting at 00, 03, ... UT
@@ -32,6 +34,13 @@ def write_header_pointing_table(maps, path):
     -------
     `pathlib.Path`
         ``path``.
+
+    Raises
+    ------
+    KeyError
+        If a map's header holds neither T_OBS nor DATE-OBS (the row of a map is never taken from the clock).
+    ValueError
+        If ``maps`` is empty.
     """
     rows, channels = {}, []
     for smap in maps:
@@ -39,7 +48,8 @@ def write_header_pointing_table(maps, path):
         channels += [key] if key not in channels else []
         meta = smap.meta
         values = (meta["x0_mp"], meta["y0_mp"], meta["cdelt1"], float(meta["crota2"]) - float(meta["sat_rot"]))
-        rows.setdefault(int(smap.date.unix // _ROW), {}).setdefault(key, values)
+        when = observation_time(smap, function="write_header_pointing_table", prefer="T_OBS")
+        rows.setdefault(int(when.unix // _ROW), {}).setdefault(key, values)
     if not rows:
         raise ValueError("maps must hold at least one map.")
     columns = ["T_START", "T_STOP"]

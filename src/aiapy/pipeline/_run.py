@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 # Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
 # turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
-# register ran ~7 % slower (measured; the tap engine itself allocates nothing per tile, so it is not
-# affected). None leaves it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the
-# copy that an earlier default Dask cluster leaves in this process's environment.
+# register ran slower (the tap engine itself allocates nothing per tile, so it is not affected). None leaves
+# it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the copy that an earlier
+# default Dask cluster leaves in this process's environment.
 # The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
-# ~10^4 short numpy calls per image: off, a batch ran ~4 % faster (benchmarks/bench_pipeline.py, A/B).
+# many short numpy calls per image: it is off (the gain is measured by benchmarks/bench_pipeline.py).
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 #: What every worker must import to run a task.
 _WORKER_MODULE = "aiapy.pipeline._steps"
@@ -54,10 +54,17 @@ def make_config(config=None, **keywords):
 
 
 def _validate_executor(workers, scheduler, client):
+    """Check the executor options; return ``"serial"`` or ``"dask"``."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be None (serial) or a positive int, not {workers!r}.")
     if sum(x is not None for x in (workers, scheduler, client)) > 1:
         raise ValueError("give at most one of workers, scheduler and client.")
+    return "serial" if workers is None and scheduler is None and client is None else "dask"
+
+
+def _report_settings(config, executor, out_dir):
+    """The settings every run reports: each option by its keyword, the executor, ``config_id``, ``out_dir``."""
+    return config.keywords() | {"executor": executor, "config_id": config.config_id, "out_dir": str(out_dir)}
 
 
 def plan_outputs(paths, out_dir):
@@ -169,8 +176,8 @@ def _without_environ(name):
 
 def _load_on_workers(client):
     """
-    Import the pipeline on every worker now, as part of starting or joining the cluster (~2 s of imports
-    per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
+    Import the pipeline on every worker now, as part of starting or joining the cluster (seconds of
+    imports per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
     import it is refused here, before any task.
     """
     try:
@@ -312,19 +319,29 @@ def prep_files(
     ``FileResult.peak_memory_mib``); deconvolution adds the FFT buffers (several 4096 x 4096 complex
     arrays). Each local worker is limited to ``memory_limit``; Dask restarts a worker that exceeds it, and
     its file is reported failed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from aiapy.data.sample import AIA_171_CUTOUT
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = prep_files(AIA_171_CUTOUT, Path(folder) / "lev15")
+    ...     rerun = prep_files(AIA_171_CUTOUT, Path(folder) / "lev15")  # the valid output is skipped
+    ...     names = [path.name for path in (Path(folder) / "lev15").iterdir()]
+    >>> report.ok, report.settings["steps"], rerun.counts["skipped"]
+    (True, ['register', 'degradation', 'exposure'], 1)
+    >>> names
+    ['aia_171_level1_cutout_769x705_2013-03-10_lev1.5.fits']
     """
     start, since = time.perf_counter(), time.time()
     config = make_config(config, **options)
-    _validate_executor(workers, scheduler, client)
+    executor = _validate_executor(workers, scheduler, client)
     paths = expand_inputs(inputs)
     out_dir = Path(out_dir).expanduser().resolve()
     outputs = plan_outputs(paths, out_dir)
     prepare_out_dir(out_dir)
-    executor = "serial" if workers is None and scheduler is None and client is None else "dask"
-    settings = config.keywords() | {
-        "executor": executor, "workers": workers, "scheduler": scheduler, "config_id": config.config_id,
-        "out_dir": str(out_dir),
-    }  # fmt: skip
+    settings = _report_settings(config, executor, out_dir) | {"workers": workers, "scheduler": scheduler}
     log.info("aiapy prep: %d file(s), steps %s, %s", len(paths), ", ".join(config.active_steps) or "none", executor)
     progress = _Progress(len(paths), sys.stderr.isatty() if progress is None else bool(progress))
     results, interrupted, shared = {}, False, None

@@ -37,6 +37,23 @@ def _axes(axes):
     return plt.figure().add_subplot()
 
 
+def _plot_responses(channels, axes, curve, *, xlabel, ylabel):
+    """
+    Draw ``curve(channel) -> (x, response, label)`` of each channel on a logarithmic y axis (values <= 0
+    left out), then label the axes.
+    """
+    channels = _channels(channels)
+    axes = _axes(axes)
+    for channel in channels:
+        x, response, label = curve(channel)
+        axes.plot(x, np.where(response.value > 0, response.value, np.nan), color=_color(channel), label=label)
+    axes.set_yscale("log")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(f"{ylabel} [{response.unit.to_string('latex_inline')}]")
+    axes.legend(ncol=2, frameon=False)
+    return axes
+
+
 def plot_wavelength_responses(channels=EUV_CHANNELS, *, axes=None, instrument_file=None, **response_kwargs):
     """
     Plot the wavelength responses of several channels on a logarithmic axis.
@@ -56,22 +73,13 @@ def plot_wavelength_responses(channels=EUV_CHANNELS, *, axes=None, instrument_fi
     -------
     `matplotlib.axes.Axes`
     """
-    channels = _channels(channels)
-    axes = _axes(axes)
-    for channel in channels:
+
+    def curve(channel):
         response_channel = Channel(channel, instrument_file=instrument_file)
         response = response_channel.wavelength_response(**response_kwargs)
-        axes.plot(
-            response_channel.wavelength.to_value(u.AA),
-            np.where(response.value > 0, response.value, np.nan),
-            color=_color(channel),
-            label=f"{response_channel.name} Å",
-        )
-    axes.set_yscale("log")
-    axes.set_xlabel("Wavelength [Å]")
-    axes.set_ylabel(f"Wavelength response [{response.unit.to_string('latex_inline')}]")
-    axes.legend(ncol=2, frameon=False)
-    return axes
+        return response_channel.wavelength.to_value(u.AA), response, f"{response_channel.name} Å"
+
+    return _plot_responses(channels, axes, curve, xlabel="Wavelength [Å]", ylabel="Wavelength response")
 
 
 def plot_degradation_curves(
@@ -144,18 +152,9 @@ def plot_temperature_responses(channels=EUV_CHANNELS, *, axes=None, **response_k
     -------
     `matplotlib.axes.Axes`
     """
-    channels = _channels(channels)
-    axes = _axes(axes)
-    for channel in channels:
+
+    def curve(channel):
         temperature, response = temperature_response(channel, **response_kwargs)
-        axes.plot(
-            np.log10(temperature.to_value(u.K)),
-            np.where(response.value > 0, response.value, np.nan),
-            color=_color(channel),
-            label=f"{channel.to_value(u.AA):.0f} Å",
-        )
-    axes.set_yscale("log")
-    axes.set_xlabel(r"$\log_{10} T$ [K]")
-    axes.set_ylabel(f"Temperature response [{response.unit.to_string('latex_inline')}]")
-    axes.legend(ncol=2, frameon=False)
-    return axes
+        return np.log10(temperature.to_value(u.K)), response, f"{channel.to_value(u.AA):.0f} Å"
+
+    return _plot_responses(channels, axes, curve, xlabel=r"$\log_{10} T$ [K]", ylabel="Temperature response")
