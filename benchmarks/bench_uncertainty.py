@@ -5,9 +5,10 @@ on a shared machine); the ratio is the figure to read. Peak memory is the
 largest amount numpy allocated during the call beyond the input (tracemalloc), in frames of the input's size:
 the result is one frame, so an implementation with no full-size temporary reads 1.0.
 
-Choices: the variance is a polynomial in the counts with a piecewise compression term, evaluated block by
-block (32768 elements) into the result array, in place, in float32 for float32 input: every temporary stays
-in the CPU cache and there is none of frame size.
+Choices: the variance is a polynomial in the counts with a piecewise compression term. It is evaluated by one
+compiled pass (numba, cached on disk) straight into the result array, in float32 for float32 input: one square
+root per pixel and no temporary at all. (numpy ufuncs over cache-sized blocks, the previous implementation,
+made ~9 passes over each block: 2.7x np.sqrt in float64 and 4.5-4.9x in float32, where np.sqrt is cheapest.)
 """
 
 import time

@@ -7,6 +7,7 @@ import pytest
 from aiapy.calibrate import estimate_error
 from aiapy.calibrate.utils import get_error_table
 from aiapy.utils.channels import READ_NOISE, telescope_number
+from aiapy.utils.dtypes import supported_float_type
 
 # channel: (10 DN compare_idl, 10 DN default read noise, 1000 DN default)
 FIGURES = {
@@ -145,3 +146,14 @@ def test_bad_inputs():
         estimate_error(10 * DN, 195 * u.AA)
     with pytest.raises(TypeError, match="source"):
         get_error_table(-1)
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">f8", ">i2", "f2"])
+def test_byte_order_and_half_precision_give_the_native_result(dtype):
+    # FITS data arrive big-endian; the compiled kernel reads native arrays, so these are converted first
+    counts = (np.arange(-20, 380, dtype=np.float64) * 7.5).reshape(20, 20)
+    native = supported_float_type(dtype).newbyteorder("=")
+    expected = estimate_error(counts.astype(np.dtype(dtype).newbyteorder("=")) * u.DN / u.pix, 171 * u.AA)
+    result = estimate_error(counts.astype(dtype) * u.DN / u.pix, 171 * u.AA)
+    assert result.dtype == native
+    np.testing.assert_array_equal(result.value, expected.value)

@@ -16,12 +16,10 @@ log = logging.getLogger(__name__)
 _DARK_NOISE = 0.18  # DN/pix, long-term residual dark (2015 analysis); not reduced by n_sample
 _QUANTIZATION = 1 / np.sqrt(12)  # DN/pix, uniform rounding error
 _COMPRESSION_THRESHOLD = 25  # DN: the onboard lookup table is lossless (linear) below this
+#: Count dtypes the compiled kernel reads as they are (native byte order); others are converted first.
+_KERNEL_INPUTS = frozenset(np.dtype(t) for t in (np.int16, np.int32, np.int64, np.uint16, np.float32, np.float64))
 _IDL_READ_NOISE = 1.15  # DN/pix, the value aia_bp_estimate_error hard-codes for every camera
 _NEGATIVE = ("clamp", "nan")
-# Bytes per block of the kernel's arrays: its temporaries stay in the CPU cache, and blocks are large enough
-# that the per-call overhead of numpy stays small.
-_BLOCK_BYTES = 1 << 19
-
 
 def _error_row(error_table, channel):
     if not hasattr(error_table, "colnames"):
@@ -37,9 +35,9 @@ def _estimate_error_kernel(counts, *, n_sample, gain, compress, read_noise, frac
     The error in DN/pix of ``counts`` (any shape; ``fractional`` the systematic fractions of the counts).
 
     The variance is a polynomial in the counts ``c``, ``constant + c (gain / n + sum(f^2) c)``, plus the
-    compression term ``[c >= 25] max(c gain / (n compress^2), 1/12) / n``. It is evaluated in blocks that
-    stay in the CPU cache, into the result array, in `supported_float_type` of the counts: no full-size
-    temporary besides the result. Negative counts give zero signal (``clamp``) or NaN (SolarSoft).
+    compression term ``[c >= 25] max(c gain / (n compress^2), 1/12) / n``. It is evaluated in one compiled
+    pass into the result array, in `supported_float_type` of the counts: no temporary besides the result.
+    Negative counts give zero signal (``clamp``) or NaN (SolarSoft).
     """
     dtype = supported_float_type(counts.dtype)
     # Python floats, so that they take the array's precision (numpy scalars would promote float32 to float64)
@@ -49,37 +47,16 @@ def _estimate_error_kernel(counts, *, n_sample, gain, compress, read_noise, frac
     quadratic = sum(float(f) ** 2 for f in fractional)
     compression_slope = gain / (n_sample**2 * compress**2)
     compression_floor = _QUANTIZATION**2 / n_sample
+    from aiapy.calibrate._uncertainty_kernel import error_values  # numba: imported on first use
+
     flat = np.ascontiguousarray(counts).reshape(-1)
+    if flat.dtype not in _KERNEL_INPUTS:
+        flat = flat.astype(dtype)  # what the compiled kernel does not read: float16, big-endian (FITS), bool
     error = np.empty(flat.shape, dtype)
-    block = _BLOCK_BYTES // dtype.itemsize
-    values, compression = np.empty((2, min(block, flat.size)), dtype)
-    step = np.empty(values.shape, bool)
-    # Only SIMD-friendly whole-block ufuncs (masked ``where=`` loops are much slower).
-    for start in range(0, flat.size, block):
-        out = error[start : start + block]
-        c, term, above = values[: out.size], compression[: out.size], step[: out.size]
-        if clamp:
-            np.clip(flat[start : start + block], 0, np.inf, out=c)
-        else:
-            c[...] = flat[start : start + block]
-        # out = constant + c (linear + quadratic c): Horner
-        if quadratic:
-            np.multiply(c, quadratic, out=out)
-            out += linear
-            out *= c
-        else:
-            np.multiply(c, linear, out=out)
-        out += constant
-        # + [c >= 25] max(slope c, floor)
-        np.multiply(c, compression_slope, out=term)
-        np.clip(term, compression_floor, np.inf, out=term)
-        np.greater_equal(c, _COMPRESSION_THRESHOLD, out=above)
-        term *= above
-        out += term
-        if not clamp:
-            np.less(c, 0, out=above)
-            np.copyto(out, np.nan, where=above)
-        np.sqrt(out, out=out)
+    error_values(
+        flat, error, constant, linear, quadratic, compression_slope, compression_floor,
+        float(_COMPRESSION_THRESHOLD), bool(clamp),
+    )  # fmt: skip
     return error.reshape(counts.shape)
 
 
