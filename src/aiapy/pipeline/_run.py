@@ -314,7 +314,7 @@ def prep_files(
     scattered to every worker once (``client.scatter(..., broadcast=True)``); each file is one task that
     reads its input and writes its own output, so only small reports travel back. Memory is bounded per
     task, not per batch: a worker holds one image at a time. For the standard prep of a 4096 x 4096 frame
-    the peak resident memory of a worker process is about 0.45 GiB (about 0.3 GiB of it the imported
+    the peak resident memory of a worker process is about 0.6 GiB (about 0.3 GiB of it the imported
     libraries; measured by ``benchmarks/bench_pipeline.py`` and reported per file in
     ``FileResult.peak_memory_mib``); deconvolution adds the FFT buffers (several 4096 x 4096 complex
     arrays). Each local worker is limited to ``memory_limit``; Dask restarts a worker that exceeds it, and
