@@ -20,7 +20,7 @@ from aiapy.data import DataIntegrityError, get_entry
 from aiapy.data._registry import REMOTE_FILES
 from aiapy.net import get_settings
 from aiapy.response import Channel
-from aiapy.response.channel import AIA_INSTRUMENT_FILE, VERSION_NUMBER
+from aiapy.response.channel import AIA_INSTRUMENT_FILE, URL_HASH, VERSION_NUMBER
 
 ENTRY = "instrument_file_fuv_v8"
 SSW_PATH = "sdo/aia/response/aia_V8_fuv_fullinst.genx"
@@ -84,6 +84,13 @@ def test_registry_pins_the_peer_file():
     assert entry.file is None  # fetched, not bundled
     assert entry.urls[0] == "https://soho.nascom.nasa.gov/solarsoft/" + SSW_PATH
     assert VERSION_NUMBER == 8
+    # aiapy 0.12's URL_HASH: the SHA-256 of both instrument files (PEER-API.md, section 2)
+    assert URL_HASH == {
+        8: {
+            "euv": "3940648e6b02876c45a9893f40806bbcc50baa994ae3fa2d95148916988426dd",
+            "fuv": "8635166d8f6dde48da4f135925f4e8f48a0574f129c2c2ca24da6628550f5430",
+        }
+    }
 
 
 @pytest.mark.parametrize(("channel", "name"), [(1600, "A1600_FULL"), (1700, "A1700_FULL"), (4500, "A4500_FULL")])

@@ -15,10 +15,12 @@ from astropy.time import Time
 from aiapy import net as _net
 from aiapy.calibrate.degradation import degradation, select_epochs
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
+from aiapy.data._registry import REMOTE_FILES
+from aiapy.net.sources import INSTRUMENT_FILES
 from aiapy.response.instrument import channel_data, load_instrument_data
 from aiapy.utils.channels import FUV_CHANNELS, channel_key, check_channel, telescope_number, validate_channel
 
-__all__ = ["AIA_INSTRUMENT_FILE", "Channel", "REFERENCE_TIME", "VERSION_NUMBER"]
+__all__ = ["AIA_INSTRUMENT_FILE", "Channel", "REFERENCE_TIME", "URL_HASH", "VERSION_NUMBER"]
 
 #: The date of SolarSoft's default response (``aia_get_response`` without ``timedepend_date``). Pass it
 #: as ``obstime`` to get SolarSoft's default epoch explicitly; aiapy never assumes a date.
@@ -33,6 +35,9 @@ VERSION_NUMBER = 8
 #: Path of the instrument files under a SolarSoft mirror root: ``AIA_INSTRUMENT_FILE.format(VERSION_NUMBER,
 #: "fuv")`` (or ``"all"`` for EUV).
 AIA_INSTRUMENT_FILE = "sdo/aia/response/aia_V{}_{}_fullinst.genx"
+#: SHA-256 of those files, ``URL_HASH[VERSION_NUMBER]["euv" | "fuv"]`` as in aiapy 0.12 (from the data registry,
+#: against which every download is checked).
+URL_HASH = {VERSION_NUMBER: {kind: REMOTE_FILES[name].sha256 for kind, name in INSTRUMENT_FILES.items()}}
 
 _FUV_NAMES = frozenset(channel_key(c) for c in FUV_CHANNELS)
 
