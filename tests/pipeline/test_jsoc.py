@@ -288,26 +288,53 @@ def test_no_records_is_an_error(jsoc_export, tmp_path):
     assert _requests(jsoc_export, "aia.lev1_uv_24s%5B") and _requests(jsoc_export, "aia.lev1_vis_1h%5B")
 
 
-def test_prep_on_dask_workers(jsoc_export, tmp_path):
+def test_downloads_and_prep_on_dask_workers(jsoc_export, tmp_path, monkeypatch):
+    """With Dask, each record is downloaded and prepped by a worker process; faults and resume as without."""
     distributed = pytest.importorskip("distributed")
     import warnings
 
+    from aiapy.pipeline import _archive
+
+    serial = _run(tmp_path / "serial")
+    assert serial.ok
+
+    def client_side(*args, **kwargs):
+        raise AssertionError("a download in the client process")
+
+    # this process may neither start the download thread nor fetch a file: the workers (spawned) do
+    monkeypatch.setattr(jsoc_module, "Downloads", client_side)
+    monkeypatch.setattr(_archive, "fetch_verified", client_side)
+    truncated = jsoc_export.image_paths[KEYS[3]]
+    jsoc_export.inject(truncated, "truncate", "truncate", "truncate")  # every attempt (1 + 2 retries)
+    jsoc_export.requests.clear()
+    out = tmp_path / "dask"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a busy machine makes the cluster's start-up slow, which it warns about
-        cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         client = distributed.Client(cluster)
     try:
-        report = _run(tmp_path / "dask", client=client)
+        report = _run(out, client=client)
+        fetched = _requests(jsoc_export, "/EXPORT/")
+        jsoc_export.requests.clear()
+        resumed = _run(out, client=client)
     finally:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             client.close()
             cluster.close()
-    serial = _run(tmp_path / "serial")
-    assert report.ok and report.settings["executor"] == "dask"
-    for a, b in zip(report.results, serial.results, strict=True):
+    assert report.settings["executor"] == "dask"
+    assert report.counts == {"done": 3, "skipped": 0, "failed": 1, "cancelled": 0}
+    [failed] = report.failed
+    assert failed.input.endswith(f"[{KEYS[3][0]}][193]") and "after 3 attempt(s)" in failed.error
+    assert all(r.timings["download"] > 0 for r in report.results if r.status == "done")
+    assert set(fetched) == {jsoc_export.image_paths[k] for k in KEYS} and fetched.count(truncated) == 3
+    # the rerun skips the complete records without a download and fetches the failed one
+    assert resumed.ok and resumed.counts == {"done": 1, "skipped": 3, "failed": 0, "cancelled": 0}
+    assert _requests(jsoc_export, "/EXPORT/") == [truncated]
+    assert list((out / ".level1").iterdir()) == []  # level-1 files deleted by the workers once prepped
+    for a, b in zip(resumed.results, serial.results, strict=True):
         assert Path(a.output).read_bytes() == Path(b.output).read_bytes()
-        assert check_output(a.output, config_id=report.settings["config_id"])[0]
+        assert check_output(a.output, config_id=resumed.settings["config_id"])[0]
 
 
 def test_command_line(jsoc_export, tmp_path, capsys):

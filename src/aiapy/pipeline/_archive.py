@@ -33,7 +33,7 @@ from aiapy.utils.options import Options, option
 
 __all__ = [
     "SERIES", "EXPORT_CHUNK", "KEYWORDS", "QUALITY_CHOICES", "ArchiveOptions", "Record", "query_records", "Downloads",
-    "check_reachable",
+    "check_reachable", "prepare_folder", "exports", "fetch_record",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -309,6 +309,40 @@ def _verified_local(paths, record):
     return True
 
 
+def prepare_folder(folder):
+    """Create the level-1 folder; remove the partial downloads of an interrupted run (they restart)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".aia.lev1_*.part"):
+        stale.unlink(missing_ok=True)
+
+
+def _export(chunk, segments, *, email, export_timeout, settings):
+    """The URLs of the chunk's records (``{(t_rec, channel): {segment: url}}``), or the export's error."""
+    if not chunk:
+        return {}
+    try:
+        _, files = export_files(_export_spec(chunk, segments), email=email, timeout=export_timeout, settings=settings)
+    except RemoteUnavailableError as error:
+        return f"{type(error).__name__}: {error}"
+    return _urls_by_record(files)
+
+
+def exports(records, folder, segments, *, email, export_timeout, settings):
+    """
+    Export ``records`` chunk by chunk; yield, per chunk, each record's source for `fetch_record`: None when
+    its files are already in ``folder`` (verified, left by an earlier run; not exported), else its
+    ``{segment: url}`` or the export's error (a str).
+    """
+    for chunk in _chunks(records):
+        local = {r for r in chunk if _verified_local(r.files(folder, segments), r)}
+        urls = _export([r for r in chunk if r not in local], segments, email=email, export_timeout=export_timeout,
+                       settings=settings)  # fmt: skip
+        yield {
+            r: None if r in local else urls if isinstance(urls, str) else urls.get((_time_key(r.t_rec), r.channel), {})
+            for r in chunk
+        }
+
+
 @dataclasses.dataclass
 class Fetched:
     """A record's download: its local files (the image first) or the error; seconds and bytes spent."""
@@ -318,6 +352,39 @@ class Fetched:
     error: str | None = None
     seconds: float = 0.0
     nbytes: int = 0
+
+
+async def fetch_record(record, source, folder, segments, *, settings, flying=None):
+    """
+    Download one record's files (``segments``) into ``folder`` from its ``source`` (from `exports`: None, the
+    files are there already; a dict of URLs; or an export's error) with `fetch_verified` (temporary names,
+    verified, retried), holding the ``flying`` semaphore (optional) while the transfer runs; return its
+    `Fetched`, with the error of a record that could not be downloaded intact.
+    """
+    start = time.perf_counter()
+    targets = record.files(folder, segments)
+    result = Fetched(record)
+    if source is None:
+        result.paths = targets  # downloaded (and verified) by an earlier, interrupted run
+    elif isinstance(source, str):
+        result.error = source
+    else:
+        missing = [s for s in segments if not source.get(s)]
+        if "image" in missing:
+            result.error = f"NoDataError: the JSOC has no image file for {record.name} (missing image)"
+        else:
+            # a record without spikes is prepped without respike (noted in the report)
+            files = [(source[s], t) for s, t in zip(segments, targets, strict=True) if s not in missing]
+            async with flying or contextlib.nullcontext():
+                try:
+                    result.paths = await fetch_verified(files, settings=settings, verify=_check_record(record))
+                except (RemoteUnavailableError, CorruptDownloadError) as error:
+                    result.error = f"{type(error).__name__}: {error}"
+            if result.paths:
+                result.nbytes = sum(p.stat().st_size for p in result.paths)
+                _stamp(result.paths, record)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 class Downloads:
@@ -341,26 +408,13 @@ class Downloads:
         self._thread = threading.Thread(target=self._run, name="aiapy-jsoc-downloads", daemon=True)
 
     def start(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for stale in self.folder.glob(".aia.lev1_*.part"):  # partial downloads of an interrupted run restart
-            stale.unlink(missing_ok=True)
+        prepare_folder(self.folder)
         self._thread.start()
         return self
 
     def __iter__(self):
         while (item := self.results.get()) is not self._DONE:
             yield item
-
-    def ready(self, *, timeout):
-        """The records fetched since the last call, waiting up to ``timeout`` s for one; None marks the end."""
-        items = []
-        try:
-            items.append(self.results.get(timeout=timeout))
-            while True:
-                items.append(self.results.get_nowait())
-        except queue.Empty:
-            pass
-        return [None if item is self._DONE else item for item in items]
 
     def _call(self, callback):
         with contextlib.suppress(AttributeError, RuntimeError):  # the loop has not started or has ended
@@ -394,59 +448,23 @@ class Downloads:
     async def _download_all(self):
         self._slots = asyncio.Semaphore(self.slots) if self.slots else None
         flying = asyncio.Semaphore(self.in_flight)
+        batches = exports(self.records, self.folder, self.segments, email=self.email,
+                          export_timeout=self.export_timeout, settings=self.settings)  # fmt: skip
         tasks = []
         try:
-            for chunk in _chunks(self.records):
-                local = {r for r in chunk if _verified_local(r.files(self.folder, self.segments), r)}
-                urls = await self._export([r for r in chunk if r not in local])
-                for record in chunk:
+            while (sources := await asyncio.to_thread(next, batches, None)) is not None:
+                for record, source in sources.items():
                     if self._slots is not None:
                         await self._slots.acquire()
-                    tasks.append(asyncio.create_task(self._fetch(record, record in local, urls, flying)))
+                    tasks.append(asyncio.create_task(self._fetch(record, source, flying)))
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _export(self, chunk):
-        """The URLs of the chunk's records (``{(t_rec, channel): {segment: url}}``), or the export's error."""
-        if not chunk:
-            return {}
-        ds = _export_spec(chunk, self.segments)
-        try:
-            _, files = await asyncio.to_thread(
-                export_files, ds, email=self.email, timeout=self.export_timeout, settings=self.settings
-            )
-        except RemoteUnavailableError as error:
-            return f"{type(error).__name__}: {error}"
-        return _urls_by_record(files)
-
-    async def _fetch(self, record, local, urls, flying):
-        start = time.perf_counter()
-        targets = record.files(self.folder, self.segments)
-        result = Fetched(record)
-        if local:
-            result.paths = targets  # downloaded (and verified) by an earlier, interrupted run
-        elif isinstance(urls, str):
-            result.error = urls
-        else:
-            found = urls.get((_time_key(record.t_rec), record.channel), {})
-            missing = [s for s in self.segments if not found.get(s)]
-            if "image" in missing:
-                result.error = f"NoDataError: the JSOC has no image file for {record.name} (missing image)"
-            else:
-                # a record without spikes is prepped without respike (noted in the report)
-                files = [(found[s], t) for s, t in zip(self.segments, targets, strict=True) if s not in missing]
-                async with flying:
-                    try:
-                        result.paths = await fetch_verified(files, settings=self.settings, verify=_check_record(record))
-                    except (RemoteUnavailableError, CorruptDownloadError) as error:
-                        result.error = f"{type(error).__name__}: {error}"
-                if result.paths:
-                    result.nbytes = sum(p.stat().st_size for p in result.paths)
-                    _stamp(result.paths, record)
-        result.seconds = time.perf_counter() - start
+    async def _fetch(self, record, source, flying):
+        result = await fetch_record(record, source, self.folder, self.segments, settings=self.settings, flying=flying)
         if result.error is not None:
             self.release()
         self.results.put(result)

@@ -1,6 +1,7 @@
 """From the archive to level 1.5 in one call: `prep_jsoc` finds level-1 records at the JSOC, downloads them
 and preps them, the downloads overlapped with the prep so that the slower of the two sets the pace."""
 
+import asyncio
 import dataclasses
 import logging
 import sys
@@ -13,9 +14,13 @@ from aiapy.net.config import get_settings
 from aiapy.pipeline._archive import (
     ArchiveOptions,
     Downloads,
+    Fetched,
     check_reachable,
+    exports,
+    fetch_record,
     parse_channels,
     parse_time_range,
+    prepare_folder,
     query_records,
 )
 from aiapy.pipeline._output import check_output
@@ -83,61 +88,74 @@ def _as_record_result(result, item):
     return result
 
 
-class _Prep:
-    """Hands downloaded records to the prep (here or on Dask) and collects the results."""
+def _prep_fetched(item, output, config, shared, keep):
+    """A record's result: its download's failure, or the prep of its files (then deleted, unless kept)."""
+    if item.error is not None:
+        return _failed(item.record, output, item.error, item.seconds)
+    result = process_file(item.paths[0], output, config, shared)
+    if not keep:
+        Downloads.remove(item.paths)
+    return _as_record_result(result, item)
 
-    def __init__(self, downloads, outputs, config, shared, progress, keep):
-        self.downloads, self.outputs, self.config, self.shared = downloads, outputs, config, shared
+
+def _fetch_and_prep(record, source, output, config, shared, *, folder, segments, keep, settings):
+    """A Dask task: download one record's files into ``folder`` (see `fetch_record`) and prep them."""
+    item = asyncio.run(fetch_record(record, source, folder, segments, settings=settings))
+    return item, _prep_fetched(item, output, config, shared, keep)
+
+
+class _Prep:
+    """Preps the records as their files arrive (here, or downloaded and prepped on Dask) and collects the results."""
+
+    def __init__(self, outputs, config, shared, progress, keep):
+        self.outputs, self.config, self.shared = outputs, config, shared
         self.progress, self.keep, self.results = progress, keep, {}
 
-    def _done(self, item, result):
-        if not self.keep:
-            Downloads.remove(item.paths)
-        self.downloads.release()
-        self._record(item.record, _as_record_result(result, item))
-
-    def _record(self, record, result):
-        self.results[record] = result
+    def _record(self, item, result):
+        self.results[item.record] = result
         self.progress.update(result)
 
-    def _arrived(self, item):
-        self.progress.fetched(item)
-        if item.error is not None:
-            self._record(item.record, _failed(item.record, self.outputs[item.record], item.error, item.seconds))
-            return False
-        return True
+    def run_serial(self, downloads):
+        """Prep each record in this thread as the download thread hands it over."""
+        for item in downloads:
+            self.progress.fetched(item)
+            self._record(item, _prep_fetched(item, self.outputs[item.record], self.config, self.shared, self.keep))
+            if item.error is None:
+                downloads.release()
 
-    def run_serial(self):
-        for item in self.downloads:
-            if self._arrived(item):
-                self._done(item, process_file(item.paths[0], self.outputs[item.record], self.config, self.shared))
+    def run_dask(self, client, batches, **fetch):
+        """
+        One task per record, submitted as its export (``batches``, from `exports`) is ready: the worker
+        downloads the files and preps them. Dask runs one task per worker thread, so at most that many records'
+        files are on disk (unless kept).
+        """
+        from distributed import as_completed
 
-    def run_dask(self, client):
         [shared] = client.scatter([self.shared], broadcast=True, hash=False)
         # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
         config = self.config.replace(register=self.config.register.replace(workers=1))
-        futures, finished = {}, False
+        futures = {}
         try:
-            while not finished or futures:
-                # wait for a download; while tasks run, look at them every 50 ms
-                for item in self.downloads.ready(timeout=0.05 if futures else None):
-                    if item is None:
-                        finished = True
-                    elif self._arrived(item):
-                        output = self.outputs[item.record]
-                        futures[client.submit(process_file, item.paths[0], output, config, shared, pure=False)] = item
-                for future in [f for f in futures if f.done()]:
-                    item = futures.pop(future)
-                    self._done(item, self._future_result(future, item))
+            for sources in batches:
+                for record, source in sources.items():
+                    task = client.submit(_fetch_and_prep, record, source, self.outputs[record], config, shared,
+                                         keep=self.keep, pure=False, **fetch)  # fmt: skip
+                    futures[task] = record
+                self._collect(futures, [f for f in futures if f.done()])
+            self._collect(futures, as_completed(list(futures)))
         finally:
             client.cancel(list(futures))
 
-    def _future_result(self, future, item):
-        try:
-            return future.result()
-        except Exception as error:  # a worker died (memory limit, killed): that file failed
-            message = f"{type(error).__name__}: {error}"
-            return FileResult(item.record.name, str(self.outputs[item.record]), "failed", error=message)
+    def _collect(self, futures, done):
+        for future in done:
+            record = futures.pop(future)
+            try:
+                item, result = future.result()
+            except Exception as error:  # a worker died (memory limit, killed): that record failed
+                message = f"{type(error).__name__}: {error}"
+                item, result = Fetched(record), _failed(record, self.outputs[record], message)
+            self.progress.fetched(item)
+            self._record(item, result)
 
 
 def _complete(records, outputs, config, shared):
@@ -196,10 +214,12 @@ def prep_jsoc(
     Records come from ``aia.lev1_euv_12s`` (94-335 A), ``aia.lev1_uv_24s`` (1600, 1700 A) and
     ``aia.lev1_vis_1h`` (4500 A). Their
     image files are exported (``url_quick``, ``as-is``: the JSOC's own Rice-compressed files) and
-    downloaded ``in_flight`` at a time through `parfive`, each to a temporary name, checked (complete,
-    FITS DATASUM/CHECKSUM, the WAVELNTH and FSN of the record) and handed to the prep, which runs here or on
-    Dask while the next files download. At most ``2 * in_flight`` records' files are on disk at once
-    (unless ``keep_level1``); each is deleted once prepped.
+    downloaded through `parfive`, each to a temporary name, checked (complete, FITS DATASUM/CHECKSUM, the
+    WAVELNTH and FSN of the record), prepped and deleted (unless ``keep_level1``). Without Dask, a background
+    thread downloads ``in_flight`` files at a time while this one preps: at most ``2 * in_flight`` records'
+    files are on disk at once. With Dask (``workers``, ``scheduler`` or ``client``), this process queries
+    and exports, and each record is one task that downloads its files and preps them on a worker: Dask runs
+    one task per worker thread, so at most that many records' files are on disk at once.
 
     Parameters
     ----------
@@ -221,14 +241,15 @@ def prep_jsoc(
         ``respike`` step, each record's spikes file comes in the same export; a ``"jsoc"``/``"lmsal"``
         pointing table is fetched once for the whole range.
     workers, scheduler, client, memory_limit, progress
-        As for `prep_files`: the prep runs on Dask workers (downloads stay in this process; the output and
-        level-1 folders must be on a file system the workers share).
+        As for `prep_files`: the downloads and the prep run on the Dask workers (``in_flight`` does not
+        apply; the output and level-1 folders must be on a file system the workers share, and the workers
+        need to reach the JSOC). The progress counts records downloaded and prepped as their tasks end.
     **options
         The archive options (`ArchiveOptions`):
 
         - ``quality`` (``"good"``, ``"any"``): ``"good"`` (default) skips records with QUALITY != 0,
           listed with their decoded flags in ``report.settings["quality_skipped"]``; ``"any"`` preps them.
-        - ``in_flight`` (int, default 4): files downloaded at once.
+        - ``in_flight`` (int, default 4): files downloaded at once (without Dask).
         - ``keep_level1`` (path-like): keep the level-1 (and spikes) files in this folder, reused by later
           runs; default: a hidden ``.level1`` folder in ``out_dir``, emptied as the prep goes.
         - ``export_timeout`` (seconds, default 600): how long to wait for an export the JSOC has not
@@ -280,18 +301,18 @@ def prep_jsoc(
         todo = [r for r in records if r not in results]
         log.info("aiapy prep --jsoc: %d record(s), %d to fetch, %d with QUALITY != 0 skipped, steps %s, %s",
                  len(records), len(todo), len(skipped), ", ".join(config.active_steps) or "none", executor)  # fmt: skip
-        downloads = Downloads(
-            todo, folder, segments=segments, email=archive.email, in_flight=archive.in_flight,
-            slots=None if keep else 2 * archive.in_flight, export_timeout=float(archive.export_timeout),
-            settings=settings,
-        )  # fmt: skip
         bar = _ArchiveProgress(len(todo), sys.stderr.isatty() if progress is None else bool(progress))
-        prep = _Prep(downloads.start(), outputs, config, shared, bar, keep)
+        prep = _Prep(outputs, config, shared, bar, keep)
+        export = {"email": archive.email, "export_timeout": float(archive.export_timeout), "settings": settings}
         if executor == "serial":
-            prep.run_serial()
+            downloads = Downloads(todo, folder, segments=segments, in_flight=archive.in_flight,
+                                  slots=None if keep else 2 * archive.in_flight, **export)  # fmt: skip
+            prep.run_serial(downloads.start())
         else:
+            prepare_folder(folder)
             with _dask_client(workers, scheduler, client, memory_limit) as dask_client:
-                prep.run_dask(dask_client)
+                batches = exports(todo, folder, segments, **export)
+                prep.run_dask(dask_client, batches, folder=folder, segments=segments, settings=settings)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
