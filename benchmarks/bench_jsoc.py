@@ -1,8 +1,10 @@
 """Overlap of downloads and prep in ``aiapy prep --jsoc`` (`aiapy.pipeline.prep_jsoc`).
 
 A loopback JSOC export server (``tests/loopback_export.py``, real HTTP on 127.0.0.1) serves ``--frames``
-(default 12) level-1 records: copies of the real Rice-compressed 769 x 705 171 A cutout, each with its own
-T_REC, T_OBS and FSN. Timed in this process, serial prep with the standard steps:
+(default 12) level-1 records, each with its own T_REC, T_OBS and FSN, Rice-compressed as the JSOC stores
+them: 4096 x 4096 int16 frames (`aiapy.data.sample.full_frame_171`), or with ``--cutouts`` copies of the real
+769 x 705 171 A cutout (a run of about a second, where fixed start-up costs weigh). Timed in this process,
+serial prep with the standard steps:
 
 * prep only: `prep_files` on the level-1 files already on disk;
 * download only: the same export and parfive downloads `prep_jsoc` makes (4 in flight), nothing prepped,
@@ -10,7 +12,7 @@ T_REC, T_OBS and FSN. Timed in this process, serial prep with the standard steps
 * both: `prep_jsoc` at that bandwidth.
 
 Without overlap ``both`` would take the sum of the two; the goal is ``both <= 1.25 x max(download, prep)``.
-Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R]``.
+Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R] [--cutouts]``.
 """
 
 import argparse
@@ -26,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from loopback_export import LoopbackExport  # noqa: E402
 
+from astropy.io import fits  # noqa: E402
+
+from aiapy.data.sample import full_frame_171  # noqa: E402
 from aiapy.net.config import get_settings  # noqa: E402
 from aiapy.pipeline import prep_files, prep_jsoc  # noqa: E402
 from aiapy.pipeline._archive import Downloads, parse_time_range, query_records  # noqa: E402
@@ -33,10 +38,17 @@ from aiapy.pipeline._archive import Downloads, parse_time_range, query_records  
 EMAIL = "bench@example.org"
 
 
-def serve(frames, bandwidth, pipe):
+def full_frame():
+    """A 4096 x 4096 int16 level-1 frame and its header."""
+    smap = full_frame_171(dtype="int16")
+    header = fits.Header({k.upper(): v for k, v in smap.meta.items() if k not in ("history", "comment", "keycomments")})
+    return smap.data, header
+
+
+def serve(frames, bandwidth, cutouts, pipe):
     """The loopback server, in its own process (as the JSOC is remote): send its URL, serve until told."""
     server = LoopbackExport()
-    first, last = server.add_frames(frames)
+    first, last = server.add_frames(frames, image=None if cutouts else full_frame())
     server.pending_polls, server.bandwidth = 0, bandwidth
     server.start()
     sizes = {key[0]: len(server.files[path]) for key, path in server.image_paths.items()}
@@ -48,9 +60,9 @@ def serve(frames, bandwidth, pipe):
 class Server:
     """Start `serve` in a process; ``url``, ``span`` and ``sizes`` (bytes by T_REC)."""
 
-    def __init__(self, frames, bandwidth=None):
+    def __init__(self, frames, cutouts, bandwidth=None):
         self.pipe, child = multiprocessing.Pipe()
-        self.process = multiprocessing.Process(target=serve, args=(frames, bandwidth, child), daemon=True)
+        self.process = multiprocessing.Process(target=serve, args=(frames, bandwidth, cutouts, child), daemon=True)
         self.process.start()
         self.url, self.span, self.sizes = self.pipe.recv()
         os.environ["AIAPY_JSOC_URL"] = self.url
@@ -93,12 +105,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement (the best is kept)")
+    parser.add_argument("--cutouts", action="store_true", help="769 x 705 cutouts instead of full frames")
     args = parser.parse_args()
     logging.getLogger("aiapy").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ.update(AIAPY_CACHE_DIR=str(tmp / "cache"), AIAPY_CONFIG=str(tmp / "none.cfg"))
-        server = Server(args.frames)
+        server = Server(args.frames, args.cutouts)
         # the level-1 files, once, for the prep-only runs
         assert prep_jsoc(server.span, [171], tmp / "seed", email=EMAIL, keep_level1=tmp / "lev1", progress=False).ok
         _, records = time_download(server.span, tmp / "dl-free")
@@ -106,13 +119,14 @@ def main():
         server.stop()
         prep = min(time_prep(tmp / "lev1", tmp / f"prep{i}") for i in range(args.repeat))
         bandwidth = nbytes / prep
-        server = Server(args.frames, bandwidth)
+        server = Server(args.frames, args.cutouts, bandwidth)
         download = min(time_download(server.span, tmp / f"dl{i}")[0] for i in range(args.repeat))
         both = min(time_both(server.span, tmp / f"both{i}") for i in range(args.repeat))
         server.stop()
     slower = max(download, prep)
     size, rate = nbytes / 2**20, bandwidth / 2**20
-    print(f"{len(records)} frames of 769 x 705 ({size:.1f} MiB), server bandwidth {rate:.2f} MiB/s")
+    shape = "769 x 705" if args.cutouts else "4096 x 4096"
+    print(f"{len(records)} frames of {shape} ({size:.1f} MiB), server bandwidth {rate:.2f} MiB/s")
     print(f"prep only        {prep:6.2f} s")
     print(f"download only    {download:6.2f} s")
     print(f"sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")

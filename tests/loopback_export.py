@@ -188,15 +188,16 @@ class LoopbackExport(LoopbackJSOC):
         for name in SERIES[1:]:
             self.series[name] = Series(name, KEYWORDS, time_key="T_REC", segments=["image"])
 
-    def add_frames(self, count, *, cadence=12.0):
+    def add_frames(self, count, *, cadence=12.0, image=None):
         """
-        Add ``count`` records of the real 769 x 705 cutout after its own record, ``cadence`` s apart, each
-        with its own T_REC, T_OBS and FSN (re-compressed as the JSOC stores them); return their T_REC range.
+        Add ``count`` records of one level-1 image after its own record, ``cadence`` s apart, each with its own
+        T_REC, T_OBS and FSN (re-compressed as the JSOC stores them); return their T_REC range. ``image``:
+        ``(data, header)``, by default the real 769 x 705 cutout.
         """
         lev1 = self.series["aia.lev1_euv_12s"]
         with fits.open(sample.AIA_171_CUTOUT) as hdulist:
             hdu = next(h for h in hdulist if h.header.get("NAXIS") == 2)
-            data, base = hdu.data, hdu.header
+            data, base = image if image is not None else (hdu.data, hdu.header)
             start = Time(base["T_REC"].rstrip("Z"), scale="utc")
             for i in range(1, count + 1):
                 header = base.copy()
