@@ -19,7 +19,8 @@ with the file list (``NoDataFile`` for a record in `missing`). `quality` overrid
 Faults are injected as in the base server, by the prefix of the full request path (query included), e.g.
 ``inject("/cgi-bin/ajax/jsoc_fetch?op=exp_status", "500")`` or ``inject(image_path, "stall")``; besides
 the base faults there is ``"corrupt"`` (one byte of the compressed data changed: the file is complete but
-its DATASUM does not match). `bandwidth` (bytes/s, shared by all transfers) slows the file downloads.
+its DATASUM does not match). `bandwidth` (bytes/s) slows the file downloads: shared by all transfers, or,
+with `per_connection`, for each transfer on its own (as a server that limits every connection).
 """
 
 import io
@@ -103,10 +104,11 @@ class _ExportHandler(_Handler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        clock = [time.monotonic()]  # this transfer's own schedule (per_connection)
         try:
             for start in range(0, len(body), _CHUNK):
                 chunk = body[start : start + _CHUNK]
-                jsoc.throttle(len(chunk))
+                jsoc.throttle(len(chunk), clock)
                 self.wfile.write(chunk)
         except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, interrupted)
             self.close_connection = True
@@ -147,6 +149,7 @@ class LoopbackExport(LoopbackJSOC):
 
     def __init__(self):
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
+        self.per_connection = False
         self.exports, self.image_paths, self.spikes_paths = {}, {}, {}
         self._ids = itertools.count(1)
         self._next_send = 0.0
@@ -158,6 +161,7 @@ class LoopbackExport(LoopbackJSOC):
         self.faults.clear()
         self.requests.clear()
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
+        self.per_connection = False
 
     def _build(self):  # only the level-1 series (the base's calibration series are not needed here)
         lev1 = Series("aia.lev1_euv_12s", KEYWORDS, time_key="T_REC", segments=["image", "spikes"])
@@ -282,12 +286,19 @@ class LoopbackExport(LoopbackJSOC):
             return export[1]
         return {"status": 4, "error": f"unsupported op {op}"}
 
-    def throttle(self, nbytes):
-        """Sleep so that all transfers together stay within `bandwidth` bytes per second."""
-        with self._bandwidth_lock:
-            now = time.monotonic()
-            self._next_send = max(now, self._next_send) + nbytes / self.bandwidth
-            wake = self._next_send
+    def throttle(self, nbytes, clock):
+        """
+        Sleep so that all transfers together (or, with `per_connection`, the transfer whose schedule is the
+        one-element list ``clock``) stay within `bandwidth` bytes per second.
+        """
+        now = time.monotonic()
+        if self.per_connection:
+            clock[0] = max(now, clock[0]) + nbytes / self.bandwidth
+            wake = clock[0]
+        else:
+            with self._bandwidth_lock:
+                self._next_send = max(now, self._next_send) + nbytes / self.bandwidth
+                wake = self._next_send
         time.sleep(max(wake - now, 0.0))
 
     def start(self):
