@@ -21,6 +21,13 @@ Faults are injected as in the base server, by the prefix of the full request pat
 the base faults there is ``"corrupt"`` (one byte of the compressed data changed: the file is complete but
 its DATASUM does not match). `bandwidth` (bytes/s) slows the file downloads: shared by all transfers, or,
 with `per_connection`, for each transfer on its own (as a server that limits every connection).
+
+Files are served as the JSOC's Apache serves them: ``Accept-Ranges: bytes``, and a ``Range: bytes=A-B``
+request (``B`` optional) is answered 206 with that part and its ``Content-Range`` (416 if it lies past the
+end); ``(path, Range header)`` of every file request is kept in `file_requests`. With `ranges` False the
+server does neither (no ``Accept-Ranges``, the whole file for any request). A fault on a file applies to
+the one request (a byte range) that takes it: a stalled or truncated part; a ``"corrupt"`` fault is taken
+only by the request whose part holds the byte it changes (one of the compressed pixels).
 """
 
 import io
@@ -49,6 +56,7 @@ KEYWORDS = {"T_REC": "time", "T_OBS": "time", "WAVELNTH": "int", "QUALITY": "int
 SERIES = ("aia.lev1_euv_12s", "aia.lev1_uv_24s", "aia.lev1_vis_1h")
 _DS = re.compile(r"^([\w.]+)(?:\[([^\]]*)\])?(?:\[([\d,\s]*)\])?(?:\{([\w,\s]*)\})?$")
 _CHUNK = 16384
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
 def t_rec(header):
@@ -75,43 +83,76 @@ def jsoc_image_bytes(path):
     return buffer.getvalue()
 
 
-def _corrupt(body):
-    """One byte of the last HDU's heap (the compressed pixels) changed; size and structure unchanged."""
+def _heap(body):
+    """The offset of a byte of the last HDU's heap (the compressed pixels)."""
     with fits.open(io.BytesIO(body), disable_image_compression=True) as hdulist:
         info = hdulist.fileinfo(len(hdulist) - 1)
         header = hdulist[-1].header
-        offset = info["datLoc"] + header.get("THEAP", header["NAXIS1"] * header["NAXIS2"]) + 7
+        return info["datLoc"] + header.get("THEAP", header["NAXIS1"] * header["NAXIS2"]) + 7
+
+
+def _corrupt_offset(body, span):
+    """The byte a ``"corrupt"`` fault changes (one of the compressed pixels), if the part ``span`` of ``body``
+    (whole file: None) holds it, else None: one request per transfer takes the fault."""
+    offset = _heap(body)
+    return offset if span is None or span[0] <= offset <= span[1] else None
+
+
+def _corrupt(body, offset):
+    """``body`` with the byte at ``offset`` changed; size and structure unchanged."""
     return body[:offset] + bytes([body[offset] ^ 0x55]) + body[offset + 1 :]
 
 
 class _ExportHandler(_Handler):
-    def _serve_file(self, body, fault):
-        jsoc = self.server.jsoc
-        if fault == "corrupt":
-            body, fault = _corrupt(body), None
-        if fault == "stall":
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 3])
-            self.wfile.flush()
-            jsoc._stop.wait(jsoc.stall_seconds)
-            self.close_connection = True
+    def _span(self, size):
+        """The requested part ``(first, last)`` of a file of ``size`` bytes; None: all of it; ``()``: past the end."""
+        match = _RANGE.match(self.headers.get("Range", "").replace(" ", ""))
+        if match is None or not self.server.jsoc.ranges:
             return None
-        if fault is not None or jsoc.bandwidth is None:
-            return self._send(200, body, fault=fault)
-        self.send_response(200)
+        first, last = int(match[1]), min(int(match[2] or size - 1), size - 1)
+        return (first, last) if first <= last else ()
+
+    def _serve_file(self, path, body):
+        jsoc = self.server.jsoc
+        span = self._span(len(body))
+        jsoc.file_requests.append((path, self.headers.get("Range")))
+        if span == ():
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(body)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        fault = jsoc._take_fault(self.path, lambda f: f != "corrupt" or _corrupt_offset(body, span) is not None)
+        if fault == "corrupt":
+            body, fault = _corrupt(body, _corrupt_offset(body, span)), None
+        part = body if span is None else body[span[0] : span[1] + 1]
+        self.send_response(200 if span is None else 206)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if jsoc.ranges:
+            self.send_header("Accept-Ranges", "bytes")
+        if span is not None:
+            self.send_header("Content-Range", f"bytes {span[0]}-{span[1]}/{len(body)}")
+        self.send_header("Content-Length", str(len(part)))
         self.end_headers()
-        clock = [time.monotonic()]  # this transfer's own schedule (per_connection)
         try:
-            for start in range(0, len(body), _CHUNK):
-                chunk = body[start : start + _CHUNK]
-                jsoc.throttle(len(chunk), clock)
-                self.wfile.write(chunk)
+            if fault == "stall":
+                self.wfile.write(part[: len(part) // 3])
+                self.wfile.flush()
+                jsoc._stop.wait(jsoc.stall_seconds)
+            elif fault == "truncate":
+                self.wfile.write(part[: len(part) // 2])
+            elif fault == "trickle":
+                self._trickle(part)
+            else:
+                clock = [time.monotonic()]  # this transfer's own schedule (per_connection)
+                for start in range(0, len(part), _CHUNK):
+                    chunk = part[start : start + _CHUNK]
+                    if jsoc.bandwidth is not None:
+                        jsoc.throttle(len(chunk), clock)
+                    self.wfile.write(chunk)
         except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, interrupted)
-            self.close_connection = True
+            pass
+        self.close_connection = True
         return None
 
     def do_HEAD(self):
@@ -119,6 +160,8 @@ class _ExportHandler(_Handler):
         path = urllib.parse.urlparse(self.path).path
         body = jsoc.files.get(path)
         self.send_response(200 if body is not None else 404)
+        if body is not None and jsoc.ranges:
+            self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(len(body or b"")))
         self.end_headers()
 
@@ -132,10 +175,10 @@ class _ExportHandler(_Handler):
         if not ours and not parsed.path.startswith("/EXPORT/"):
             return super().do_GET()
         jsoc.requests.append(self.path)
-        fault = jsoc._take_fault(self.path)
         if parsed.path.startswith("/EXPORT/"):
             body = jsoc.files.get(parsed.path)
-            return self._send(404, b"") if body is None else self._serve_file(body, fault)
+            return self._send(404, b"") if body is None else self._serve_file(parsed.path, body)
+        fault = jsoc._take_fault(self.path)
         if self._server_fault(fault):
             return None
         answer = jsoc.fetch(params) if parsed.path.endswith("jsoc_fetch") else jsoc.lev1_info(params)
@@ -149,7 +192,7 @@ class LoopbackExport(LoopbackJSOC):
 
     def __init__(self):
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
-        self.per_connection = False
+        self.per_connection, self.ranges, self.file_requests = False, True, []
         self.exports, self.image_paths, self.spikes_paths = {}, {}, {}
         self._ids = itertools.count(1)
         self._next_send = 0.0
@@ -157,11 +200,13 @@ class LoopbackExport(LoopbackJSOC):
         super().__init__()
 
     def reset(self):
-        """Back to the defaults: no faults, exports pending for 2 polls, full speed, every record intact."""
+        """Back to the defaults: no faults, exports pending for 2 polls, full speed, byte ranges served, every
+        record intact."""
         self.faults.clear()
         self.requests.clear()
+        self.file_requests.clear()
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
-        self.per_connection = False
+        self.per_connection, self.ranges = False, True
 
     def _build(self):  # only the level-1 series (the base's calibration series are not needed here)
         lev1 = Series("aia.lev1_euv_12s", KEYWORDS, time_key="T_REC", segments=["image", "spikes"])
@@ -285,6 +330,15 @@ class LoopbackExport(LoopbackJSOC):
                 return {"status": 1, "requestid": params["requestid"], "wait": 0.02}
             return export[1]
         return {"status": 4, "error": f"unsupported op {op}"}
+
+    def _take_fault(self, path, applies=None):
+        """The first fault queued for ``path`` (and, if given, for which ``applies(fault)``), taken off the queue."""
+        with self._lock:
+            for i, (prefix, fault) in enumerate(self.faults):
+                if path.startswith(prefix) and (applies is None or applies(fault)):
+                    del self.faults[i]
+                    return fault
+        return None
 
     def throttle(self, nbytes, clock):
         """

@@ -69,6 +69,11 @@ def _requests(server, kind):
     return [r for r in server.requests if kind in r]
 
 
+def _attempts(server, path):
+    """The transfers of the file ``path``: its requests of byte 0 (the whole file or its first range)."""
+    return [r for p, r in server.file_requests if p == path and (r is None or r.startswith("bytes=0-"))]
+
+
 def test_whole_path_matches_prep_of_the_same_files(jsoc_export, tmp_path):
     report = _run(tmp_path / "out")
     assert report.ok and report.counts["done"] == 4
@@ -157,7 +162,8 @@ def test_faulty_transfer_is_retried(jsoc_export, tmp_path, fault):
     jsoc_export.inject(path, fault)
     report = _run(tmp_path / "out")
     assert report.ok and report.counts["done"] == 4
-    assert len(_requests(jsoc_export, path)) == 2
+    assert len(_attempts(jsoc_export, path)) == 2  # each in 4 byte ranges (in_flight), one of them faulty
+    assert len(_requests(jsoc_export, path)) == 8
     assert _no_partial_files(tmp_path / "out")
 
 

@@ -9,7 +9,9 @@ request, bounded retries of each status poll and a deadline for the whole export
 
 The files themselves are fetched by `parfive` (the downloader of sunpy's ``Fido``): each to a temporary
 name beside its target, checked (complete, FITS structure, DATASUM/CHECKSUM where the file carries them),
-and only then renamed, so that no partial or corrupt file ever lies under a final name.
+and only then renamed, so that no partial or corrupt file ever lies under a final name. Where the server
+serves byte ranges (`accepts_ranges`; the JSOC's web server does), parfive can fetch one file over several
+connections at once (HTTP ``Range`` requests, one per part).
 """
 
 import asyncio
@@ -31,6 +33,7 @@ __all__ = [
     "ExportPendingError",
     "CorruptDownloadError",
     "export_files",
+    "accepts_ranges",
     "fetch_verified",
     "verify_fits",
     "temporary_path",
@@ -174,13 +177,37 @@ def _describe(error):
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
-async def _fetch_once(files, settings):
+async def accepts_ranges(url, *, settings=None):
+    """
+    Whether the server of ``url`` serves byte ranges of it: a HEAD request answered 200 with
+    ``Accept-Ranges: bytes`` and a Content-Length (what `parfive` needs to split a download). False for any
+    other answer or error (nothing is retried: a file is then fetched over one connection), and when
+    parfive's ``PARFIVE_DISABLE_RANGE`` is set.
+    """
+    import aiohttp
+
+    if "PARFIVE_DISABLE_RANGE" in os.environ:
+        return False
+    settings = settings or get_settings()
+    timeout = aiohttp.ClientTimeout(total=settings.timeout)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
+            async with session.head(url, allow_redirects=True) as response:
+                headers = response.headers
+                return response.status == 200 and headers.get("Accept-Ranges") == "bytes" and "Content-Length" in headers
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        log.debug("HEAD %s: %s; downloads will not be split", url, _describe(error))
+        return False
+
+
+async def _fetch_once(files, settings, splits):
     import aiohttp
     import parfive
 
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=settings.timeout, sock_read=settings.timeout)
     config = parfive.SessionConfig(timeouts=timeouts, file_progress=False, headers={"User-Agent": USER_AGENT})
-    downloader = parfive.Downloader(max_conn=len(files), max_splits=1, progress=False, overwrite=True, config=config)
+    downloader = parfive.Downloader(max_conn=len(files), max_splits=splits, progress=False, overwrite=True,
+                                    config=config)  # fmt: skip
     for url, target in files:
         part = temporary_path(target)
         # 64 KiB reads: parfive's default 1 KiB chunks take CPU time (and the GIL) from the prep beside it
@@ -188,20 +215,21 @@ async def _fetch_once(files, settings):
     results = await downloader.run_download()
     if results.errors:
         raise RemoteUnavailableError("; ".join(f"{e.url}: {_describe(e.exception)}" for e in results.errors))
-    for _, target in files:
-        verify_fits(temporary_path(target))
 
 
-async def fetch_verified(files, *, settings=None, verify=None):
+async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=None):
     """
     Download ``files`` (``[(url, target path), ...]``, e.g. a record's image and spikes) together, verify each
     and move them to their targets; retry the whole set on a failure.
 
     Each file is written as ``.<name>.part`` beside its target (restarted from the beginning by a later
     call), checked with `verify_fits` and ``verify(target, temporary)`` (optional, e.g. that the file is the
-    record asked for), then renamed. Every attempt has the configured per-read timeout, so a stalled
-    transfer fails rather than hangs; ``1 + settings.retries`` attempts are made with the configured
-    back-off. On cancellation the temporary files are removed.
+    record asked for), then renamed. Each file is fetched over up to ``splits`` connections at once (byte
+    ranges, where the server serves them: see `accepts_ranges`). ``flying`` (optional, e.g. an
+    `asyncio.Semaphore`) is held while the bytes are transferred, not while they are verified or between
+    attempts. Every attempt has the configured per-read timeout, so a stalled transfer fails rather than
+    hangs; ``1 + settings.retries`` attempts are made with the configured back-off. On cancellation the
+    temporary files are removed.
 
     Raises
     ------
@@ -213,9 +241,11 @@ async def fetch_verified(files, *, settings=None, verify=None):
     settings = settings or get_settings()
     for attempt in range(settings.retries + 1):
         try:
-            await _fetch_once(files, settings)
-            if verify is not None:
-                for _, target in files:
+            async with flying or contextlib.nullcontext():
+                await _fetch_once(files, settings, splits)
+            for _, target in files:
+                verify_fits(temporary_path(target))
+                if verify is not None:
                     verify(target, temporary_path(target))
             for _, target in files:
                 os.replace(temporary_path(target), target)

@@ -28,7 +28,14 @@ from sunpy.time import TimeRange
 
 from aiapy.net import jsoc
 from aiapy.net.exceptions import NoDataError, RemoteUnavailableError
-from aiapy.net.export import CorruptDownloadError, export_files, fetch_verified, temporary_path, verify_fits
+from aiapy.net.export import (
+    CorruptDownloadError,
+    accepts_ranges,
+    export_files,
+    fetch_verified,
+    temporary_path,
+    verify_fits,
+)
 from aiapy.utils.options import Options, option
 
 __all__ = [
@@ -354,12 +361,13 @@ class Fetched:
     nbytes: int = 0
 
 
-async def fetch_record(record, source, folder, segments, *, settings, flying=None):
+async def fetch_record(record, source, folder, segments, *, settings, flying=None, splits=1):
     """
     Download one record's files (``segments``) into ``folder`` from its ``source`` (from `exports`: None, the
     files are there already; a dict of URLs; or an export's error) with `fetch_verified` (temporary names,
-    verified, retried), holding the ``flying`` semaphore (optional) while the transfer runs; return its
-    `Fetched`, with the error of a record that could not be downloaded intact.
+    each file over up to ``splits`` connections, verified, retried), holding the ``flying`` semaphore
+    (optional) while the bytes are transferred; return its `Fetched`, with the error of a record that could
+    not be downloaded intact.
     """
     start = time.perf_counter()
     targets = record.files(folder, segments)
@@ -375,11 +383,11 @@ async def fetch_record(record, source, folder, segments, *, settings, flying=Non
         else:
             # a record without spikes is prepped without respike (noted in the report)
             files = [(source[s], t) for s, t in zip(segments, targets, strict=True) if s not in missing]
-            async with flying or contextlib.nullcontext():
-                try:
-                    result.paths = await fetch_verified(files, settings=settings, verify=_check_record(record))
-                except (RemoteUnavailableError, CorruptDownloadError) as error:
-                    result.error = f"{type(error).__name__}: {error}"
+            try:
+                result.paths = await fetch_verified(files, settings=settings, verify=_check_record(record),
+                                                    splits=splits, flying=flying)  # fmt: skip
+            except (RemoteUnavailableError, CorruptDownloadError) as error:
+                result.error = f"{type(error).__name__}: {error}"
             if result.paths:
                 result.nbytes = sum(p.stat().st_size for p in result.paths)
                 _stamp(result.paths, record)
@@ -389,8 +397,14 @@ async def fetch_record(record, source, folder, segments, *, settings, flying=Non
 
 class Downloads:
     """
-    Exports and downloads ``records`` in a background thread (an asyncio loop, ``in_flight`` files at a
-    time through parfive) and yields each record's `Fetched` as it completes, in completion order.
+    Exports and downloads ``records`` in a background thread (an asyncio loop, parfive) and yields each
+    record's `Fetched` as it completes, in completion order.
+
+    ``in_flight`` connections transfer at once. Where the server serves byte ranges (`accepts_ranges`, asked
+    once, of the first file), the files are fetched one after the other in record order, each over
+    ``in_flight`` connections (one byte range each): the first file arrives after one file's transfer time
+    and the next ones follow at an even pace, while the prep works on the earlier ones. Otherwise
+    ``in_flight`` files are fetched at once, one connection each.
 
     At most ``slots`` records are on disk or in flight at once: a slot is taken before a download starts
     and given back by `release` once the prep is done with the files (``slots=None``: unbounded).
@@ -401,7 +415,7 @@ class Downloads:
     def __init__(self, records, folder, *, segments, email, in_flight, slots, export_timeout, settings):
         self.records, self.folder, self.segments = records, Path(folder), tuple(segments)
         self.email, self.in_flight, self.export_timeout, self.settings = email, in_flight, export_timeout, settings
-        self.slots = slots
+        self.slots, self.splits = slots, None
         self.results = queue.Queue()
         self._loop = self._main = None
         self._slots = None
@@ -447,12 +461,19 @@ class Downloads:
 
     async def _download_all(self):
         self._slots = asyncio.Semaphore(self.slots) if self.slots else None
-        flying = asyncio.Semaphore(self.in_flight)
+        flying = None
         batches = exports(self.records, self.folder, self.segments, email=self.email,
                           export_timeout=self.export_timeout, settings=self.settings)  # fmt: skip
         tasks = []
         try:
             while (sources := await asyncio.to_thread(next, batches, None)) is not None:
+                urls = [s["image"] for s in sources.values() if isinstance(s, dict) and s.get("image")]
+                if flying is None and urls:  # the first files to transfer: split them, or fetch several at once
+                    ranges = self.in_flight > 1 and await accepts_ranges(urls[0], settings=self.settings)
+                    self.splits = self.in_flight if ranges else 1
+                    flying = asyncio.Semaphore(self.in_flight // self.splits)
+                    log.debug("Downloads: %d file(s) at once, %d connection(s) each", self.in_flight // self.splits,
+                              self.splits)  # fmt: skip
                 for record, source in sources.items():
                     if self._slots is not None:
                         await self._slots.acquire()
@@ -464,7 +485,8 @@ class Downloads:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fetch(self, record, source, flying):
-        result = await fetch_record(record, source, self.folder, self.segments, settings=self.settings, flying=flying)
+        result = await fetch_record(record, source, self.folder, self.segments, settings=self.settings, flying=flying,
+                                    splits=self.splits or 1)  # fmt: skip
         if result.error is not None:
             self.release()
         self.results.put(result)
