@@ -7,13 +7,17 @@ them: 4096 x 4096 int16 frames (`aiapy.data.sample.full_frame_171`), or with ``-
 serial prep with the standard steps:
 
 * prep only: `prep_files` on the level-1 files already on disk;
-* download only: the same export and parfive downloads `prep_jsoc` makes (4 in flight), nothing prepped,
-  with the server's bandwidth set so that it takes about as long as the prep: once as a link shared by all
-  transfers (the first file arrives only after about four file-times, while the prep waits), once as a
-  limit on each connection (as a server that limits every transfer);
+* download only: the same export and parfive downloads `prep_jsoc` makes (4 connections: the server serves
+  byte ranges, as the JSOC's does, so one file at a time in 4 parts), nothing prepped, with the server's
+  bandwidth set so that it takes about as long as the prep: once as a link shared by all transfers, once as
+  a limit on each connection (as a server that limits every transfer);
 * both: `prep_jsoc` at that bandwidth.
 
 Without overlap ``both`` would take the sum of the two; the goal is ``both <= 1.25 x max(download, prep)``.
+With the files in record order, each over all the connections, the first file is there after one
+file-time and one more follows each file-time: ``both`` is about one file-time more than the slower of the
+two (13/12 with equal times). Four whole files fetched at once would arrive four together every four
+file-times, the prep waiting for each group (16/12).
 Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R] [--cutouts]``.
 """
 
@@ -38,7 +42,7 @@ from aiapy.pipeline import prep_files, prep_jsoc  # noqa: E402
 from aiapy.pipeline._archive import Downloads, parse_time_range, query_records  # noqa: E402
 
 EMAIL = "bench@example.org"
-IN_FLIGHT = 4  # prep_jsoc's default
+IN_FLIGHT = 4  # prep_jsoc's default: connections at once
 
 
 def full_frame():
@@ -125,7 +129,7 @@ def main():
         shape = "769 x 705" if args.cutouts else "4096 x 4096"
         print(f"{len(records)} frames of {shape} ({nbytes / 2**20:.1f} MiB)")
         print(f"prep only          {prep:6.2f} s")
-        # A link shared by all transfers, and a server that limits each connection (4 in flight) to a quarter:
+        # A link shared by all transfers, and a server that limits each connection (4 at once) to a quarter:
         # either way the download alone takes about as long as the prep.
         for name, per_connection, bandwidth in (("shared link", False, nbytes / prep), (
             "per connection", True, nbytes / prep / IN_FLIGHT)):  # fmt: skip

@@ -25,7 +25,8 @@ with `per_connection`, for each transfer on its own (as a server that limits eve
 Files are served as the JSOC's Apache serves them: ``Accept-Ranges: bytes``, and a ``Range: bytes=A-B``
 request (``B`` optional) is answered 206 with that part and its ``Content-Range`` (416 if it lies past the
 end); ``(path, Range header)`` of every file request is kept in `file_requests`. With `ranges` False the
-server does neither (no ``Accept-Ranges``, the whole file for any request). A fault on a file applies to
+server does neither (no ``Accept-Ranges``, the whole file for any request); with ``"announced"`` it
+announces ``Accept-Ranges: bytes`` but answers every request with the whole file (200). A fault on a file applies to
 the one request (a byte range) that takes it: a stalled or truncated part; a ``"corrupt"`` fault is taken
 only by the request whose part holds the byte it changes (one of the compressed pixels).
 """
@@ -107,7 +108,7 @@ class _ExportHandler(_Handler):
     def _span(self, size):
         """The requested part ``(first, last)`` of a file of ``size`` bytes; None: all of it; ``()``: past the end."""
         match = _RANGE.match(self.headers.get("Range", "").replace(" ", ""))
-        if match is None or not self.server.jsoc.ranges:
+        if match is None or self.server.jsoc.ranges is not True:
             return None
         first, last = int(match[1]), min(int(match[2] or size - 1), size - 1)
         return (first, last) if first <= last else ()

@@ -1,6 +1,7 @@
 """`prep_jsoc` through a loopback JSOC export server (tests/loopback_export.py): the whole path, every fault,
 resume, bounds and the offline error."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -165,6 +166,58 @@ def test_faulty_transfer_is_retried(jsoc_export, tmp_path, fault):
     assert len(_attempts(jsoc_export, path)) == 2  # each in 4 byte ranges (in_flight), one of them faulty
     assert len(_requests(jsoc_export, path)) == 8
     assert _no_partial_files(tmp_path / "out")
+
+
+def _kept(folder, key):
+    return folder / f"aia.lev1_euv_12s.{key[0].replace(':', '')}.{key[1]}.image_lev1.fits"
+
+
+def test_files_come_one_after_the_other_in_byte_ranges(jsoc_export, tmp_path):
+    """A server that serves byte ranges (as the JSOC's): each image in in_flight parts at once (206 answers),
+    the records one after the other in order, each file verified and identical to the server's."""
+    keep = tmp_path / "lev1"
+    report = _run(tmp_path / "out", keep_level1=keep, in_flight=3)
+    assert report.ok and report.counts["done"] == 4
+    paths = [jsoc_export.image_paths[key] for key in KEYS]
+    assert [p for p, _ in jsoc_export.file_requests] == [p for p in paths for _ in range(3)]
+    for key, path in zip(KEYS, paths, strict=True):
+        ranges = sorted((r for p, r in jsoc_export.file_requests if p == path), key=lambda r: int(r[6:].split("-")[0]))
+        starts = [int(r[6:].split("-")[0]) for r in ranges]
+        assert starts[0] == 0 and ranges[-1].endswith("-") and len(set(starts)) == 3  # the parts cover the file
+        assert _kept(keep, key).read_bytes() == jsoc_export.files[path]
+
+
+@pytest.mark.parametrize("ranges", [False, "announced"])
+def test_server_without_byte_ranges(jsoc_export, tmp_path, ranges):
+    """Without ``Accept-Ranges`` the files are fetched whole, in_flight at once; a server that announces byte
+    ranges but answers with whole files costs each file one attempt (it does not verify), then it is
+    fetched whole."""
+    jsoc_export.ranges = ranges
+    keep = tmp_path / "lev1"
+    report = _run(tmp_path / "out", keep_level1=keep)
+    assert report.ok and report.counts["done"] == 4
+    for key in KEYS:
+        path = jsoc_export.image_paths[key]
+        requests = [r for p, r in jsoc_export.file_requests if p == path]
+        if ranges is False:
+            assert requests == [None]
+        else:
+            assert len(requests) == 5 and requests[-1] == "bytes=0-"  # 4 parts, then the whole file
+        assert _kept(keep, key).read_bytes() == jsoc_export.files[path]
+    assert _no_partial_files(tmp_path / "out")
+
+
+def test_byte_ranges_are_asked_of_the_server(jsoc_export, monkeypatch):
+    from aiapy.net.export import accepts_ranges
+
+    url = jsoc_export.url.rstrip("/") + jsoc_export.image_paths[KEYS[0]]
+    assert asyncio.run(accepts_ranges(url))
+    jsoc_export.ranges = False
+    assert not asyncio.run(accepts_ranges(url))
+    jsoc_export.ranges = True
+    assert not asyncio.run(accepts_ranges(url + ".missing"))  # 404
+    monkeypatch.setenv("PARFIVE_DISABLE_RANGE", "1")  # parfive would not split: neither do we
+    assert not asyncio.run(accepts_ranges(url))
 
 
 def test_file_that_never_verifies_fails_clearly(jsoc_export, tmp_path):

@@ -225,7 +225,9 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
     Each file is written as ``.<name>.part`` beside its target (restarted from the beginning by a later
     call), checked with `verify_fits` and ``verify(target, temporary)`` (optional, e.g. that the file is the
     record asked for), then renamed. Each file is fetched over up to ``splits`` connections at once (byte
-    ranges, where the server serves them: see `accepts_ranges`). ``flying`` (optional, e.g. an
+    ranges, where the server serves them: see `accepts_ranges`); after a split attempt that does not verify,
+    the next ones fetch each file whole (a server may announce byte ranges and answer with the whole file,
+    or a part may be corrupt). ``flying`` (optional, e.g. an
     `asyncio.Semaphore`) is held while the bytes are transferred, not while they are verified or between
     attempts. Every attempt has the configured per-read timeout, so a stalled transfer fails rather than
     hangs; ``1 + settings.retries`` attempts are made with the configured back-off. On cancellation the
@@ -253,6 +255,8 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
         except (RemoteUnavailableError, CorruptDownloadError) as error:
             log.debug("Download of %s, attempt %d failed: %s", files[0][0], attempt + 1, error)
             last = error
+            if isinstance(error, CorruptDownloadError):
+                splits = 1
             _remove_parts(files)
             if attempt < settings.retries:
                 await asyncio.sleep(settings.backoff * 2**attempt)

@@ -73,7 +73,9 @@ class ArchiveOptions(Options):
     cadence: str | None = option(None, help="keep one record per channel and interval, e.g. 12s, 1min, 1h")
     quality: str = option("good", help="good: skip records with QUALITY != 0 (listed in the report); any: keep them",
                           choices=QUALITY_CHOICES)  # fmt: skip
-    in_flight: int = option(4, help="files downloaded at once")
+    in_flight: int = option(4, help="connections downloading at once: where the server serves byte ranges (the JSOC "
+                                    "does), one file at a time in that many parts, in record order; else that many "
+                                    "files at once")
     keep_level1: str | None = option(None, help="keep the level-1 files in this folder (reused by later runs)")
     export_timeout: float = option(600.0, help="seconds to wait for a pending JSOC export (files staged from tape)")
 

@@ -216,8 +216,11 @@ def prep_jsoc(
     image files are exported (``url_quick``, ``as-is``: the JSOC's own Rice-compressed files) and
     downloaded through `parfive`, each to a temporary name, checked (complete, FITS DATASUM/CHECKSUM, the
     WAVELNTH and FSN of the record), prepped and deleted (unless ``keep_level1``). Without Dask, a background
-    thread downloads ``in_flight`` files at a time while this one preps: at most ``2 * in_flight`` records'
-    files are on disk at once. With Dask (``workers``, ``scheduler`` or ``client``), this process queries
+    thread downloads over ``in_flight`` connections while this one preps: where the server serves byte ranges
+    (the JSOC does), one file at a time in ``in_flight`` parts, in record order, so that the first file is
+    there after one file's transfer time and the others follow at an even pace (files fetched together
+    would all arrive together, late, while the prep waits); otherwise ``in_flight`` files at once. At most
+    ``2 * in_flight`` records' files are on disk or in flight at once. With Dask (``workers``, ``scheduler`` or ``client``), this process queries
     and exports, and each record is one task that downloads its files and preps them on a worker: Dask runs
     one task per worker thread, so at most that many records' files are on disk at once.
 
@@ -249,7 +252,8 @@ def prep_jsoc(
 
         - ``quality`` (``"good"``, ``"any"``): ``"good"`` (default) skips records with QUALITY != 0,
           listed with their decoded flags in ``report.settings["quality_skipped"]``; ``"any"`` preps them.
-        - ``in_flight`` (int, default 4): files downloaded at once (without Dask).
+        - ``in_flight`` (int, default 4): connections downloading at once (without Dask): one file in that
+          many byte ranges where the server serves them, else that many files.
         - ``keep_level1`` (path-like): keep the level-1 (and spikes) files in this folder, reused by later
           runs; default: a hidden ``.level1`` folder in ``out_dir``, emptied as the prep goes.
         - ``export_timeout`` (seconds, default 600): how long to wait for an export the JSOC has not
