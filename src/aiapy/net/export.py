@@ -194,7 +194,8 @@ async def accepts_ranges(url, *, settings=None):
         async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
             async with session.head(url, allow_redirects=True) as response:
                 headers = response.headers
-                return response.status == 200 and headers.get("Accept-Ranges") == "bytes" and "Content-Length" in headers
+                ranges = headers.get("Accept-Ranges") == "bytes" and "Content-Length" in headers
+                return response.status == 200 and ranges
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         log.debug("HEAD %s: %s; downloads will not be split", url, _describe(error))
         return False

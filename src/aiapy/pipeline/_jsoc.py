@@ -220,9 +220,10 @@ def prep_jsoc(
     (the JSOC does), one file at a time in ``in_flight`` parts, in record order, so that the first file is
     there after one file's transfer time and the others follow at an even pace (files fetched together
     would all arrive together, late, while the prep waits); otherwise ``in_flight`` files at once. At most
-    ``2 * in_flight`` records' files are on disk or in flight at once. With Dask (``workers``, ``scheduler`` or ``client``), this process queries
-    and exports, and each record is one task that downloads its files and preps them on a worker: Dask runs
-    one task per worker thread, so at most that many records' files are on disk at once.
+    ``2 * in_flight`` records' files are on disk or in flight at once. With Dask (``workers``, ``scheduler``
+    or ``client``), this process queries and exports, and each record is one task that downloads its files
+    (over one connection each) and preps them on a worker: Dask runs one task per worker thread, so at most
+    that many records' files are on disk at once.
 
     Parameters
     ----------
