@@ -6,7 +6,7 @@ threaded; steadier than wall time on a shared machine), each against its baselin
 
 * ``read_map`` (direct Rice path: each row decoded by astropy's decoder from the heap, then the HDU's own
   scaling) against ``read_map`` through astropy's ``hdu.data`` (its general per-tile loop);
-* ``write_images`` (big-endian copy summed by numpy as 32-bit words, written once) against astropy's
+* ``write_images`` (1 MiB blocks converted to big-endian, summed and written while in the cache) against astropy's
   ``HDUList.writeto(checksum=True)``, both float32 with CHECKSUM/DATASUM.
 
 Run: ``python benchmarks/bench_io.py``.
