@@ -162,9 +162,13 @@ def main():
         print(f"{args.files} inputs, 4096 x 4096 int16 Rice-compressed, {size:.1f} MiB each (built in {build:.0f} s)")
         print(f"cores: {os.cpu_count()}")
         one_file(paths[0], table, tmp / "one")
+        # Each run starts with no data waiting to be written to disk: the kernel's writeback of an earlier
+        # run's 64 MiB outputs would take CPU time from the next one.
+        os.sync()
         plain, _ = timed(plain_loop, paths, tmp / "plain", table)
         plain_rss = peak_rss_mib()
         options = {"steps": STEPS, "pointing": str(table), "progress": False}
+        os.sync()
         serial, report = timed(prep_files, paths, tmp / "serial", **options)
         # The same local cluster prep_files(workers=N) starts, started here so its start-up is timed apart.
         config = make_config(steps=STEPS, pointing=str(table))
@@ -172,6 +176,7 @@ def main():
         start = time.perf_counter()
         with _dask_client(args.workers, None, None, "auto", config) as client:
             startup = time.perf_counter() - start
+            os.sync()
             workers_before, before = client.run(worker_usage), usage()
             dask, report_dask = timed(prep_files, paths, tmp / "dask", client=client, **options)
             here, workers_after = usage() - before, client.run(worker_usage)
