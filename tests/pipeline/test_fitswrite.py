@@ -83,3 +83,15 @@ def test_empty_image(tmp_path):
     write_images(tmp_path / "empty.fits", [(np.zeros((0, 5), np.float32), _header())])
     with fits.open(tmp_path / "empty.fits", checksum=True) as hdulist:
         assert hdulist[0].header["DATASUM"] == "0" and hdulist[0].verify_checksum() == 1
+
+
+def test_long_string_cards_before_the_checksums(tmp_path):
+    """A long string value takes several 80-character lines (CONTINUE cards): the sums must still be
+    written into their own cards, not over the lines of another."""
+    header = _header(LONGSTR="a value much longer than one FITS card can hold, " * 4, EXPNORM=1.0)
+    data = np.arange(35, dtype=np.float32).reshape(5, 7)
+    write_images(tmp_path / "long.fits", [(data, header), (data, header)])
+    with fits.open(tmp_path / "long.fits", checksum=True) as hdulist:
+        for hdu in hdulist:
+            assert hdu.verify_checksum() == 1 and hdu.verify_datasum() == 1
+            assert hdu.header["LONGSTR"] == header["LONGSTR"] and hdu.header["EXPNORM"] == 1.0

@@ -90,9 +90,14 @@ def _write_data(file, data):
     return _fold(total)
 
 
+def _card_offset(header, keyword):
+    """Where the card of ``keyword`` starts in ``header.tostring()`` (a long string takes several lines)."""
+    return sum(len(str(card)) for card in header.cards[: header.index(keyword)])
+
+
 def _replace_card(text, header, keyword, value, comment):
-    """``text`` (``header.tostring()``) with the card of ``keyword`` replaced, formatted by astropy."""
-    start = 80 * header.index(keyword)
+    """``text`` (``header.tostring()``) with the one-line card of ``keyword`` replaced, formatted by astropy."""
+    start = _card_offset(header, keyword)
     return text[:start] + str(fits.Card(keyword, value, comment)) + text[start + 80 :]
 
 
@@ -121,7 +126,7 @@ def write_images(path, images):
             datasum = _write_data(file, data)
             text = _replace_card(text, hdu.header, "DATASUM", str(datasum), "data unit checksum")
             total = _fold(_words_sum(text.encode("ascii")) + datasum)
-            start = 80 * hdu.header.index("CHECKSUM") + 11  # the value's first character, after "CHECKSUM= '"
+            start = _card_offset(hdu.header, "CHECKSUM") + 11  # the value's first character, after "CHECKSUM= '"
             text = text[:start] + _encode(_WORD - total) + text[start + 16 :]
             end = file.tell()
             file.seek(offset)
