@@ -67,8 +67,9 @@ def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys, monk
 
 @pytest.mark.slow
 def test_local_cluster_workers_are_ready(tmp_path):
-    """The local cluster of ``workers=N`` starts with the pipeline imported on every worker and the settings
-    that keep its tasks fast (no statistical profiler, glibc's adaptive mmap threshold left on)."""
+    """The local cluster of ``workers=N`` starts with the pipeline imported on every worker, register's
+    compiled code loaded, and the settings that keep its tasks fast (no statistical profiler, glibc's
+    adaptive mmap threshold left on)."""
     from aiapy.pipeline._run import _dask_client
 
     def state():
@@ -77,8 +78,10 @@ def test_local_cluster_workers_are_ready(tmp_path):
 
         import dask
 
+        compiled = sys.modules.get("aiapy.calibrate._compiled")
         return (
             "aiapy.pipeline._steps" in sys.modules,
+            compiled is not None and any(getattr(f, "signatures", None) for f in vars(compiled).values()),
             dask.config.get("distributed.worker.profile.enabled"),
             os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         )
@@ -87,7 +90,7 @@ def test_local_cluster_workers_are_ready(tmp_path):
         warnings.simplefilter("ignore")  # distributed may warn about a slow start-up on a busy machine
         with _dask_client(1, None, None, "1GiB") as local:
             states = list(local.run(state).values())
-    assert states == [(True, False, None)]
+    assert states == [(True, True, False, None)]
 
 
 def test_ctrl_c_counts_what_the_workers_finished(client, flare_inputs, tmp_path, monkeypatch):

@@ -2,10 +2,13 @@
 Writing uncompressed FITS images with CHECKSUM and DATASUM in one pass over the data.
 
 Astropy's ``writeto(checksum=True)`` converts the image to big-endian, then computes the data sum in a
-second, slower pass over the data. Here the big-endian copy is summed by numpy as 32-bit words
-and written directly (figures: ``benchmarks/bench_pipeline.py``). The header is built
-by astropy (`~astropy.io.fits.PrimaryHDU` / `~astropy.io.fits.ImageHDU` add the structural keywords), so
-only the checksums are computed here, as the FITS standard defines them.
+second, slower pass over the data. Here the data go through a small buffer one block at a time: each block
+is converted to big-endian, summed as 32-bit words and written while it is still in the processor's cache,
+so no frame-sized copy is made (nor its fresh pages faulted in). The header goes first with placeholder
+checksums and is written again, in place, once the data sum is known (figures:
+``benchmarks/bench_io.py``). The header is built by astropy (`~astropy.io.fits.PrimaryHDU` /
+`~astropy.io.fits.ImageHDU` add the structural keywords), so only the checksums are computed here, as the
+FITS standard defines them.
 
 References
 ----------
@@ -20,6 +23,9 @@ from astropy.io import fits
 __all__ = ["write_images"]
 
 _BLOCK = 2880
+#: Bytes converted, summed and written at a time: a power of two (whole 32-bit words for every FITS type),
+#: small enough to stay in the cache between the three.
+_CHUNK = 1 << 20
 _WORD = 0xFFFFFFFF
 #: Punctuation between the digits and the letters, which the encoded checksum avoids.
 _EXCLUDED = (0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x5B, 0x5C, 0x5D, 0x5E, 0x5F, 0x60)
@@ -67,6 +73,34 @@ def _encode(value):
     return text[-1] + text[:-1]  # rotated one place: the value starts at byte 11 (3 mod 4) of its card
 
 
+def _write_data(file, data):
+    """
+    Write ``data`` to ``file`` as big-endian bytes, `_CHUNK` bytes at a time, with the FITS padding; return
+    the data sum.
+    """
+    flat = np.ravel(data)
+    chunk = np.empty(_CHUNK // flat.itemsize, flat.dtype.newbyteorder(">"))
+    total = 0
+    for start in range(0, flat.size, len(chunk)):
+        part = chunk[: flat.size - start]
+        np.copyto(part, flat[start : start + len(part)])  # byte order converted here
+        total += _words_sum(part)  # every part but the last is whole 32-bit words
+        file.write(part.data)
+    file.write(b"\0" * (-flat.nbytes % _BLOCK))
+    return _fold(total)
+
+
+def _card_offset(header, keyword):
+    """Where the card of ``keyword`` starts in ``header.tostring()`` (a long string takes several lines)."""
+    return sum(len(str(card)) for card in header.cards[: header.index(keyword)])
+
+
+def _replace_card(text, header, keyword, value, comment):
+    """``text`` (``header.tostring()``) with the one-line card of ``keyword`` replaced, formatted by astropy."""
+    start = _card_offset(header, keyword)
+    return text[:start] + str(fits.Card(keyword, value, comment)) + text[start + 80 :]
+
+
 def write_images(path, images):
     """
     Write images as an uncompressed FITS file, each HDU with CHECKSUM and DATASUM.
@@ -77,19 +111,24 @@ def write_images(path, images):
         The file, created or replaced.
     images : sequence of (`numpy.ndarray`, `~astropy.io.fits.Header`)
         The first becomes the primary HDU, the others IMAGE extensions. The data are written in their own
-        float or integer type (big-endian, as FITS requires); the headers are not modified.
+        float or integer type (big-endian, as FITS requires); neither the data nor the headers are modified.
     """
     with open(path, "wb") as file:
         for index, (data, header) in enumerate(images):
-            big_endian = np.ascontiguousarray(data, dtype=data.dtype.newbyteorder(">"))
-            hdu = (fits.PrimaryHDU if index == 0 else fits.ImageHDU)(data=big_endian, header=header.copy())
+            hdu = (fits.PrimaryHDU if index == 0 else fits.ImageHDU)(data=data, header=header)  # copies header
             if index == 0:  # as astropy writes it (and adds it when reading a file with extensions)
                 hdu.header.set("EXTEND", True, after=f"NAXIS{data.ndim}")
-            datasum = _words_sum(big_endian.view(np.uint8).ravel())
-            hdu.header["DATASUM"] = (str(datasum), "data unit checksum")
-            hdu.header["CHECKSUM"] = ("0" * 16, "HDU checksum")
-            total = _fold(_words_sum(hdu.header.tostring().encode("ascii")) + datasum)
-            hdu.header["CHECKSUM"] = _encode(_WORD - total)
-            file.write(hdu.header.tostring().encode("ascii"))
-            file.write(big_endian.view(np.uint8).data)
-            file.write(b"\0" * (-big_endian.nbytes % _BLOCK))
+            hdu.header["DATASUM"] = ("0", "data unit checksum")
+            hdu.header["CHECKSUM"] = ("0" * 16, "HDU checksum")  # the value the checksum is computed with
+            text = hdu.header.tostring()
+            offset = file.tell()
+            file.write(text.encode("ascii"))  # placeholder: written again below with the sums
+            datasum = _write_data(file, data)
+            text = _replace_card(text, hdu.header, "DATASUM", str(datasum), "data unit checksum")
+            total = _fold(_words_sum(text.encode("ascii")) + datasum)
+            start = _card_offset(hdu.header, "CHECKSUM") + 11  # the value's first character, after "CHECKSUM= '"
+            text = text[:start] + _encode(_WORD - total) + text[start + 16 :]
+            end = file.tell()
+            file.seek(offset)
+            file.write(text.encode("ascii"))
+            file.seek(end)

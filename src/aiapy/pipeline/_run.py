@@ -16,7 +16,7 @@ from aiapy.pipeline._inputs import expand_inputs, output_path, remove_stale_temp
 from aiapy.pipeline._output import check_output, is_aiapy_output
 from aiapy.pipeline._report import FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
-from aiapy.pipeline._steps import identity_of, process_file
+from aiapy.pipeline._steps import identity_of, load_kernels, process_file
 
 __all__ = ["prep_files", "make_config", "plan_outputs", "prepare_out_dir"]
 
@@ -141,7 +141,13 @@ def _run_serial(tasks, config, shared, progress, results):
 
 
 @contextlib.contextmanager
-def _dask_client(workers, scheduler, client, memory_limit):
+def _dask_client(workers, scheduler, client, memory_limit, config=None):
+    """
+    The client of a run: ``client`` as it is; or one of a running ``scheduler``, or of a new local cluster
+    of ``workers`` processes, whose workers import the pipeline and load ``config``'s compiled code
+    (default: the standard prep's) before any task.
+    """
+    config = PrepConfig() if config is None else config
     if client is not None:
         yield client
         return
@@ -150,7 +156,7 @@ def _dask_client(workers, scheduler, client, memory_limit):
 
     if scheduler is not None:
         with Client(scheduler) as remote:
-            _load_on_workers(remote)
+            _load_on_workers(remote, config)
             yield remote
         return
     with dask.config.set(_WORKER_CONFIG), _without_environ(_MALLOC_TRIM):
@@ -159,7 +165,7 @@ def _dask_client(workers, scheduler, client, memory_limit):
         )
     with cluster, Client(cluster) as local:
         log.info("Local Dask cluster: %d worker process(es), dashboard %s", workers, local.dashboard_link)
-        _load_on_workers(local)
+        _load_on_workers(local, config)
         yield local
 
 
@@ -174,14 +180,15 @@ def _without_environ(name):
             os.environ[name] = value
 
 
-def _load_on_workers(client):
+def _load_on_workers(client, config):
     """
     Import the pipeline on every worker now, as part of starting or joining the cluster (seconds of
-    imports per worker, sunpy's mostly), rather than in each worker's first task; a cluster whose workers cannot
-    import it is refused here, before any task.
+    imports per worker, sunpy's mostly), and load the compiled code of ``config``'s steps, rather than in
+    each worker's first task; a cluster whose workers cannot import it is refused here, before any task.
     """
     try:
         client.run(importlib.import_module, _WORKER_MODULE)
+        client.run(load_kernels, config)
     except ImportError as error:
         raise RuntimeError(
             f"The Dask workers cannot import {_WORKER_MODULE} ({type(error).__name__}: {error}); install the"
@@ -357,7 +364,7 @@ def prep_files(
         else:
             # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
             config = config.replace(register=config.register.replace(workers=1))
-            with _dask_client(workers, scheduler, client, memory_limit) as dask_client:
+            with _dask_client(workers, scheduler, client, memory_limit, config) as dask_client:
                 _run_dask(tasks, config, shared, progress, dask_client, results)
     except KeyboardInterrupt:
         interrupted = True
