@@ -54,6 +54,110 @@ def _clipped(value, clip, low, high):
 _FASTMATH = {"contract"}
 
 
+@numba.njit(cache=True, inline="always")
+def _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, j):
+    """Whether output column ``j`` of a row lies inside the input with base indices ``by`` and ``bx + j``."""
+    qy = py0 + m01 * j
+    qx = px0 + m11 * j
+    return _inside(qy, qx, ny, nx) and np.floor(qy + rounding) == by and np.floor(qx + rounding) - j == bx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j):
+    """
+    The run of output columns ``j:end`` of a row that map inside the input with the same base row ``by``
+    and the same base column minus the column, ``bx``, all taps interior; ``end == j`` if column ``j`` is
+    outside the input or its taps reach beyond an edge. Along a row the position is linear in the column
+    and its floating-point value monotonic, so the run's end is found by galloping then bisection.
+    """
+    py = py0 + m01 * j
+    px = px0 + m11 * j
+    if not _inside(py, px, ny, nx):
+        return j, 0.0, 0, 0.0
+    by = np.floor(py + rounding)
+    bx = np.floor(px + rounding) - j
+    iy = int(by) + tap0
+    first = int(bx) + tap0  # first column tap minus the column
+    limit = min(ncols, nx - ntaps - first + 1)
+    if iy < 0 or iy + ntaps > ny or j + first < 0 or limit <= j:
+        return j, by, iy, bx
+    good, step = j, 1
+    while good + step < limit and _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, good + step):
+        good += step
+        step *= 2
+    bad = min(good + step, limit)  # the first column known to differ, or the limit
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, middle):
+            good = middle
+        else:
+            bad = middle
+    return good + 1, by, iy, bx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef, clip, low, high, row, j0, j1):
+    """
+    Output columns ``j0:j1`` of ``row`` from a run of `_interior_run`: contiguous loads at fixed offsets
+    from the column and no branch, so that the compiler vectorises along the row. Returns how many of these
+    columns do not have the run's base indices (none, when the position is monotonic, as IEEE arithmetic
+    makes it): the caller then recomputes the run pixel by pixel.
+    """
+    ntaps = len(coef)
+    ny, nx = source.shape
+    zero = source.dtype.type(0)
+    first = int(bx) + tap0  # the first column tap minus the column
+    differ = 0
+    for j in range(j0, j1):
+        qy = py0 + m01 * j
+        qx = px0 + m11 * j
+        base = bx + j
+        differ += (
+            (np.floor(qy + rounding) != by)
+            | (np.floor(qx + rounding) != base)
+            | (qy < 0.0)
+            | (qy > ny - 1)
+            | (qx < 0.0)
+            | (qx > nx - 1)
+        )
+        ty = source.dtype.type(qy - by)
+        tx = source.dtype.type(qx - base)
+        column = np.uint64(j + first)  # interior: never negative (unsigned: no wraparound test)
+        acc = zero
+        for k in range(ntaps):
+            taps = source[iy + k]
+            part = zero
+            for m in range(ntaps):
+                part += _tap_weight(coef, m, tx) * taps[column + np.uint64(m)]
+            acc += _tap_weight(coef, k, ty) * part
+        row[np.uint64(j)] = _clipped(acc, clip, low, high)
+    return differ
+
+
+@numba.njit(cache=True, inline="always")
+def _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high):
+    """One output pixel at input position ``(py, px)``, its taps mapped into the array by the edge rule."""
+    ny, nx = source.shape
+    if not _inside(py, px, ny, nx):
+        return missing
+    ntaps = len(coef)
+    zero = source.dtype.type(0)
+    by = np.floor(py + rounding)
+    bx = np.floor(px + rounding)
+    iy = int(by) + tap0
+    ix = int(bx) + tap0
+    ty = source.dtype.type(py - by)
+    tx = source.dtype.type(px - bx)
+    acc = zero
+    for k in range(ntaps):
+        part = zero
+        r = _edge(iy + k, ny, mirror)
+        for m in range(ntaps):
+            part += _tap_weight(coef, m, tx) * source[r, _edge(ix + m, nx, mirror)]
+        acc += _tap_weight(coef, k, ty) * part
+    return _clipped(acc, clip, low, high)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing, clip, low, high, out, r0, r1):
     """
@@ -61,61 +165,33 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
     tap polynomials ``coef`` (a tuple per tap: its length is a compile-time constant, so the tap loops
     unroll), in ``source``'s dtype, clipped to ``[low, high]`` if ``clip``.
 
-    Along a row of an aia_prep transform (a fraction of a degree, a scale within 0.2 % of 1) the base index
-    moves with the column for long runs; within such a run of interior pixels the taps are at fixed offsets
-    from the column (no edge rule, contiguous loads). Positions are computed the same way on either path.
+    Along a row of an aia_prep transform (a fraction of a degree, a scale within 0.2 % of 1) the base
+    indices stay the same for runs of hundreds of columns (`_interior_run`); such a run of interior pixels
+    is computed by a vectorised loop (`_interior_taps`), the other pixels one by one with the edge rule
+    (`_edge_pixel`). Every pixel is computed from its own float64 position ``p``, the same way whatever the
+    split of rows among threads: the result does not depend on it.
     """
     ny, nx = source.shape
     ntaps = len(coef)
     ncols = out.shape[1]
-    zero = source.dtype.type(0)
+    m01, m11 = matrix[0, 1], matrix[1, 1]
     for i in range(r0, r1):
         py0 = matrix[0, 0] * i + offset[0]
         px0 = matrix[1, 0] * i + offset[1]
+        row = out[i]
         j = 0
         while j < ncols:
-            py = py0 + matrix[0, 1] * j
-            px = px0 + matrix[1, 1] * j
-            if not _inside(py, px, ny, nx):
-                out[i, j] = missing
-                j += 1
-                continue
-            by = np.floor(py + rounding)
-            iy = int(by) + tap0
-            shift = int(np.floor(px + rounding)) + tap0 - j  # first column tap minus the column
-            run = j
-            while run < ncols and 0 <= iy and iy + ntaps <= ny and 0 <= run + shift and run + shift + ntaps <= nx:
-                qy = py0 + matrix[0, 1] * run
-                qx = px0 + matrix[1, 1] * run
-                if not _inside(qy, qx, ny, nx) or np.floor(qy + rounding) != by:
-                    break
-                if int(np.floor(qx + rounding)) + tap0 - run != shift:
-                    break
-                ty = source.dtype.type(qy - by)
-                tx = source.dtype.type(qx - (run + shift - tap0))
-                acc = zero
-                for k in range(ntaps):
-                    part = zero
-                    for m in range(ntaps):
-                        part += _tap_weight(coef, m, tx) * source[iy + k, run + shift + m]
-                    acc += _tap_weight(coef, k, ty) * part
-                out[i, run] = _clipped(acc, clip, low, high)
-                run += 1
-            if run > j:
-                j = run
-                continue
-            # a pixel whose taps reach beyond the input's edge
-            ty = source.dtype.type(py - by)
-            tx = source.dtype.type(px - (j + shift - tap0))
-            acc = zero
-            for k in range(ntaps):
-                part = zero
-                r = _edge(iy + k, ny, mirror)
-                for m in range(ntaps):
-                    part += _tap_weight(coef, m, tx) * source[r, _edge(j + shift + m, nx, mirror)]
-                acc += _tap_weight(coef, k, ty) * part
-            out[i, j] = _clipped(acc, clip, low, high)
-            j += 1
+            end, by, iy, bx = _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j)
+            if end > j:
+                geometry = (py0, px0, m01, m11, rounding, by, iy, bx, tap0)
+                if _interior_taps(source, *geometry, coef, clip, low, high, row, j, end) == 0:
+                    j = end
+                    continue
+            for column in range(j, max(end, j + 1)):
+                py = py0 + m01 * column
+                px = px0 + m11 * column
+                row[column] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
+            j = max(end, j + 1)
 
 
 @numba.njit(cache=True, nogil=True)
