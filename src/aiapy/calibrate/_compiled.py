@@ -35,6 +35,28 @@ def _tap_weight(coef, k, t):
 
 
 @numba.njit(cache=True, inline="always")
+def _tap_sum(source, iy, ix, ty, tx, coef, edges, mirror):
+    """
+    The taps from ``(iy, ix)`` weighted by the tap polynomials at ``(ty, tx)``, in ``source``'s dtype.
+    ``edges`` (a constant at each call, so each call compiles to its own loop) maps the taps beyond the
+    array into it; without it the taps must be interior and the indices are unsigned (no wraparound test:
+    contiguous loads that vectorise along a row).
+    """
+    ny, nx = source.shape
+    ntaps = len(coef)
+    zero = source.dtype.type(0)
+    acc = zero
+    for k in range(ntaps):
+        r = np.uint64(_edge(iy + k, ny, mirror)) if edges else np.uint64(iy + k)
+        part = zero
+        for m in range(ntaps):
+            c = np.uint64(_edge(ix + m, nx, mirror)) if edges else np.uint64(ix + m)
+            part += _tap_weight(coef, m, tx) * source[r, c]
+        acc += _tap_weight(coef, k, ty) * part
+    return acc
+
+
+@numba.njit(cache=True, inline="always")
 def _inside(py, px, ny, nx):
     return 0.0 <= py <= ny - 1 and 0.0 <= px <= nx - 1
 
@@ -52,6 +74,9 @@ def _clipped(value, clip, low, high):
 #: Arithmetic of the engine: exact IEEE operations, except that a multiply-add may be fused (FMA), which
 #: changes results by rounding only and does not depend on the threads.
 _FASTMATH = {"contract"}
+#: Columns per run of constant base indices below which a transform is resampled pixel by pixel (rotations
+#: beyond a few degrees): shorter runs do not repay finding them.
+_MIN_RUN = 4
 
 
 @numba.njit(cache=True, inline="always")
@@ -103,9 +128,7 @@ def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef,
     columns do not have the run's base indices (none, when the position is monotonic, as IEEE arithmetic
     makes it): the caller then recomputes the run pixel by pixel.
     """
-    ntaps = len(coef)
     ny, nx = source.shape
-    zero = source.dtype.type(0)
     first = int(bx) + tap0  # the first column tap minus the column
     differ = 0
     for j in range(j0, j1):
@@ -122,15 +145,7 @@ def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef,
         )
         ty = source.dtype.type(qy - by)
         tx = source.dtype.type(qx - base)
-        column = np.uint64(j + first)  # interior: never negative (unsigned: no wraparound test)
-        acc = zero
-        for k in range(ntaps):
-            taps = source[iy + k]
-            part = zero
-            for m in range(ntaps):
-                part += _tap_weight(coef, m, tx) * taps[column + np.uint64(m)]
-            acc += _tap_weight(coef, k, ty) * part
-        row[np.uint64(j)] = _clipped(acc, clip, low, high)
+        row[np.uint64(j)] = _clipped(_tap_sum(source, iy, j + first, ty, tx, coef, False, False), clip, low, high)
     return differ
 
 
@@ -141,20 +156,16 @@ def _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low
     if not _inside(py, px, ny, nx):
         return missing
     ntaps = len(coef)
-    zero = source.dtype.type(0)
     by = np.floor(py + rounding)
     bx = np.floor(px + rounding)
     iy = int(by) + tap0
     ix = int(bx) + tap0
     ty = source.dtype.type(py - by)
     tx = source.dtype.type(px - bx)
-    acc = zero
-    for k in range(ntaps):
-        part = zero
-        r = _edge(iy + k, ny, mirror)
-        for m in range(ntaps):
-            part += _tap_weight(coef, m, tx) * source[r, _edge(ix + m, nx, mirror)]
-        acc += _tap_weight(coef, k, ty) * part
+    if 0 <= iy and iy + ntaps <= ny and 0 <= ix and ix + ntaps <= nx:
+        acc = _tap_sum(source, iy, ix, ty, tx, coef, False, mirror)
+    else:
+        acc = _tap_sum(source, iy, ix, ty, tx, coef, True, mirror)
     return _clipped(acc, clip, low, high)
 
 
@@ -175,23 +186,27 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
     ntaps = len(coef)
     ncols = out.shape[1]
     m01, m11 = matrix[0, 1], matrix[1, 1]
+    runs = max(abs(m01), abs(m11 - 1.0)) * _MIN_RUN < 1.0  # the base indices change every >= _MIN_RUN columns
     for i in range(r0, r1):
         py0 = matrix[0, 0] * i + offset[0]
         px0 = matrix[1, 0] * i + offset[1]
         row = out[i]
         j = 0
         while j < ncols:
-            end, by, iy, bx = _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j)
-            if end > j:
-                geometry = (py0, px0, m01, m11, rounding, by, iy, bx, tap0)
-                if _interior_taps(source, *geometry, coef, clip, low, high, row, j, end) == 0:
-                    j = end
-                    continue
-            for column in range(j, max(end, j + 1)):
+            end = j
+            if runs:
+                end, by, iy, bx = _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j)
+                if end > j:
+                    geometry = (py0, px0, m01, m11, rounding, by, iy, bx, tap0)
+                    if _interior_taps(source, *geometry, coef, clip, low, high, row, j, end) == 0:
+                        j = end
+                        continue
+            stop = max(end, j + 1) if runs else ncols
+            for column in range(j, stop):
                 py = py0 + m01 * column
                 px = px0 + m11 * column
                 row[column] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
-            j = max(end, j + 1)
+            j = stop
 
 
 @numba.njit(cache=True, nogil=True)
