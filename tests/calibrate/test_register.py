@@ -150,6 +150,20 @@ def test_cubic_prefilter_matches_scipy(cutout, length):
     np.testing.assert_allclose(result, expected, atol=1e-13 * np.abs(expected).max(), rtol=0)
 
 
+@pytest.mark.parametrize("length", [1, 2, 3, 17, 700])
+def test_cubic_row_prefilter_matches_scipy(cutout, length):
+    """The prefilter along axis 1 carries rows in interleaved groups: a row range that is no whole number of
+    groups equals scipy's mirror-mode filter, start terms included, and the rows outside it are untouched."""
+    from aiapy.calibrate._compiled import _filter_rows  # noqa: PLC0415 (numba: see the last test)
+
+    data = cutout.data[:20, :length]
+    expected = ndimage.spline_filter1d(data.astype(np.float64), 3, axis=1, mode="mirror")
+    result = np.full(data.shape, -1.0)
+    _filter_rows(data, _interpolate._causal_start(length), result, 3, 14)
+    np.testing.assert_allclose(result[3:14], expected[3:14], atol=1e-13 * np.abs(expected).max(), rtol=0)
+    assert (result[:3] == -1).all() and (result[14:] == -1).all()
+
+
 def test_geometry_is_idl_rot_of_aia_prep():
     """Full frame: the map is IDL ROT(img, -CROTA2, CDELT/0.6, CRPIX1-1, CRPIX2-1) onto the centre 2047.5."""
     smap = sample.full_frame_171()

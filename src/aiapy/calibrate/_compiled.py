@@ -230,28 +230,45 @@ def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r
                 out[i, j] = np.nan
 
 
+#: Rows filtered together by `_filter_rows`: independent recursions interleaved, so that each waits less on
+#: the latency of the one before.
+_ROW_GROUP = 8
+
+
 @numba.njit(cache=True, nogil=True)
 def _filter_rows(image, start, out, r0, r1):
-    """Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64."""
+    """
+    Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64.
+    The recursion is serial along a row: `_ROW_GROUP` rows are carried side by side (a (columns, rows)
+    float64 block), so that their steps overlap.
+    """
     n = image.shape[1]
     z = _Z3
-    line = np.empty(n, np.float64)
-    for i in range(r0, r1):
+    line = np.empty((n, _ROW_GROUP), np.float64)
+    carry = np.zeros(_ROW_GROUP, np.float64)
+    for i in range(r0, r1, _ROW_GROUP):
+        rows = min(_ROW_GROUP, r1 - i)
         if n == 1:
-            out[i, 0] = image[i, 0]  # scipy leaves single samples unchanged
+            for g in range(rows):
+                out[i + g, 0] = image[i + g, 0]  # scipy leaves single samples unchanged
             continue
-        carry = 0.0
+        for g in range(rows):
+            carry[g] = 0.0
         for k in range(start.size):
-            carry += start[k] * image[i, k]
-        line[0] = carry
+            for g in range(rows):
+                carry[g] += start[k] * image[i + g, k]
+        for g in range(rows):
+            line[0, g] = carry[g]
         for k in range(1, n):
-            carry = carry * z + image[i, k]
-            line[k] = carry
-        carry = (z * line[n - 2] + carry) * (z / (z * z - 1))
-        out[i, n - 1] = _GAIN3 * carry
+            for g in range(rows):
+                line[k, g] = line[k - 1, g] * z + image[i + g, k]
+        for g in range(rows):
+            carry[g] = (z * line[n - 2, g] + line[n - 1, g]) * (z / (z * z - 1))
+            out[i + g, n - 1] = _GAIN3 * carry[g]
         for k in range(n - 2, -1, -1):
-            carry = z * (carry - line[k])
-            out[i, k] = _GAIN3 * carry
+            for g in range(rows):
+                carry[g] = z * (carry[g] - line[k, g])
+                out[i + g, k] = _GAIN3 * carry[g]
 
 
 @numba.njit(cache=True, nogil=True)
