@@ -124,25 +124,21 @@ def _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j):
 def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef, clip, low, high, row, j0, j1):
     """
     Output columns ``j0:j1`` of ``row`` from a run of `_interior_run`: contiguous loads at fixed offsets
-    from the column and no branch, so that the compiler vectorises along the row. Returns how many of these
-    columns do not have the run's base indices (none, when the position is monotonic, as IEEE arithmetic
-    makes it): the caller then recomputes the run pixel by pixel.
+    from the column and no branch, so that the compiler vectorises along the row.
+
+    The position's float value is monotonic in the column (IEEE rounding is), so the run's two ends, found
+    inside with the run's base row, vouch for every column between them. Not so for the base column minus
+    the column when the scale is 1 to within rounding (the step between columns is then 1 +- an ulp): each
+    column's own base column is compared with the run's, and the count of those that differ is returned
+    (the caller then recomputes the run pixel by pixel).
     """
-    ny, nx = source.shape
     first = int(bx) + tap0  # the first column tap minus the column
     differ = 0
     for j in range(j0, j1):
         qy = py0 + m01 * j
         qx = px0 + m11 * j
         base = bx + j
-        differ += (
-            (np.floor(qy + rounding) != by)
-            | (np.floor(qx + rounding) != base)
-            | (qy < 0.0)
-            | (qy > ny - 1)
-            | (qx < 0.0)
-            | (qx > nx - 1)
-        )
+        differ += np.floor(qx + rounding) != base
         ty = source.dtype.type(qy - by)
         tx = source.dtype.type(qx - base)
         row[np.uint64(j)] = _clipped(_tap_sum(source, iy, j + first, ty, tx, coef, False, False), clip, low, high)
