@@ -75,7 +75,7 @@ def _clipped(value, clip, low, high):
 #: changes results by rounding only and does not depend on the threads.
 _FASTMATH = {"contract"}
 #: Columns per run of constant base indices below which a transform is resampled pixel by pixel (rotations
-#: beyond a few degrees): shorter runs do not repay finding them.
+#: beyond ~14 degrees, scales off by 25 %): shorter runs do not repay finding them.
 _MIN_RUN = 4
 
 
