@@ -145,7 +145,8 @@ def engine_parts(image, matrix, offset, baseline):
                 base_times.append(timed(baseline)[0])
                 times.append(timed(func)[0])
             t_base, t_part = statistics.median(base_times), statistics.median(times)
-            print(f"one thread, {np.dtype(dtype).name} {name:17s}: {t_part:.3f} s, {t_part / t_base:.3f} of the baseline")
+            label = f"{np.dtype(dtype).name} {name}"
+            print(f"one thread, {label:25s}: {t_part:.3f} s, {t_part / t_base:.3f} of the baseline")
 
 
 if __name__ == "__main__":

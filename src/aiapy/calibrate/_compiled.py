@@ -166,6 +166,14 @@ def _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _edge_pixels(source, py0, px0, m01, m11, rounding, coef, tap0, mirror, missing, clip, low, high, row, j0, j1):
+    """Output columns ``j0:j1`` of ``row`` one by one (`_edge_pixel`), positions ``(py0 + m01 j, px0 + m11 j)``."""
+    for j in range(j0, j1):
+        py, px = py0 + m01 * j, px0 + m11 * j
+        row[j] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing, clip, low, high, out, r0, r1):
     """
     Output rows ``r0:r1`` of ``out``: at each pixel, the taps around ``floor(p + rounding)`` weighted by the
@@ -175,7 +183,7 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
     Along a row of an aia_prep transform (a fraction of a degree, a scale within 0.2 % of 1) the base
     indices stay the same for runs of hundreds of columns (`_interior_run`); such a run of interior pixels
     is computed by a vectorised loop (`_interior_taps`), the other pixels one by one with the edge rule
-    (`_edge_pixel`). Every pixel is computed from its own float64 position ``p``, the same way whatever the
+    (`_edge_pixels`). Every pixel is computed from its own float64 position ``p``, the same way whatever the
     split of rows among threads: the result does not depend on it.
     """
     ny, nx = source.shape
@@ -187,21 +195,18 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
         py0 = matrix[0, 0] * i + offset[0]
         px0 = matrix[1, 0] * i + offset[1]
         row = out[i]
+        geometry = (py0, px0, m01, m11, rounding)
+        if not runs:
+            _edge_pixels(source, *geometry, coef, tap0, mirror, missing, clip, low, high, row, 0, ncols)
+            continue
         j = 0
         while j < ncols:
-            end = j
-            if runs:
-                end, by, iy, bx = _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j)
-                if end > j:
-                    geometry = (py0, px0, m01, m11, rounding, by, iy, bx, tap0)
-                    if _interior_taps(source, *geometry, coef, clip, low, high, row, j, end) == 0:
-                        j = end
-                        continue
-            stop = max(end, j + 1) if runs else ncols
-            for column in range(j, stop):
-                py = py0 + m01 * column
-                px = px0 + m11 * column
-                row[column] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
+            end, by, iy, bx = _interior_run(*geometry, tap0, ntaps, ny, nx, ncols, j)
+            if end > j and _interior_taps(source, *geometry, by, iy, bx, tap0, coef, clip, low, high, row, j, end) == 0:
+                j = end
+                continue
+            stop = max(end, j + 1)
+            _edge_pixels(source, *geometry, coef, tap0, mirror, missing, clip, low, high, row, j, stop)
             j = stop
 
 
