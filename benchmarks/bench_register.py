@@ -6,7 +6,10 @@ call on the float64 frame (spline prefilter included). Each case is timed in the
 with the baseline (3 runs, medians), so the ratios hold on a shared, noisy machine; the errors are against
 the float64 reference of the same kernel (scipy followed by the clip for the spline; for cubic convolution
 a direct evaluation of the Keys kernel on a 256-row band, as the full frame would take minutes in Python).
-Peak memory is traced with tracemalloc (numpy allocations). Figures go in the benchmark notes, not here.
+Peak memory is traced with tracemalloc (numpy allocations). The one-thread rows are the cost of a Dask task
+of ``aiapy prep`` (one thread per worker); the parts of the engine on one thread (row and column
+prefilter, taps) are printed last, as fractions of the baseline. Figures go in the benchmark notes, not
+here.
 Run:
 
     python benchmarks/bench_register.py
@@ -21,7 +24,8 @@ import numpy as np
 import sunpy.map
 from scipy import ndimage
 
-from aiapy.calibrate._interpolate import kernel_weights
+from aiapy.calibrate import _interpolate
+from aiapy.calibrate._interpolate import KERNELS, kernel_weights
 from aiapy.calibrate.register import level15_geometry, register
 from aiapy.data.sample import full_frame_171
 
@@ -35,6 +39,8 @@ CASES = [
     ("cubic-convolution, float64 input", np.float64, {"method": "cubic-convolution"}, None),
     ("cubic-convolution, float32", np.float64, {"method": "cubic-convolution", "dtype": "float32"}, None),
     ("default, workers=1, float64 input", np.float64, {"workers": 1}, None),
+    ("dtype=float32, workers=1, float64 input", np.float64, {"dtype": "float32", "workers": 1}, None),
+    ("dtype=float32, workers=1, int16 input", np.int16, {"dtype": "float32", "workers": 1}, None),
 ]
 
 
@@ -105,9 +111,42 @@ def main():
         error = np.abs(got - expected).max() / np.abs(expected).max()
         goal = f" (target >= {target}x: {'met' if t_base / t_case >= target else 'NOT met'})" if target else ""
         print(
-            f"register {label:34s}: {t_case:.3f} s vs {t_base:.3f} s, ratio x{t_base / t_case:.2f}{goal}, "
+            f"register {label:40s}: {t_case:.3f} s vs {t_base:.3f} s, ratio x{t_base / t_case:.2f}{goal}, "
             f"max error / max {error:.1e}, peak {peak_memory(run):.0f} MiB"
         )
+    engine_parts(image.astype(np.int16), matrix, offset, baseline)
+
+
+def engine_parts(image, matrix, offset, baseline):
+    """The engine's parts on one thread (int16 input): seconds, and fractions of the baseline's time."""
+    from aiapy.calibrate._compiled import _filter_columns, _filter_rows, _resample_rows  # noqa: PLC0415
+
+    ny, nx = image.shape
+    row_start, column_start = _interpolate._causal_start(nx), _interpolate._causal_start(ny)
+    width = _interpolate._FILTER_COLUMNS
+    spline = KERNELS["spline"]
+    for dtype in (np.float32, np.float64):
+        coef = np.empty(image.shape, dtype)
+        out = np.empty(image.shape, dtype)
+        taps = _interpolate._tap_polynomials(spline, np.dtype(dtype), {})
+        low, high = dtype(image.min()), dtype(image.max())
+        args = (coef, matrix, offset, taps, spline.taps[0], spline.rounding, True, low, True, low, high, out)
+        parts = {
+            "row prefilter": lambda coef=coef: _filter_rows(image, row_start, coef, 0, ny),
+            "column prefilter": lambda coef=coef: [
+                _filter_columns(coef, column_start, c, min(c + width, nx)) for c in range(0, nx, width)
+            ],
+            "taps": lambda args=args: _resample_rows(*args, 0, ny),
+        }
+        for name, func in parts.items():
+            func()
+            base_times, times = [], []
+            for _ in range(REPEATS):
+                base_times.append(timed(baseline)[0])
+                times.append(timed(func)[0])
+            t_base, t_part = statistics.median(base_times), statistics.median(times)
+            label = f"{np.dtype(dtype).name} {name}"
+            print(f"one thread, {label:25s}: {t_part:.3f} s, {t_part / t_base:.3f} of the baseline")
 
 
 if __name__ == "__main__":

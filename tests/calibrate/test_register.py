@@ -150,6 +150,42 @@ def test_cubic_prefilter_matches_scipy(cutout, length):
     np.testing.assert_allclose(result, expected, atol=1e-13 * np.abs(expected).max(), rtol=0)
 
 
+def test_interior_run_and_its_check():
+    """A run of the engine keeps one base row and one base column minus the column (each column's own floor
+    says so), and its vectorised loop counts the columns stretched past the run's end, whose base differs:
+    the engine recomputes such a run pixel by pixel."""
+    from aiapy.calibrate import _compiled  # noqa: PLC0415 (numba: see the last test)
+
+    ny, nx, ncols = 40, 60, 50
+    source = np.arange(ny * nx, dtype=np.float64).reshape(ny, nx)  # a plane: linear interpolation is exact
+    coef = _interpolate._tap_polynomials(_interpolate.KERNELS["linear"], np.dtype(np.float64), {})
+    py0, px0, m01, m11 = 10.3, 2.6, 0.004, 1.03
+    end, by, iy, bx = _compiled._interior_run(py0, px0, m01, m11, 0.0, 0, 2, ny, nx, ncols, 0)
+    columns = np.arange(ncols)
+    py, px = py0 + m01 * columns, px0 + m11 * columns
+    same = (np.floor(py) == np.floor(py0)) & (np.floor(px) - columns == np.floor(px0))
+    assert end == 14 == np.argmin(same)  # the base column moves from 2 to 3 columns ahead at column 14
+    row = np.zeros(ncols)
+    taps = (source, py0, px0, m01, m11, 0.0, by, iy, bx, 0, coef, False, 0.0, 0.0, row)
+    assert _compiled._interior_taps(*taps, 0, end) == 0
+    np.testing.assert_allclose(row[:end], (py * nx + px)[:end], rtol=1e-14)
+    assert _compiled._interior_taps(*taps, 0, end + 5) == 5
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 17, 700])
+def test_cubic_row_prefilter_matches_scipy(cutout, length):
+    """The prefilter along axis 1 carries rows in interleaved groups: a row range that is no whole number of
+    groups equals scipy's mirror-mode filter, start terms included, and the rows outside it are untouched."""
+    from aiapy.calibrate._compiled import _filter_rows  # noqa: PLC0415 (numba: see the last test)
+
+    data = cutout.data[:20, :length]
+    expected = ndimage.spline_filter1d(data.astype(np.float64), 3, axis=1, mode="mirror")
+    result = np.full(data.shape, -1.0)
+    _filter_rows(data, _interpolate._causal_start(length), result, 3, 14)
+    np.testing.assert_allclose(result[3:14], expected[3:14], atol=1e-13 * np.abs(expected).max(), rtol=0)
+    assert (result[:3] == -1).all() and (result[14:] == -1).all()
+
+
 def test_geometry_is_idl_rot_of_aia_prep():
     """Full frame: the map is IDL ROT(img, -CROTA2, CDELT/0.6, CRPIX1-1, CRPIX2-1) onto the centre 2047.5."""
     smap = sample.full_frame_171()

@@ -35,6 +35,28 @@ def _tap_weight(coef, k, t):
 
 
 @numba.njit(cache=True, inline="always")
+def _tap_sum(source, iy, ix, ty, tx, coef, edges, mirror):
+    """
+    The taps from ``(iy, ix)`` weighted by the tap polynomials at ``(ty, tx)``, in ``source``'s dtype.
+    ``edges`` (a constant at each call, so each call compiles to its own loop) maps the taps beyond the
+    array into it; without it the taps must be interior and the indices are unsigned (no wraparound test:
+    contiguous loads that vectorise along a row).
+    """
+    ny, nx = source.shape
+    ntaps = len(coef)
+    zero = source.dtype.type(0)
+    acc = zero
+    for k in range(ntaps):
+        r = np.uint64(_edge(iy + k, ny, mirror)) if edges else np.uint64(iy + k)
+        part = zero
+        for m in range(ntaps):
+            c = np.uint64(_edge(ix + m, nx, mirror)) if edges else np.uint64(ix + m)
+            part += _tap_weight(coef, m, tx) * source[r, c]
+        acc += _tap_weight(coef, k, ty) * part
+    return acc
+
+
+@numba.njit(cache=True, inline="always")
 def _inside(py, px, ny, nx):
     return 0.0 <= py <= ny - 1 and 0.0 <= px <= nx - 1
 
@@ -52,6 +74,103 @@ def _clipped(value, clip, low, high):
 #: Arithmetic of the engine: exact IEEE operations, except that a multiply-add may be fused (FMA), which
 #: changes results by rounding only and does not depend on the threads.
 _FASTMATH = {"contract"}
+#: Columns per run of constant base indices below which a transform is resampled pixel by pixel (rotations
+#: beyond ~14 degrees, scales off by 25 %): shorter runs do not repay finding them.
+_MIN_RUN = 4
+
+
+@numba.njit(cache=True, inline="always")
+def _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, j):
+    """Whether output column ``j`` of a row lies inside the input with base indices ``by`` and ``bx + j``."""
+    qy = py0 + m01 * j
+    qx = px0 + m11 * j
+    return _inside(qy, qx, ny, nx) and np.floor(qy + rounding) == by and np.floor(qx + rounding) - j == bx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j):
+    """
+    The run of output columns ``j:end`` of a row that map inside the input with the same base row ``by``
+    and the same base column minus the column, ``bx``, all taps interior; ``end == j`` if column ``j`` is
+    outside the input or its taps reach beyond an edge. Along a row the position is linear in the column
+    and its floating-point value monotonic, so the run's end is found by galloping then bisection.
+    """
+    py = py0 + m01 * j
+    px = px0 + m11 * j
+    if not _inside(py, px, ny, nx):
+        return j, 0.0, 0, 0.0
+    by = np.floor(py + rounding)
+    bx = np.floor(px + rounding) - j
+    iy = int(by) + tap0
+    first = int(bx) + tap0  # first column tap minus the column
+    limit = min(ncols, nx - ntaps - first + 1)
+    if iy < 0 or iy + ntaps > ny or j + first < 0 or limit <= j:
+        return j, by, iy, bx
+    good, step = j, 1
+    while good + step < limit and _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, good + step):
+        good += step
+        step *= 2
+    bad = min(good + step, limit)  # the first column known to differ, or the limit
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, middle):
+            good = middle
+        else:
+            bad = middle
+    return good + 1, by, iy, bx
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef, clip, low, high, row, j0, j1):
+    """
+    Output columns ``j0:j1`` of ``row`` from a run of `_interior_run`: contiguous loads at fixed offsets
+    from the column and no branch, so that the compiler vectorises along the row.
+
+    The position's float value is monotonic in the column (IEEE rounding is), so the run's two ends, found
+    inside with the run's base row, vouch for every column between them. Not so for the base column minus
+    the column when the scale is 1 to within rounding (the step between columns is then 1 +- an ulp): each
+    column's own base column is compared with the run's, and the count of those that differ is returned
+    (the caller then recomputes the run pixel by pixel).
+    """
+    first = int(bx) + tap0  # the first column tap minus the column
+    differ = 0
+    for j in range(j0, j1):
+        qy = py0 + m01 * j
+        qx = px0 + m11 * j
+        base = bx + j
+        differ += np.floor(qx + rounding) != base
+        ty = source.dtype.type(qy - by)
+        tx = source.dtype.type(qx - base)
+        row[np.uint64(j)] = _clipped(_tap_sum(source, iy, j + first, ty, tx, coef, False, False), clip, low, high)
+    return differ
+
+
+@numba.njit(cache=True, inline="always")
+def _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high):
+    """One output pixel at input position ``(py, px)``, its taps mapped into the array by the edge rule."""
+    ny, nx = source.shape
+    if not _inside(py, px, ny, nx):
+        return missing
+    ntaps = len(coef)
+    by = np.floor(py + rounding)
+    bx = np.floor(px + rounding)
+    iy = int(by) + tap0
+    ix = int(bx) + tap0
+    ty = source.dtype.type(py - by)
+    tx = source.dtype.type(px - bx)
+    if 0 <= iy and iy + ntaps <= ny and 0 <= ix and ix + ntaps <= nx:
+        acc = _tap_sum(source, iy, ix, ty, tx, coef, False, mirror)
+    else:
+        acc = _tap_sum(source, iy, ix, ty, tx, coef, True, mirror)
+    return _clipped(acc, clip, low, high)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _edge_pixels(source, py0, px0, m01, m11, rounding, coef, tap0, mirror, missing, clip, low, high, row, j0, j1):
+    """Output columns ``j0:j1`` of ``row`` one by one (`_edge_pixel`), positions ``(py0 + m01 j, px0 + m11 j)``."""
+    for j in range(j0, j1):
+        py, px = py0 + m01 * j, px0 + m11 * j
+        row[j] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
@@ -61,61 +180,34 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
     tap polynomials ``coef`` (a tuple per tap: its length is a compile-time constant, so the tap loops
     unroll), in ``source``'s dtype, clipped to ``[low, high]`` if ``clip``.
 
-    Along a row of an aia_prep transform (a fraction of a degree, a scale within 0.2 % of 1) the base index
-    moves with the column for long runs; within such a run of interior pixels the taps are at fixed offsets
-    from the column (no edge rule, contiguous loads). Positions are computed the same way on either path.
+    Along a row of an aia_prep transform (a fraction of a degree, a scale within 0.2 % of 1) the base
+    indices stay the same for runs of hundreds of columns (`_interior_run`); such a run of interior pixels
+    is computed by a vectorised loop (`_interior_taps`), the other pixels one by one with the edge rule
+    (`_edge_pixels`). Every pixel is computed from its own float64 position ``p``, the same way whatever the
+    split of rows among threads: the result does not depend on it.
     """
     ny, nx = source.shape
     ntaps = len(coef)
     ncols = out.shape[1]
-    zero = source.dtype.type(0)
+    m01, m11 = matrix[0, 1], matrix[1, 1]
+    runs = max(abs(m01), abs(m11 - 1.0)) * _MIN_RUN < 1.0  # the base indices change every >= _MIN_RUN columns
     for i in range(r0, r1):
         py0 = matrix[0, 0] * i + offset[0]
         px0 = matrix[1, 0] * i + offset[1]
+        row = out[i]
+        geometry = (py0, px0, m01, m11, rounding)
+        if not runs:
+            _edge_pixels(source, *geometry, coef, tap0, mirror, missing, clip, low, high, row, 0, ncols)
+            continue
         j = 0
         while j < ncols:
-            py = py0 + matrix[0, 1] * j
-            px = px0 + matrix[1, 1] * j
-            if not _inside(py, px, ny, nx):
-                out[i, j] = missing
-                j += 1
+            end, by, iy, bx = _interior_run(*geometry, tap0, ntaps, ny, nx, ncols, j)
+            if end > j and _interior_taps(source, *geometry, by, iy, bx, tap0, coef, clip, low, high, row, j, end) == 0:
+                j = end
                 continue
-            by = np.floor(py + rounding)
-            iy = int(by) + tap0
-            shift = int(np.floor(px + rounding)) + tap0 - j  # first column tap minus the column
-            run = j
-            while run < ncols and 0 <= iy and iy + ntaps <= ny and 0 <= run + shift and run + shift + ntaps <= nx:
-                qy = py0 + matrix[0, 1] * run
-                qx = px0 + matrix[1, 1] * run
-                if not _inside(qy, qx, ny, nx) or np.floor(qy + rounding) != by:
-                    break
-                if int(np.floor(qx + rounding)) + tap0 - run != shift:
-                    break
-                ty = source.dtype.type(qy - by)
-                tx = source.dtype.type(qx - (run + shift - tap0))
-                acc = zero
-                for k in range(ntaps):
-                    part = zero
-                    for m in range(ntaps):
-                        part += _tap_weight(coef, m, tx) * source[iy + k, run + shift + m]
-                    acc += _tap_weight(coef, k, ty) * part
-                out[i, run] = _clipped(acc, clip, low, high)
-                run += 1
-            if run > j:
-                j = run
-                continue
-            # a pixel whose taps reach beyond the input's edge
-            ty = source.dtype.type(py - by)
-            tx = source.dtype.type(px - (j + shift - tap0))
-            acc = zero
-            for k in range(ntaps):
-                part = zero
-                r = _edge(iy + k, ny, mirror)
-                for m in range(ntaps):
-                    part += _tap_weight(coef, m, tx) * source[r, _edge(j + shift + m, nx, mirror)]
-                acc += _tap_weight(coef, k, ty) * part
-            out[i, j] = _clipped(acc, clip, low, high)
-            j += 1
+            stop = max(end, j + 1)
+            _edge_pixels(source, *geometry, coef, tap0, mirror, missing, clip, low, high, row, j, stop)
+            j = stop
 
 
 @numba.njit(cache=True, nogil=True)
@@ -139,28 +231,45 @@ def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r
                 out[i, j] = np.nan
 
 
+#: Rows filtered together by `_filter_rows`: independent recursions interleaved, so that each waits less on
+#: the latency of the one before.
+_ROW_GROUP = 8
+
+
 @numba.njit(cache=True, nogil=True)
 def _filter_rows(image, start, out, r0, r1):
-    """Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64."""
+    """
+    Cubic B-spline prefilter along axis 1 of rows ``r0:r1``, ``image`` -> ``out``, carried in float64.
+    The recursion is serial along a row: `_ROW_GROUP` rows are carried side by side (a (columns, rows)
+    float64 block), so that their steps overlap.
+    """
     n = image.shape[1]
     z = _Z3
-    line = np.empty(n, np.float64)
-    for i in range(r0, r1):
+    line = np.empty((n, _ROW_GROUP), np.float64)
+    carry = np.zeros(_ROW_GROUP, np.float64)
+    for i in range(r0, r1, _ROW_GROUP):
+        rows = min(_ROW_GROUP, r1 - i)
         if n == 1:
-            out[i, 0] = image[i, 0]  # scipy leaves single samples unchanged
+            for g in range(rows):
+                out[i + g, 0] = image[i + g, 0]  # scipy leaves single samples unchanged
             continue
-        carry = 0.0
+        for g in range(rows):
+            carry[g] = 0.0
         for k in range(start.size):
-            carry += start[k] * image[i, k]
-        line[0] = carry
+            for g in range(rows):
+                carry[g] += start[k] * image[i + g, k]
+        for g in range(rows):
+            line[0, g] = carry[g]
         for k in range(1, n):
-            carry = carry * z + image[i, k]
-            line[k] = carry
-        carry = (z * line[n - 2] + carry) * (z / (z * z - 1))
-        out[i, n - 1] = _GAIN3 * carry
+            for g in range(rows):
+                line[k, g] = line[k - 1, g] * z + image[i + g, k]
+        for g in range(rows):
+            carry[g] = (z * line[n - 2, g] + line[n - 1, g]) * (z / (z * z - 1))
+            out[i + g, n - 1] = _GAIN3 * carry[g]
         for k in range(n - 2, -1, -1):
-            carry = z * (carry - line[k])
-            out[i, k] = _GAIN3 * carry
+            for g in range(rows):
+                carry[g] = z * (carry[g] - line[k, g])
+                out[i + g, k] = _GAIN3 * carry[g]
 
 
 @numba.njit(cache=True, nogil=True)

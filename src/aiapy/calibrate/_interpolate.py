@@ -19,6 +19,7 @@ filled with a local mean before the prefilter and taps (`fill_missing`), and the
 touch one are set to NaN (`_mark_support`), so a missing pixel stays local for every kernel.
 """
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -151,14 +152,21 @@ _Z3 = float(np.sqrt(3) - 2)
 _GAIN3 = 6.0
 
 
+@functools.lru_cache(maxsize=16)
 def _causal_start(n):
-    """Weights of the first causal coefficient (scipy's mirror rule): ``c+[0] = start @ x[:start.size]``."""
+    """
+    Weights of the first causal coefficient (scipy's mirror rule): ``c+[0] = start @ x[:start.size]``.
+    Kept per length, read-only (0.8 ms for 4096 pixels, twice per registration otherwise).
+    """
     if n == 1:
-        return np.ones(1)  # unused: single samples stay as they are
-    k = np.arange(n)
-    start = _Z3**k + np.where((k > 0) & (k < n - 1), _Z3 ** (2 * n - 2 - k), 0.0)
-    start /= 1 - _Z3 ** (2 * n - 2)
-    return start[: np.flatnonzero(start)[-1] + 1]  # z^k underflows to 0 beyond k ~ 570
+        start = np.ones(1)  # unused: single samples stay as they are
+    else:
+        k = np.arange(n)
+        start = _Z3**k + np.where((k > 0) & (k < n - 1), _Z3 ** (2 * n - 2 - k), 0.0)
+        start /= 1 - _Z3 ** (2 * n - 2)
+        start = start[: np.flatnonzero(start)[-1] + 1]  # z^k underflows to 0 beyond k ~ 570
+    start.flags.writeable = False
+    return start
 
 
 def _cubic_filter_axis0(c):
