@@ -149,9 +149,9 @@ class _BlockedRichardsonLucy:
         ]
         self.spectrum = np.empty(transfer.shape, np.result_type(image.dtype, np.complex64))
         real = np.abs(transfer.imag).max() <= _REAL_TRANSFER_TOLERANCE * np.abs(transfer).max()
-        if real:  # a real factor multiplies the interleaved (real, imaginary) pairs of a complex view
+        if real:  # a real factor, repeated for both numbers of each (real, imaginary) pair: one contiguous product
             self.transfer = [
-                np.ascontiguousarray(transfer.real[:, block], image.dtype)[..., None] for block in self.column_blocks
+                np.repeat(transfer.real[:, block].astype(image.dtype), 2, axis=1) for block in self.column_blocks
             ]
             self.conjugate = self.transfer
         else:
@@ -190,7 +190,8 @@ class _BlockedRichardsonLucy:
             block = self.column_blocks[index]
             part = scipy.fft.fft(self.spectrum[:, block], axis=0)
             if self.real:
-                part.view(self.image.dtype).reshape(*part.shape, 2)[...] *= factors[index]
+                pairs = part.view(self.image.dtype)
+                pairs *= factors[index]
             else:
                 part *= factors[index]
             self.spectrum[:, block] = scipy.fft.ifft(part, axis=0, overwrite_x=True)
