@@ -356,7 +356,8 @@ def deconvolve(
     )
     log.debug("deconvolve: %d iterations on %s in %.2f s", options.iterations, data.shape, time.perf_counter() - start)
     result = result[pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
-    result = result.astype(np.promote_types(supported_float_type(smap.data.dtype), dtype))
+    # a copy only where needed: another dtype, or the crop of a padded frame (which it then frees)
+    result = np.array(result, np.promote_types(supported_float_type(smap.data.dtype), dtype), copy=None, order="C")
     result[missing] = np.nan
     meta = refresh_statistics(smap.meta.copy(), result)
     add_history(
