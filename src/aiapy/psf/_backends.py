@@ -244,8 +244,8 @@ class ScipyBackend:
 
     #: Threads per transform (and of the Richardson-Lucy passes); -1 is one per CPU.
     workers = -1
-    #: Rows and half-spectrum columns per block of the Richardson-Lucy passes: a block's transforms and
-    #: arithmetic stay in the CPU's caches.
+    #: Rows and half-spectrum columns per block of the Richardson-Lucy passes: a block, its transforms' output
+    #: and its transfer factor fit a core's L2 cache (larger blocks spill, smaller ones pay per-call overhead).
     block_rows = 16
     block_columns = 16
 
