@@ -252,6 +252,23 @@ def test_transfer_function_dc():
     assert spectrum[0, 0] == 1
 
 
+@pytest.mark.parametrize(
+    ("psf_shape", "shape"), [((5, 7), (5, 7)), ((6, 4), (6, 4)), ((5, 7), (12, 16)), ((6, 7), (9, 8))]
+)
+@pytest.mark.parametrize("dtype", [np.complex128, np.complex64])
+def test_transfer_function_places_the_centre_at_the_origin(psf_shape, shape, dtype):
+    # literally: psf[i, j] at ((i - rows // 2) % shape[0], (j - columns // 2) % shape[1]), zeros elsewhere
+    psf = np.random.default_rng(3).random(psf_shape)
+    centred = np.zeros(shape)
+    rows = (np.arange(psf_shape[0]) - psf_shape[0] // 2) % shape[0]
+    columns = (np.arange(psf_shape[1]) - psf_shape[1] // 2) % shape[1]
+    centred[np.ix_(rows, columns)] = psf
+    expected = np.fft.rfft2(centred)
+    spectrum = transfer_function(psf, shape, dtype=dtype)
+    assert spectrum.dtype == dtype
+    np.testing.assert_allclose(spectrum, expected / expected[0, 0].real, rtol=0, atol=10 * np.finfo(dtype).eps)
+
+
 def _residual(smap, deconvolved):
     """RMS of (deconvolved blurred by the PSF) - data, relative to the data maximum (periodic, float64)."""
     data = np.clip(smap.data.astype(np.float64), 0, None)

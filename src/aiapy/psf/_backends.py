@@ -148,11 +148,14 @@ class _BlockedRichardsonLucy:
             slice(i, min(i + block_columns, transfer.shape[1])) for i in range(0, transfer.shape[1], block_columns)
         ]
         self.spectrum = np.empty(transfer.shape, np.result_type(image.dtype, np.complex64))
-        real = np.abs(transfer.imag).max() <= _REAL_TRANSFER_TOLERANCE * np.abs(transfer).max()
-        if real:  # a real factor multiplies the interleaved (real, imaginary) pairs of a complex view
-            self.transfer = [
-                np.ascontiguousarray(transfer.real[:, block], image.dtype)[..., None] for block in self.column_blocks
-            ]
+        # the DC term (the PSF's sum) is the largest modulus of the transfer function of a non-negative PSF
+        real = np.abs(transfer.imag).max() <= _REAL_TRANSFER_TOLERANCE * abs(transfer[0, 0])
+        if real:  # a real factor, repeated for both numbers of each (real, imaginary) pair: one contiguous product
+            self.transfer = []
+            for block in self.column_blocks:
+                factor = np.empty((rows, 2 * (block.stop - block.start)), image.dtype)
+                factor[:, 0::2] = factor[:, 1::2] = transfer.real[:, block]
+                self.transfer.append(factor)
             self.conjugate = self.transfer
         else:
             self.transfer = [np.ascontiguousarray(transfer[:, block]) for block in self.column_blocks]
@@ -190,7 +193,8 @@ class _BlockedRichardsonLucy:
             block = self.column_blocks[index]
             part = scipy.fft.fft(self.spectrum[:, block], axis=0)
             if self.real:
-                part.view(self.image.dtype).reshape(*part.shape, 2)[...] *= factors[index]
+                pairs = part.view(self.image.dtype)
+                pairs *= factors[index]
             else:
                 part *= factors[index]
             self.spectrum[:, block] = scipy.fft.ifft(part, axis=0, overwrite_x=True)
@@ -240,10 +244,10 @@ class ScipyBackend:
 
     #: Threads per transform (and of the Richardson-Lucy passes); -1 is one per CPU.
     workers = -1
-    #: Rows and half-spectrum columns per block of the Richardson-Lucy passes: a block's transforms and
-    #: arithmetic stay in the CPU's caches.
-    block_rows = 32
-    block_columns = 64
+    #: Rows and half-spectrum columns per block of the Richardson-Lucy passes: a block, its transforms' output
+    #: and its transfer factor fit a core's L2 cache (larger blocks spill, smaller ones pay per-call overhead).
+    block_rows = 16
+    block_columns = 16
 
     @staticmethod
     def asarray(array):

@@ -48,15 +48,20 @@ def transfer_function(psf, shape, *, dtype=np.complex128):
     ``rfft2`` of ``psf`` with its centre ``[rows // 2, columns // 2]`` moved to the origin of ``shape``.
 
     ``psf`` is zero-padded when ``shape`` is larger, and the result is divided by its DC term so that the
-    PSF it represents sums to exactly 1.
+    PSF it represents sums to exactly 1. The transform is computed in float64 and rounded to ``dtype``.
     """
     centred = np.zeros(shape)
-    rows = (np.arange(psf.shape[0]) - psf.shape[0] // 2) % shape[0]
-    cols = (np.arange(psf.shape[1]) - psf.shape[1] // 2) % shape[1]
-    centred[np.ix_(rows, cols)] = psf
-    spectrum = scipy.fft.rfft2(centred, workers=-1)
-    spectrum /= spectrum[0, 0].real
-    return spectrum.astype(dtype, copy=False)
+    for rows_from, rows_to in _wrap(psf.shape[0], shape[0]):
+        for columns_from, columns_to in _wrap(psf.shape[1], shape[1]):
+            centred[rows_to, columns_to] = psf[rows_from, columns_from]
+    spectrum = scipy.fft.rfft2(centred, workers=-1, overwrite_x=True)
+    return np.divide(spectrum, spectrum[0, 0].real, out=np.empty(spectrum.shape, dtype), casting="same_kind")
+
+
+def _wrap(length, size):
+    """(source, target) slices taking index ``i`` of an axis of ``length`` to ``(i - length // 2) % size``."""
+    half = length // 2
+    return (slice(half, length), slice(0, length - half)), (slice(0, half), slice(size - half, size))
 
 
 def richardson_lucy(image, transfer, iterations, backend, *, acceleration=None):
@@ -351,7 +356,8 @@ def deconvolve(
     )
     log.debug("deconvolve: %d iterations on %s in %.2f s", options.iterations, data.shape, time.perf_counter() - start)
     result = result[pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
-    result = result.astype(np.promote_types(supported_float_type(smap.data.dtype), dtype))
+    # a copy only where needed: another dtype, or the crop of a padded frame (which it then frees)
+    result = np.array(result, np.promote_types(supported_float_type(smap.data.dtype), dtype), copy=None, order="C")
     result[missing] = np.nan
     meta = refresh_statistics(smap.meta.copy(), result)
     add_history(
