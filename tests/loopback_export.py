@@ -104,6 +104,14 @@ def _corrupt(body, offset):
     return body[:offset] + bytes([body[offset] ^ 0x55]) + body[offset + 1 :]
 
 
+
+class _Server(ThreadingHTTPServer):
+    """A threaded HTTP server with a listen backlog of a real web server's size (socketserver's default is 5:
+    parfive opens a connection per byte range of every file at once, and with a busy accept thread the
+    kernel drops the connections beyond the backlog, which the client sees as connection timeouts)."""
+
+    request_queue_size = 128
+
 class _ExportHandler(_Handler):
     def _span(self, size):
         """The requested part ``(first, last)`` of a file of ``size`` bytes; None: all of it; ``()``: past the end."""
@@ -357,7 +365,7 @@ class LoopbackExport(LoopbackJSOC):
         time.sleep(max(wake - now, 0.0))
 
     def start(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _ExportHandler)
+        self._server = _Server(("127.0.0.1", 0), _ExportHandler)
         self._server.daemon_threads = True
         self._server.jsoc = self
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
