@@ -24,9 +24,19 @@ STEPS = "register,degradation,exposure"
 @pytest.fixture
 def cutouts(tmp_path):
     """Copies of the real 769 x 705 level-1 cutout, as a folder of inputs."""
-    folder = tmp_path / "in"
+    return _copies(tmp_path / "in", 12)
+
+
+@pytest.fixture
+def many_cutouts(tmp_path):
+    """Sixty copies: a run long enough (a few seconds) to be interrupted midway whatever the machine's load
+    (twelve cutouts are prepped in well under a second once the first has loaded the compiled code)."""
+    return _copies(tmp_path / "in", 60)
+
+
+def _copies(folder, count):
     folder.mkdir()
-    for index in range(12):
+    for index in range(count):
         shutil.copy(sample.AIA_171_CUTOUT, folder / f"aia_171_cutout_{index:02d}.fits")
     return folder
 
@@ -78,9 +88,9 @@ def test_prep_on_two_local_dask_workers(cutouts, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_complete_outputs(cutouts, tmp_path):
-    out = tmp_path / "out"
-    command = [sys.executable, "-m", "aiapy.cli", "prep", str(cutouts), "--out", str(out), "--steps", STEPS,
+def test_killed_run_resumes_to_complete_outputs(many_cutouts, tmp_path):
+    out, total = tmp_path / "out", len(list(many_cutouts.iterdir()))
+    command = [sys.executable, "-m", "aiapy.cli", "prep", str(many_cutouts), "--out", str(out), "--steps", STEPS,
                "--no-progress"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -92,22 +102,22 @@ def test_killed_run_resumes_to_complete_outputs(cutouts, tmp_path):
     config_id = PrepConfig(steps=tuple(STEPS.split(","))).config_id
     finals = [p for p in out.iterdir() if p.name.endswith("_lev1.5.fits")]
     # killed midway: some outputs are missing, and every output name present is a complete, valid file
-    assert 0 < len(finals) < 12
+    assert 0 < len(finals) < total
     assert all(check_output(p, config_id=config_id) == (True, "") for p in finals)
     result = subprocess.run([*command, "--report", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     counts = json.loads((tmp_path / "r.json").read_text())["counts"]
-    assert counts["skipped"] == len(finals) and counts["done"] == 12 - len(finals)
+    assert counts["skipped"] == len(finals) and counts["done"] == total - len(finals)
     names = sorted(p.name for p in out.iterdir())
-    assert len(names) == 12 and not any(name.startswith(".") for name in names)  # no temporary file left
+    assert len(names) == total and not any(name.startswith(".") for name in names)  # no temporary file left
     assert all(check_output(out / name, config_id=config_id)[0] for name in names)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process")
 @pytest.mark.slow
-def test_ctrl_c_exits_130(cutouts, tmp_path):
+def test_ctrl_c_exits_130(many_cutouts, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "aiapy.cli", "prep", str(cutouts), "--out", str(out), "--steps", STEPS]
+    command = [sys.executable, "-m", "aiapy.cli", "prep", str(many_cutouts), "--out", str(out), "--steps", STEPS]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(out.iterdir())):

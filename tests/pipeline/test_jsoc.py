@@ -428,7 +428,10 @@ def test_ctrl_c_mid_download_leaves_no_partial_file(jsoc_export, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "aiapy.cli", "prep", "--jsoc", RANGE, "--channels", "171,193", "-o", str(out),
                "--email", "user@example.org", "--in-flight", "2", "--no-progress"]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a read timeout longer than the server's pace at this bandwidth (its 16 KiB chunks come ~1 s apart per
+    # connection): the transfers must be in flight when Ctrl-C comes, not failing on their own
+    environ = os.environ | {"AIAPY_NET_TIMEOUT": "30"}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
     deadline = time.monotonic() + 120
     while not _downloading(out):
         assert time.monotonic() < deadline and child.poll() is None
