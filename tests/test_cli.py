@@ -1,5 +1,6 @@
 """The ``aiapy`` command line: prep (serial, 2 Dask workers, killed and resumed), info, psf, exit codes."""
 
+import functools
 import json
 import os
 import shutil
@@ -118,7 +119,11 @@ def test_killed_run_resumes_to_complete_outputs(many_cutouts, tmp_path):
 def test_ctrl_c_exits_130(many_cutouts, tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "aiapy.cli", "prep", str(many_cutouts), "--out", str(out), "--steps", STEPS]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the child takes Ctrl-C as a user's run does, even when this suite was started with SIGINT ignored (a
+    # background job of a shell without job control), which a child would otherwise inherit
+    default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(out.iterdir())):
         assert process.poll() is None and time.monotonic() < deadline

@@ -2,6 +2,7 @@
 resume, bounds and the offline error."""
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -431,7 +432,10 @@ def test_ctrl_c_mid_download_leaves_no_partial_file(jsoc_export, tmp_path):
     # a read timeout longer than the server's pace at this bandwidth (its 16 KiB chunks come ~1 s apart per
     # connection): the transfers must be in flight when Ctrl-C comes, not failing on their own
     environ = os.environ | {"AIAPY_NET_TIMEOUT": "30"}
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    # Ctrl-C as a user's run takes it, even when this suite was started with SIGINT ignored (inherited)
+    default_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ,
+                             preexec_fn=default_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while not _downloading(out):
         assert time.monotonic() < deadline and child.poll() is None
