@@ -126,8 +126,7 @@ def write_images(path, images):
             datasum = _write_data(file, data)
             text = _replace_card(text, hdu.header, "DATASUM", str(datasum), "data unit checksum")
             total = _fold(_words_sum(text.encode("ascii")) + datasum)
-            start = _card_offset(hdu.header, "CHECKSUM") + 11  # the value's first character, after "CHECKSUM= '"
-            text = text[:start] + _encode(_WORD - total) + text[start + 16 :]
+            text = _replace_card(text, hdu.header, "CHECKSUM", _encode(_WORD - total), "HDU checksum")
             end = file.tell()
             file.seek(offset)
             file.write(text.encode("ascii"))
