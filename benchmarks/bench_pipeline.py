@@ -19,7 +19,10 @@ Everything that loads once per process (numba's cached code, the first use of th
 before any timing: by part 1 in this process, by the cluster's start-up in the workers. It prints images per
 minute, the ratios, the per-stage cost per image (serial run and Dask tasks), the CPU time per image of the
 workers (core-s per image, and the estimate for a day of AIA, 57,600 frames), this process's CPU time per
-image during the Dask run (scheduler and client), and the peak resident memory per process.
+image during the Dask run (scheduler and client), and the peak resident memory per process. It also prints
+the bound on the workers' ratio to the plain loop: the plain loop registers on every core, a worker on one, so
+N workers are at most N x (plain seconds per image) / (a worker's CPU seconds per image) faster, with no
+scheduler and no contention for memory.
 Run: ``python benchmarks/bench_pipeline.py [--files N]``.
 """
 
@@ -133,6 +136,7 @@ def one_file(path, table, out_dir):
     print(f"{'':<40}{'wall s':>8}{'CPU s':>8}{'faults':>8}{'x baseline wall':>17}{'CPU':>7}")
     for label, (wall, cpu, faults) in medians.items():
         print(f"{label:<40}{wall:>8.3f}{cpu:>8.3f}{faults:>8.0f}{wall / base[0]:>16.2f}x{cpu / base[1]:>6.2f}x")
+    return medians["process_file, one thread"][1]
 
 
 def plain_loop(paths, out_dir, table):
@@ -161,7 +165,7 @@ def main():
         size = statistics.mean(p.stat().st_size for p in paths) / 2**20
         print(f"{args.files} inputs, 4096 x 4096 int16 Rice-compressed, {size:.1f} MiB each (built in {build:.0f} s)")
         print(f"cores: {os.cpu_count()}")
-        one_file(paths[0], table, tmp / "one")
+        one_thread_cpu = one_file(paths[0], table, tmp / "one")
         # Each run starts with no data waiting to be written to disk: the kernel's writeback of an earlier
         # run's 64 MiB outputs would take CPU time from the next one.
         os.sync()
@@ -192,6 +196,14 @@ def main():
         for label, seconds in runs:
             print(f"{label:<44}{seconds:>7.1f}{args.files / seconds * 60:>9.1f}{plain / seconds:>9.2f}x")
         print(f"(local cluster start-up: {startup:.1f} s, paid once per run)")
+        # The plain loop runs register on every core, a worker on one: N workers can beat it by at most N times
+        # its time per image over a worker's CPU time per image, with no scheduler, no memory contention.
+        lanes = min(args.workers, os.cpu_count())  # workers that can compute at once
+        bound = lanes * plain / args.files / one_thread_cpu
+        print(
+            f"bound on {args.workers} workers vs plain: {lanes} x {plain / args.files:.3f} s per image (plain)"
+            f" / {one_thread_cpu:.3f} CPU-s per image (process_file, one thread) = {bound:.2f}x"
+        )
         print(f"\nmean seconds per image and stage: serial run (register on {os.cpu_count()} threads) | one Dask task")
         serial_stages, task_stages = mean_stages(report), mean_stages(report_dask)
         for stage in serial_stages:
