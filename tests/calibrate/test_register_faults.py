@@ -4,6 +4,7 @@ already at level 1.5, float16 data, kernels of other widths, and where warnings 
 """
 
 import importlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from scipy import ndimage
 import aiapy.data.sample as sample
 from aiapy.calibrate import RegisterOptions, register
 from aiapy.calibrate import _interpolate
-from aiapy.calibrate._interpolate import fill_missing, register_kernel
+from aiapy.calibrate._interpolate import affine_resample, fill_missing, register_kernel
 from aiapy.calibrate.register import level15_geometry
 from aiapy.utils.exceptions import AIApyUserWarning
 
@@ -90,6 +91,69 @@ def test_one_missing_pixel_of_the_cutout(cutout, method):
     assert np.isnan(out).sum() == ONE_PIXEL_COUNTS[method]
     # taps reach less than 2 pixels along each axis from an output pixel's input position
     assert _distance_to_block(cutout, *np.nonzero(np.isnan(out)), (300, 301), (400, 401)).max() < 2 * np.sqrt(2)
+
+
+def _fused(a, b, c):
+    """``a * b + c`` rounded once, as a fused multiply-add (FMA) gives it: exact rationals, one rounding."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+def _floor_boundary_case(rounding):
+    """
+    A first row ``(m00, m01)`` of a transform, a row offset and an output pixel ``(i, j)`` where the engine's
+    input row ``(m00 i + offset) + m01 j`` floors (after ``+ rounding``) to one value whether or not the CPU
+    fuses its multiply-adds, and the other order ``m00 i + m01 j + offset`` floors one away from it.
+    """
+    for angle in np.linspace(-1.0, 1.0, 21):
+        m00, m01 = np.cos(np.deg2rad(angle)) * 1.001, -np.sin(np.deg2rad(angle)) * 1.001
+        for i, j in [(i, j) for i in range(3, 17) for j in range(3, 17)]:
+            start = 12.0 - rounding - (m00 * i + m01 * j)  # the input row where the floor steps, at (i, j)
+            for ulps in range(-8, 9):
+                offset = start + ulps * np.spacing(start)
+                engine = {
+                    np.floor(p + rounding)
+                    for p in (
+                        (m00 * i + offset) + m01 * j,
+                        _fused(m01, j, _fused(m00, i, offset)),
+                        _fused(m00, i, offset) + m01 * j,
+                        _fused(m01, j, m00 * i + offset),
+                    )
+                }
+                other = np.floor(m00 * i + m01 * j + offset + rounding)
+                if len(engine) == 1 and other not in engine:
+                    return m00, m01, offset, i, j, int(engine.pop()), int(other)
+    raise AssertionError("no floor boundary case found")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_missing_pixel_marks_follow_the_engine_taps(method):
+    """
+    The outputs set to NaN are those whose taps, as the engine takes them, touch a missing pixel, also where
+    the input position is one ulp from the floor's step: the marking computed the position in another
+    order of operations (and without the engine's fused multiply-adds), so at such a pixel it marked the
+    taps one row away: a pixel taken from a missing one stayed a number, and one not taken became NaN.
+    """
+    taps, rounding = _interpolate._support(_interpolate.KERNELS[method], 3)
+    m00, m01, row_offset, i, j, engine_row, other_row = _floor_boundary_case(rounding)
+    matrix = np.array([[m00, m01], [-m01, m00]])  # a rotation (and scale) of the row-column plane
+    offset = np.array([row_offset, 9.25 - (matrix[1, 0] * i + matrix[1, 1] * j)])  # column 9.25 at (i, j)
+    column = int(np.floor(9.25 + rounding))
+    image = np.arange(24.0 * 24).reshape(24, 24)
+
+    def resampled(missing_row):
+        bad = np.zeros(image.shape, bool)
+        if missing_row is not None:
+            bad[missing_row, column + taps[0]] = True
+        return affine_resample(image, matrix, offset, (20, 20), method=method, bad=bad if bad.any() else None)
+
+    if method == "nearest":  # the engine takes the row found above
+        assert resampled(None)[i, j] == image[engine_row, column]
+    engine_taps = {engine_row + k for k in taps}
+    other_taps = {other_row + k for k in taps}
+    (taken,) = engine_taps - other_taps
+    (not_taken,) = other_taps - engine_taps
+    assert np.isnan(resampled(taken)[i, j])
+    assert np.isfinite(resampled(not_taken)[i, j])
 
 
 def test_blank_of_integer_data_is_missing(cutout, tmp_path):

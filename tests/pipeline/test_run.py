@@ -1,17 +1,23 @@
 """The serial batch run: results match the package functions, reruns skip, bad inputs fail alone, Ctrl-C."""
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
 import sunpy.map
+from astropy.io import fits
 from astropy.time import Time
 
-from aiapy.calibrate import correct_degradation, estimate_error, normalize_exposure
+from aiapy.calibrate import correct_degradation, estimate_error, normalize_exposure, register
 from aiapy.data import get_file
-from aiapy.pipeline import FileResult, PrepReport, _run, output_path, prep_files, read_output, write_header_pointing_table
+from aiapy.pipeline import FileResult, PrepReport, _run, _steps, output_path, prep_files, read_output
+from aiapy.pipeline import write_header_pointing_table
+from aiapy.pipeline._run import make_config
 from aiapy.utils.io import read_map
 
 STEPS = "degradation,exposure"
@@ -188,3 +194,59 @@ def test_accelerated_deconvolution(flare_inputs, tmp_path):
 def test_progress_bar(flare_inputs, tmp_path, capsys):
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS, progress=True)
     assert report.ok and "4/4" in capsys.readouterr().err
+
+
+#: In a fresh interpreter: the compiled functions `load_kernels` loads for a config, then those a first
+#: file adds (the bundled 171 cutout as int16, the dtype of level-1 files, registered with the config's options).
+_WARM_UP_SCRIPT = """
+import json
+import sys
+import numpy as np
+import aiapy.data.sample as sample
+from aiapy.calibrate import register
+from aiapy.pipeline._run import make_config
+from aiapy.pipeline._steps import load_kernels
+
+config = make_config(steps="register", method=sys.argv[1], dtype=sys.argv[2])
+load_kernels(config)
+from aiapy.calibrate import _compiled
+
+def loaded():
+    return {(name, str(sig)) for name, f in vars(_compiled).items() for sig in getattr(f, "signatures", ())}
+
+warm = loaded()
+cutout = sample.load_map("aia_171_cutout")
+level1 = cutout._new_instance(np.round(cutout.data).astype(np.int16), cutout.meta)
+register(level1, **config.register_options().as_dict())
+print(json.dumps([sorted({name for name, _ in warm}), sorted(loaded() - warm)]))
+"""
+
+
+@pytest.mark.parametrize(("method", "dtype"), [("spline", "float32"), ("cubic-convolution", "float64")])
+def test_load_kernels_loads_what_a_first_file_needs(method, dtype):
+    """The Dask worker's warm-up loads every compiled function that registering a level-1 file then needs."""
+    result = subprocess.run(
+        [sys.executable, "-c", _WARM_UP_SCRIPT, method, dtype], capture_output=True, text=True, check=True
+    )
+    warm, added = json.loads(result.stdout)
+    assert "_resample_rows" in warm and ("_filter_rows" in warm) == (method == "spline")
+    assert added == []
+
+
+def test_load_kernels_reads_no_file(monkeypatch):
+    """The warm-up builds its small level-1 map in memory: it read the bundled 769 x 705 cutout for a 64 x 64
+    corner of zeros. It still registers (the history of the map it registers says so)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"load_kernels opened a FITS file: {args}")
+
+    registered = []
+    monkeypatch.setattr(fits, "open", refuse)
+    monkeypatch.setattr(_steps, "register", lambda smap, **options: registered.append(register(smap, **options)))
+    _steps.load_kernels(make_config(steps="register"))
+    (level15,) = registered
+    assert level15.meta["lvl_num"] == 1.5 and level15.data.dtype == np.float32 and level15.data.shape == (63, 63)
+    assert "register: level 1.5" in "".join(level15.meta["history"])
+    registered.clear()
+    _steps.load_kernels(make_config(steps="exposure"))  # no register step: nothing to load
+    assert registered == []

@@ -56,8 +56,33 @@ def _tap_sum(source, iy, ix, ty, tx, coef, edges, mirror):
     return acc
 
 
+#: Arithmetic of the engine: exact IEEE operations, except that a multiply-add may be fused (FMA), which
+#: changes results by rounding only and does not depend on the threads (it may on the CPU: whether it has
+#: FMA).
+_FASTMATH = {"contract"}
+
+
+@numba.njit(cache=True, inline="always")
+def _row_start(matrix, offset, i):
+    """The input position ``(py0, px0)`` of output pixel ``(i, 0)``: the start of output row ``i``."""
+    return matrix[0, 0] * i + offset[0], matrix[1, 0] * i + offset[1]
+
+
+@numba.njit(cache=True, inline="always")
+def _position(py0, px0, m01, m11, j):
+    """
+    The input position ``(py, px)`` of output column ``j`` of the row that starts at ``(py0, px0)``
+    (`_row_start`). Every kernel that needs a pixel's position takes it from here, compiled with the same
+    `_FASTMATH` flags: the engine's taps and the taps that `_mark_support` marks are then floors of the same
+    float64 numbers, never one ulp apart (an order of operations, or a multiply-add fused in one kernel and
+    not in the other, would move a floor at an integer boundary).
+    """
+    return py0 + m01 * j, px0 + m11 * j
+
+
 @numba.njit(cache=True, inline="always")
 def _inside(py, px, ny, nx):
+    """Whether input position ``(py, px)`` lies in ``[0, ny - 1] x [0, nx - 1]`` (else the output is missing)."""
     return 0.0 <= py <= ny - 1 and 0.0 <= px <= nx - 1
 
 
@@ -71,9 +96,6 @@ def _clipped(value, clip, low, high):
     return value
 
 
-#: Arithmetic of the engine: exact IEEE operations, except that a multiply-add may be fused (FMA), which
-#: changes results by rounding only and does not depend on the threads.
-_FASTMATH = {"contract"}
 #: Columns per run of constant base indices below which a transform is resampled pixel by pixel (rotations
 #: beyond ~14 degrees, scales off by 25 %): shorter runs do not repay finding them.
 _MIN_RUN = 4
@@ -82,8 +104,7 @@ _MIN_RUN = 4
 @numba.njit(cache=True, inline="always")
 def _same_taps(py0, px0, m01, m11, rounding, ny, nx, by, bx, j):
     """Whether output column ``j`` of a row lies inside the input with base indices ``by`` and ``bx + j``."""
-    qy = py0 + m01 * j
-    qx = px0 + m11 * j
+    qy, qx = _position(py0, px0, m01, m11, j)
     return _inside(qy, qx, ny, nx) and np.floor(qy + rounding) == by and np.floor(qx + rounding) - j == bx
 
 
@@ -95,8 +116,7 @@ def _interior_run(py0, px0, m01, m11, rounding, tap0, ntaps, ny, nx, ncols, j):
     outside the input or its taps reach beyond an edge. Along a row the position is linear in the column
     and its floating-point value monotonic, so the run's end is found by galloping then bisection.
     """
-    py = py0 + m01 * j
-    px = px0 + m11 * j
+    py, px = _position(py0, px0, m01, m11, j)
     if not _inside(py, px, ny, nx):
         return j, 0.0, 0, 0.0
     by = np.floor(py + rounding)
@@ -135,8 +155,7 @@ def _interior_taps(source, py0, px0, m01, m11, rounding, by, iy, bx, tap0, coef,
     first = int(bx) + tap0  # the first column tap minus the column
     differ = 0
     for j in range(j0, j1):
-        qy = py0 + m01 * j
-        qx = px0 + m11 * j
+        qy, qx = _position(py0, px0, m01, m11, j)
         base = bx + j
         differ += np.floor(qx + rounding) != base
         ty = source.dtype.type(qy - by)
@@ -167,9 +186,9 @@ def _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _edge_pixels(source, py0, px0, m01, m11, rounding, coef, tap0, mirror, missing, clip, low, high, row, j0, j1):
-    """Output columns ``j0:j1`` of ``row`` one by one (`_edge_pixel`), positions ``(py0 + m01 j, px0 + m11 j)``."""
+    """Output columns ``j0:j1`` of ``row`` one by one (`_edge_pixel`), at their `_position`."""
     for j in range(j0, j1):
-        py, px = py0 + m01 * j, px0 + m11 * j
+        py, px = _position(py0, px0, m01, m11, j)
         row[j] = _edge_pixel(source, py, px, coef, tap0, rounding, mirror, missing, clip, low, high)
 
 
@@ -192,8 +211,7 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
     m01, m11 = matrix[0, 1], matrix[1, 1]
     runs = max(abs(m01), abs(m11 - 1.0)) * _MIN_RUN < 1.0  # the base indices change every >= _MIN_RUN columns
     for i in range(r0, r1):
-        py0 = matrix[0, 0] * i + offset[0]
-        px0 = matrix[1, 0] * i + offset[1]
+        py0, px0 = _row_start(matrix, offset, i)
         row = out[i]
         geometry = (py0, px0, m01, m11, rounding)
         if not runs:
@@ -210,15 +228,20 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
             j = stop
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
 def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r1):
-    """Set to NaN the pixels of rows ``r0:r1`` of ``out`` (inside the input) whose taps touch a ``bad`` pixel."""
+    """
+    Set to NaN the pixels of rows ``r0:r1`` of ``out`` (inside the input) whose taps touch a ``bad`` pixel:
+    the taps of `_resample_rows`, from the same `_row_start`, `_position` and `_inside` in the same
+    arithmetic (`_FASTMATH`).
+    """
     ny, nx = bad.shape
+    m01, m11 = matrix[0, 1], matrix[1, 1]
     for i in range(r0, r1):
+        py0, px0 = _row_start(matrix, offset, i)
         for j in range(out.shape[1]):
-            py = matrix[0, 0] * i + matrix[0, 1] * j + offset[0]
-            px = matrix[1, 0] * i + matrix[1, 1] * j + offset[1]
-            if not (0.0 <= py <= ny - 1 and 0.0 <= px <= nx - 1):
+            py, px = _position(py0, px0, m01, m11, j)
+            if not _inside(py, px, ny, nx):
                 continue
             by = int(np.floor(py + rounding)) + tap0
             bx = int(np.floor(px + rounding)) + tap0

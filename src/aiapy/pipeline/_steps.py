@@ -8,6 +8,7 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+import sunpy.map
 
 from aiapy._version import __version__
 from aiapy.calibrate.degradation import degradation_division
@@ -16,12 +17,12 @@ from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
-from aiapy.data.sample import AIA_171_CUTOUT
 from aiapy.pipeline._header import output_header
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
 from aiapy.pipeline._report import REDONE, FileResult
 from aiapy.psf import deconvolve
+from aiapy.utils.constants import LEVEL1
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 
@@ -166,17 +167,46 @@ def identity_of(input_path, shared):
     return identity
 
 
+#: The header of `load_kernels`' level-1 map: the 64 x 64 corner of a 171 Å frame (2013-03-10T12:00:11, the
+#: pointing of the bundled sample cutout), as much as makes an `AIAMap` that `register` takes without a warning.
+_WARM_UP_HEADER = {
+    "telescop": "SDO/AIA",
+    "instrume": "AIA_3",
+    "wavelnth": 171,
+    "waveunit": "angstrom",
+    "lvl_num": LEVEL1,
+    "date-obs": "2013-03-10T12:00:11.341",
+    "t_obs": "2013-03-10T12:00:12.341",
+    "exptime": 1.999605,
+    "ctype1": "HPLN-TAN",
+    "ctype2": "HPLT-TAN",
+    "cunit1": "arcsec",
+    "cunit2": "arcsec",
+    "crpix1": 128.850098,
+    "crpix2": 770.569946,
+    "crval1": 0.0,
+    "crval2": 0.0,
+    "cdelt1": 0.599488974,
+    "cdelt2": 0.599488974,
+    "crota2": 0.0191973317,
+    "dsun_obs": 148604654620.95764,
+    "rsun_obs": 966.0587709802244,
+    "rsun_ref": 696000000.0,
+    "hgln_obs": 0.0,
+    "hglt_obs": -7.21935034,
+}
+
+
 def load_kernels(config):
     """
     Load in this process the compiled code ``register`` runs with ``config``'s options, which numba reads
     from its disk cache on the first call (about 0.3 s): a Dask worker does it once as it joins the
-    cluster, with its imports, rather than in its first file. Registers a 64 x 64 int16 level-1 image.
+    cluster, with its imports, rather than in its first file. Registers a 64 x 64 int16 level-1 image of
+    zeros (the dtype of level-1 files) made in memory: no file is read.
     """
     if "register" not in config.active_steps:
         return
-    cutout = read_map(AIA_171_CUTOUT)
-    corner = cutout.submap([0, 0] * u.pix, top_right=[63, 63] * u.pix)
-    corner = corner._new_instance(np.zeros(corner.data.shape, np.int16), corner.meta)
+    corner = sunpy.map.Map(np.zeros((64, 64), np.int16), _WARM_UP_HEADER)
     register(corner, **config.register_options(workers=1).as_dict())
 
 
