@@ -4,7 +4,8 @@ A loopback JSOC export server (``tests/loopback_export.py``, real HTTP on 127.0.
 (default 12) level-1 records, each with its own T_REC, T_OBS and FSN, Rice-compressed as the JSOC stores
 them: 4096 x 4096 int16 frames (`aiapy.data.sample.full_frame_171`), or with ``--cutouts`` copies of the real
 769 x 705 171 A cutout (a run of about a second, where fixed start-up costs weigh). Timed in this process,
-serial prep with the standard steps:
+serial prep with the standard steps (each the best of ``--repeat`` runs; for each link model the three are
+measured in turn, run after run):
 
 * prep only: `prep_files` on the level-1 files already on disk;
 * download only: the same export and parfive downloads `prep_jsoc` makes (4 connections: the server serves
@@ -109,18 +110,22 @@ def steal():
 
 
 class Runs:
-    """``repeat`` runs of one measurement, each in a settled `tmp`: times, steal and the best run's report."""
+    """Runs of one measurement, each in a settled ``tmp``: their times, steal and reports (None for downloads)."""
 
-    def __init__(self, repeat, tmp, keep, timer, *args):
+    def __init__(self):
         self.times, self.steals, self.reports = [], [], []
-        for i in range(repeat):
-            settle(tmp, keep)
-            stolen = steal()
-            seconds, report = timer(*args, tmp / f"run{i}")
-            self.steals.append(steal() - stolen)
-            self.times.append(seconds)
-            self.reports.append(report)
-        self.best = min(self.times)
+
+    def run(self, tmp, keep, timer, *args):
+        settle(tmp, keep)
+        stolen = steal()
+        seconds, report = timer(*args, tmp / f"run{len(self.times)}")
+        self.steals.append(steal() - stolen)
+        self.times.append(seconds)
+        self.reports.append(report)
+
+    @property
+    def best(self):
+        return min(self.times)
 
     def detail(self):
         runs = ", ".join(f"{t:.2f}" for t in self.times)
@@ -180,27 +185,33 @@ def main():
         nbytes = sum(server.sizes[r.t_rec] for r in records)
         server.stop()
         keep = {"lev1", "cache"}
-        prep_runs = Runs(args.repeat, tmp, keep, time_prep, tmp / "lev1")
-        prep = prep_runs.best
+        calibration = Runs()
+        for _ in range(args.repeat):
+            calibration.run(tmp, keep, time_prep, tmp / "lev1")
         shape = "769 x 705" if args.cutouts else "4096 x 4096"
         print(f"{len(records)} frames of {shape} ({nbytes / 2**20:.1f} MiB)")
-        print(f"prep only          {prep:6.2f} s  ({prep_runs.detail()})")
+        print(f"prep only          {calibration.best:6.2f} s  ({calibration.detail()}; sets the bandwidths)")
         # A link shared by all transfers, and a server that limits each connection (4 at once) to a quarter:
-        # either way the download alone takes about as long as the prep.
-        for name, per_connection, bandwidth in (("shared link", False, nbytes / prep), (
-            "per connection", True, nbytes / prep / IN_FLIGHT)):  # fmt: skip
+        # either way the download alone takes about as long as the prep. The three measurements of each are
+        # interleaved (prep, download, both; prep, download, both; ...), so that a machine that gets slower or
+        # faster meanwhile weighs on all three alike.
+        for name, per_connection, bandwidth in (("shared link", False, nbytes / calibration.best), (
+            "per connection", True, nbytes / calibration.best / IN_FLIGHT)):  # fmt: skip
             server = Server(args.frames, args.cutouts, bandwidth, per_connection)
-            download_runs = Runs(args.repeat, tmp, keep, lambda *a: (time_download(*a)[0], None), server.span)
-            both_runs = Runs(args.repeat, tmp, keep, time_both, server.span)
+            prep_runs, download_runs, both_runs = Runs(), Runs(), Runs()
+            for _ in range(args.repeat):
+                prep_runs.run(tmp, keep, time_prep, tmp / "lev1")
+                download_runs.run(tmp, keep, lambda *a: (time_download(*a)[0], None), server.span)
+                both_runs.run(tmp, keep, time_both, server.span)
             server.stop()
-            download, both = download_runs.best, both_runs.best
+            prep, download, both = prep_runs.best, download_runs.best, both_runs.best
             slower = max(download, prep)
             print(f"{name}, {bandwidth / 2**20:.2f} MiB/s:")
-            print(f"  download only    {download:6.2f} s  ({download_runs.detail()})")
+            print(f"  prep only        {prep:6.2f} s  ({prep_runs.detail()})")
+            print(f"  download only    {download:6.2f} s  ({download_runs.detail()}); {download / prep:.2f} x prep")
             print(f"  sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")
             print(f"  prep_jsoc        {both:6.2f} s  = {both / slower:.2f} x max(download, prep)  (goal <= 1.25)")
             print(f"                   ({both_runs.detail()})")
-
 
 if __name__ == "__main__":
     main()
