@@ -213,5 +213,6 @@ def main():
             print(f"  prep_jsoc        {both:6.2f} s  = {both / slower:.2f} x max(download, prep)  (goal <= 1.25)")
             print(f"                   ({both_runs.detail()})")
 
+
 if __name__ == "__main__":
     main()
