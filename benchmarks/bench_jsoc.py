@@ -4,7 +4,8 @@ A loopback JSOC export server (``tests/loopback_export.py``, real HTTP on 127.0.
 (default 12) level-1 records, each with its own T_REC, T_OBS and FSN, Rice-compressed as the JSOC stores
 them: 4096 x 4096 int16 frames (`aiapy.data.sample.full_frame_171`), or with ``--cutouts`` copies of the real
 769 x 705 171 A cutout (a run of about a second, where fixed start-up costs weigh). Timed in this process,
-serial prep with the standard steps:
+serial prep with the standard steps (each the best of ``--repeat`` runs; for each link model the three are
+measured in turn, run after run):
 
 * prep only: `prep_files` on the level-1 files already on disk;
 * download only: the same export and parfive downloads `prep_jsoc` makes (4 connections: the server serves
@@ -18,6 +19,14 @@ With the files in record order, each over all the connections, the first file is
 file-time and one more follows each file-time: ``both`` is about one file-time more than the slower of the
 two (13/12 with equal times). Four whole files fetched at once would arrive four together every four
 file-times, the prep waiting for each group (16/12).
+
+Every timed run starts in the same state: the outputs of the earlier runs deleted and nothing waiting to be
+written to disk (``os.sync``, outside the timing). Each run writes 12 x 64 MiB of outputs; left in the page
+cache, a few runs' worth make the kernel write back all the time (past ``vm.dirty_background_ratio``), which
+slows every later run by up to 30 % (the uncompressed writes most) and would count against the runs timed
+last (``prep_jsoc``) what the runs timed first (prep only) did not pay. Printed with each figure: every run,
+the prep's mean time per frame in each stage (read, register, write) and, on Linux, the CPU time the
+hypervisor took from this machine during the run (steal), a sign of noise from outside.
 Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R] [--cutouts]``.
 """
 
@@ -25,6 +34,8 @@ import argparse
 import logging
 import multiprocessing
 import os
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -80,11 +91,59 @@ class Server:
         self.process.join()
 
 
+def settle(tmp, keep):
+    """Delete the earlier runs' folders in ``tmp`` (but ``keep``) and write the page cache back to disk."""
+    for path in tmp.iterdir():
+        if path.is_dir() and path.name not in keep:
+            shutil.rmtree(path)
+    os.sync()
+
+
+def steal():
+    """CPU seconds taken by the hypervisor so far, all cores (Linux ``/proc/stat``; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+class Runs:
+    """Runs of one measurement, each in a settled ``tmp``: their times, steal and reports (None for downloads)."""
+
+    def __init__(self):
+        self.times, self.steals, self.reports = [], [], []
+
+    def run(self, tmp, keep, timer, *args):
+        settle(tmp, keep)
+        stolen = steal()
+        seconds, report = timer(*args, tmp / f"run{len(self.times)}")
+        self.steals.append(steal() - stolen)
+        self.times.append(seconds)
+        self.reports.append(report)
+
+    @property
+    def best(self):
+        return min(self.times)
+
+    def detail(self):
+        runs = ", ".join(f"{t:.2f}" for t in self.times)
+        steals = ", ".join(f"{s:.2f}" for s in self.steals)
+        text = f"runs {runs} s; steal {steals} s"
+        report = self.reports[self.times.index(self.best)]
+        if report is not None:
+            stages = ("read", "register", "write")
+            means = [statistics.mean(r.timings.get(k, 0.0) for r in report.results) for k in stages]
+            text += "; per frame " + ", ".join(f"{k} {m:.3f}" for k, m in zip(stages, means, strict=True)) + " s"
+        return text
+
+
 def time_prep(folder, out):
     start = time.perf_counter()
     report = prep_files(folder, out, progress=False)
     assert report.ok, report.summary()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, report
 
 
 def time_download(span, folder):
@@ -106,7 +165,7 @@ def time_both(span, out):
     start = time.perf_counter()
     report = prep_jsoc(span, [171], out, email=EMAIL, progress=False)
     assert report.ok and report.counts["done"] == len(report.results), report.summary()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, report
 
 
 def main():
@@ -125,23 +184,34 @@ def main():
         _, records = time_download(server.span, tmp / "dl-free")
         nbytes = sum(server.sizes[r.t_rec] for r in records)
         server.stop()
-        prep = min(time_prep(tmp / "lev1", tmp / f"prep{i}") for i in range(args.repeat))
+        keep = {"lev1", "cache"}
+        calibration = Runs()
+        for _ in range(args.repeat):
+            calibration.run(tmp, keep, time_prep, tmp / "lev1")
         shape = "769 x 705" if args.cutouts else "4096 x 4096"
         print(f"{len(records)} frames of {shape} ({nbytes / 2**20:.1f} MiB)")
-        print(f"prep only          {prep:6.2f} s")
+        print(f"prep only          {calibration.best:6.2f} s  ({calibration.detail()}; sets the bandwidths)")
         # A link shared by all transfers, and a server that limits each connection (4 at once) to a quarter:
-        # either way the download alone takes about as long as the prep.
-        for name, per_connection, bandwidth in (("shared link", False, nbytes / prep), (
-            "per connection", True, nbytes / prep / IN_FLIGHT)):  # fmt: skip
+        # either way the download alone takes about as long as the prep. The three measurements of each are
+        # interleaved (prep, download, both; prep, download, both; ...), so that a machine that gets slower or
+        # faster meanwhile weighs on all three alike.
+        for name, per_connection, bandwidth in (("shared link", False, nbytes / calibration.best), (
+            "per connection", True, nbytes / calibration.best / IN_FLIGHT)):  # fmt: skip
             server = Server(args.frames, args.cutouts, bandwidth, per_connection)
-            download = min(time_download(server.span, tmp / f"dl{name}{i}")[0] for i in range(args.repeat))
-            both = min(time_both(server.span, tmp / f"both{name}{i}") for i in range(args.repeat))
+            prep_runs, download_runs, both_runs = Runs(), Runs(), Runs()
+            for _ in range(args.repeat):
+                prep_runs.run(tmp, keep, time_prep, tmp / "lev1")
+                download_runs.run(tmp, keep, lambda *a: (time_download(*a)[0], None), server.span)
+                both_runs.run(tmp, keep, time_both, server.span)
             server.stop()
+            prep, download, both = prep_runs.best, download_runs.best, both_runs.best
             slower = max(download, prep)
             print(f"{name}, {bandwidth / 2**20:.2f} MiB/s:")
-            print(f"  download only    {download:6.2f} s")
+            print(f"  prep only        {prep:6.2f} s  ({prep_runs.detail()})")
+            print(f"  download only    {download:6.2f} s  ({download_runs.detail()}); {download / prep:.2f} x prep")
             print(f"  sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")
             print(f"  prep_jsoc        {both:6.2f} s  = {both / slower:.2f} x max(download, prep)  (goal <= 1.25)")
+            print(f"                   ({both_runs.detail()})")
 
 
 if __name__ == "__main__":
