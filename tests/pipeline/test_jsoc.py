@@ -189,6 +189,23 @@ def test_files_come_one_after_the_other_in_byte_ranges(jsoc_export, tmp_path):
         assert _kept(keep, key).read_bytes() == jsoc_export.files[path]
 
 
+@pytest.mark.parametrize("fault", [None, "truncate"])
+def test_files_reuse_kept_alive_connections(jsoc_export, tmp_path, fault):
+    """The records' transfers share the connections the server keeps alive (HTTP/1.1): in_flight of them
+    for the whole run, not new ones (new TCP and TLS handshakes) for every file; a transfer cut short
+    closes its connection (and parfive drops the other parts of that attempt), which are replaced, not
+    reused broken."""
+    jsoc_export.latency = 0.05  # every new connection costs a (short) handshake
+    if fault:
+        jsoc_export.inject(jsoc_export.image_paths[KEYS[1]], fault)
+    report = _run(tmp_path / "out", in_flight=4)
+    assert report.ok and report.counts["done"] == 4
+    assert len(jsoc_export.file_requests) == 4 * 4 + (4 if fault else 0)  # each image in 4 parts
+    # was 4 per file and attempt (16 here); a failed attempt closes the connections of its parts still in flight
+    assert len(jsoc_export.file_connections) <= 4 * (2 if fault else 1)
+    assert _no_partial_files(tmp_path / "out")
+
+
 @pytest.mark.parametrize("ranges", [False, "announced"])
 def test_server_without_byte_ranges(jsoc_export, tmp_path, ranges):
     """Without ``Accept-Ranges`` the files are fetched whole, in_flight at once; a server that announces byte
