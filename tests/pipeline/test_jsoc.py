@@ -206,6 +206,26 @@ def test_files_reuse_kept_alive_connections(jsoc_export, tmp_path, fault):
     assert _no_partial_files(tmp_path / "out")
 
 
+def test_stopped_downloads_close_their_connections(jsoc_export, tmp_path):
+    """Stopping the queue mid-transfer (as Ctrl-C does) cancels the transfers, removes their temporary files
+    and closes the shared connector (an unclosed one would warn, an error here)."""
+    from aiapy.net.config import get_settings
+    from aiapy.pipeline._archive import Downloads, parse_time_range, query_records
+
+    jsoc_export.bandwidth = 20_000
+    settings = get_settings()
+    records = query_records(*parse_time_range(RANGE), CHANNELS, settings=settings)
+    downloads = Downloads(records, tmp_path / "lev1", segments=("image",), email="user@example.org", in_flight=4,
+                          slots=8, export_timeout=30.0, settings=settings).start()  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in (tmp_path / "lev1").glob(".*.part")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    downloads.stop()
+    assert list(downloads) == []  # every transfer was cancelled
+    assert downloads._connector.closed and _no_partial_files(tmp_path / "lev1")
+
+
 @pytest.mark.parametrize("ranges", [False, "announced"])
 def test_server_without_byte_ranges(jsoc_export, tmp_path, ranges):
     """Without ``Accept-Ranges`` the files are fetched whole, in_flight at once; a server that announces byte
