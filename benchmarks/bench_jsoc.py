@@ -27,7 +27,13 @@ slows every later run by up to 30 % (the uncompressed writes most) and would cou
 last (``prep_jsoc``) what the runs timed first (prep only) did not pay. Printed with each figure: every run,
 the prep's mean time per frame in each stage (read, register, write) and, on Linux, the CPU time the
 hypervisor took from this machine during the run (steal), a sign of noise from outside.
-Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R] [--cutouts]``.
+With ``--latency SECONDS`` the server sleeps that long for every new connection it accepts, standing for
+the TCP and TLS handshakes with a far server (the real JSOC over https from another continent: ~0.5 s per
+connection at 150 ms round trip); the downloads reuse kept-alive connections, so this is paid about once
+per connection of the run, not for every file. ``download, new connections`` times the same downloads with
+every file over new connections (as before the connections were shared: `fetch_verified` without the
+queue's connector), in the same runs, for the ratio.
+Run: ``python benchmarks/bench_jsoc.py [--frames N] [--repeat R] [--cutouts] [--latency SECONDS]``.
 """
 
 import argparse
@@ -40,6 +46,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -50,6 +57,7 @@ from astropy.io import fits  # noqa: E402
 from aiapy.data.sample import full_frame_171  # noqa: E402
 from aiapy.net.config import get_settings  # noqa: E402
 from aiapy.pipeline import prep_files, prep_jsoc  # noqa: E402
+from aiapy.pipeline import _archive  # noqa: E402
 from aiapy.pipeline._archive import Downloads, parse_time_range, query_records  # noqa: E402
 
 EMAIL = "bench@example.org"
@@ -63,24 +71,27 @@ def full_frame():
     return smap.data, header
 
 
-def serve(frames, bandwidth, per_connection, cutouts, pipe):
+def serve(frames, bandwidth, per_connection, cutouts, latency, pipe):
     """The loopback server, in its own process (as the JSOC is remote): send its URL, serve until told."""
     server = LoopbackExport()
     first, last = server.add_frames(frames, image=None if cutouts else full_frame())
     server.pending_polls, server.bandwidth, server.per_connection = 0, bandwidth, per_connection
+    server.latency = latency
     server.start()
     sizes = {key[0]: len(server.files[path]) for key, path in server.image_paths.items()}
     pipe.send((server.url, f"{first.isot}/{last.isot}", sizes))
     pipe.recv()
+    pipe.send(server.connections)
     server.stop()
 
 
 class Server:
-    """Start `serve` in a process; ``url``, ``span`` and ``sizes`` (bytes by T_REC)."""
+    """Start `serve` in a process; ``url``, ``span`` and ``sizes`` (bytes by T_REC); `stop` returns the count of
+    connections the server accepted."""
 
-    def __init__(self, frames, cutouts, bandwidth=None, per_connection=False):
+    def __init__(self, frames, cutouts, latency, bandwidth=None, per_connection=False):
         self.pipe, child = multiprocessing.Pipe()
-        arguments = (frames, bandwidth, per_connection, cutouts, child)
+        arguments = (frames, bandwidth, per_connection, cutouts, latency, child)
         self.process = multiprocessing.Process(target=serve, args=arguments, daemon=True)
         self.process.start()
         self.url, self.span, self.sizes = self.pipe.recv()
@@ -88,7 +99,9 @@ class Server:
 
     def stop(self):
         self.pipe.send("stop")
+        connections = self.pipe.recv()
         self.process.join()
+        return connections
 
 
 def settle(tmp, keep):
@@ -146,6 +159,20 @@ def time_prep(folder, out):
     return time.perf_counter() - start, report
 
 
+def _unshared(fetch_verified):
+    """`fetch_verified` without the shared connector: each call opens (and closes) its own connections."""
+
+    async def fetch(files, *, connector=None, **options):
+        return await fetch_verified(files, **options)
+
+    return fetch
+
+
+def time_download_unshared(span, folder):
+    with mock.patch.object(_archive, "fetch_verified", _unshared(_archive.fetch_verified)):
+        return time_download(span, folder)
+
+
 def time_download(span, folder):
     start = time.perf_counter()
     begin, end = parse_time_range(span)
@@ -173,12 +200,14 @@ def main():
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each measurement (the best is kept)")
     parser.add_argument("--cutouts", action="store_true", help="769 x 705 cutouts instead of full frames")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the server takes to accept each new connection (handshakes)")  # fmt: skip
     args = parser.parse_args()
     logging.getLogger("aiapy").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ.update(AIAPY_CACHE_DIR=str(tmp / "cache"), AIAPY_CONFIG=str(tmp / "none.cfg"))
-        server = Server(args.frames, args.cutouts)
+        server = Server(args.frames, args.cutouts, args.latency)
         # the level-1 files, once, for the prep-only runs
         assert prep_jsoc(server.span, [171], tmp / "seed", email=EMAIL, keep_level1=tmp / "lev1", progress=False).ok
         _, records = time_download(server.span, tmp / "dl-free")
@@ -189,7 +218,7 @@ def main():
         for _ in range(args.repeat):
             calibration.run(tmp, keep, time_prep, tmp / "lev1")
         shape = "769 x 705" if args.cutouts else "4096 x 4096"
-        print(f"{len(records)} frames of {shape} ({nbytes / 2**20:.1f} MiB)")
+        print(f"{len(records)} frames of {shape} ({nbytes / 2**20:.1f} MiB); {args.latency:g} s per new connection")
         print(f"prep only          {calibration.best:6.2f} s  ({calibration.detail()}; sets the bandwidths)")
         # A link shared by all transfers, and a server that limits each connection (4 at once) to a quarter:
         # either way the download alone takes about as long as the prep. The three measurements of each are
@@ -197,13 +226,14 @@ def main():
         # faster meanwhile weighs on all three alike.
         for name, per_connection, bandwidth in (("shared link", False, nbytes / calibration.best), (
             "per connection", True, nbytes / calibration.best / IN_FLIGHT)):  # fmt: skip
-            server = Server(args.frames, args.cutouts, bandwidth, per_connection)
-            prep_runs, download_runs, both_runs = Runs(), Runs(), Runs()
+            server = Server(args.frames, args.cutouts, args.latency, bandwidth, per_connection)
+            prep_runs, download_runs, both_runs, unshared_runs = Runs(), Runs(), Runs(), Runs()
             for _ in range(args.repeat):
                 prep_runs.run(tmp, keep, time_prep, tmp / "lev1")
                 download_runs.run(tmp, keep, lambda *a: (time_download(*a)[0], None), server.span)
                 both_runs.run(tmp, keep, time_both, server.span)
-            server.stop()
+                unshared_runs.run(tmp, keep, lambda *a: (time_download_unshared(*a)[0], None), server.span)
+            connections = server.stop()
             prep, download, both = prep_runs.best, download_runs.best, both_runs.best
             slower = max(download, prep)
             print(f"{name}, {bandwidth / 2**20:.2f} MiB/s:")
@@ -212,6 +242,11 @@ def main():
             print(f"  sum (no overlap) {prep + download:6.2f} s  = {(prep + download) / slower:.2f} x max")
             print(f"  prep_jsoc        {both:6.2f} s  = {both / slower:.2f} x max(download, prep)  (goal <= 1.25)")
             print(f"                   ({both_runs.detail()})")
+            unshared = unshared_runs.best
+            print(f"  download, new connections per file {unshared:6.2f} s  ({unshared_runs.detail()}); shared"
+                  f" connections take {download / unshared:.2f} x that")  # fmt: skip
+            print(f"  connections      {connections} accepted by the server in {3 * args.repeat} runs (downloads, "
+                  "prep_jsoc, downloads over new connections), its queries included")  # fmt: skip
 
 
 if __name__ == "__main__":

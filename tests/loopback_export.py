@@ -19,7 +19,9 @@ with the file list (``NoDataFile`` for a record in `missing`). `quality` overrid
 Faults are injected as in the base server, by the prefix of the full request path (query included), e.g.
 ``inject("/cgi-bin/ajax/jsoc_fetch?op=exp_status", "500")`` or ``inject(image_path, "stall")``; besides
 the base faults there is ``"corrupt"`` (one byte of the compressed data changed: the file is complete but
-its DATASUM does not match). `bandwidth` (bytes/s) slows the file downloads: shared by all transfers, or,
+its DATASUM does not match). `latency` (seconds) is slept once for every new connection the server accepts,
+as the TCP and TLS handshakes with a far server cost (a few round trips); `connections` counts them, and
+`file_connections` holds the client address of each connection that asked for a file (HEAD or GET). `bandwidth` (bytes/s) slows the file downloads: shared by all transfers, or,
 with `per_connection`, for each transfer on its own (as a server that limits every connection).
 
 Files are served as the JSOC's Apache serves them: ``Accept-Ranges: bytes``, and a ``Range: bytes=A-B``
@@ -29,6 +31,10 @@ server does neither (no ``Accept-Ranges``, the whole file for any request); with
 announces ``Accept-Ranges: bytes`` but answers every request with the whole file (200). A fault on a file applies to
 the one request (a byte range) that takes it: a stalled or truncated part; a ``"corrupt"`` fault is taken
 only by the request whose part holds the byte it changes (one of the compressed pixels).
+
+The server speaks HTTP/1.1 and keeps connections alive as the JSOC's does (every answer has a
+Content-Length); a fault that cuts a transfer short (stall, truncate, trickle) then closes its connection,
+as a real server's timeout or crash would.
 """
 
 import io
@@ -113,6 +119,16 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 class _ExportHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        jsoc = self.server.jsoc
+        with jsoc._lock:
+            jsoc.connections += 1
+        if jsoc.latency:
+            jsoc._stop.wait(jsoc.latency)
+
     def _span(self, size):
         """The requested part ``(first, last)`` of a file of ``size`` bytes; None: all of it; ``()``: past the end."""
         match = _RANGE.match(self.headers.get("Range", "").replace(" ", ""))
@@ -125,6 +141,7 @@ class _ExportHandler(_Handler):
         jsoc = self.server.jsoc
         span = self._span(len(body))
         jsoc.file_requests.append((path, self.headers.get("Range")))
+        jsoc.file_connections.add(self.client_address)
         if span == ():
             self.send_response(416)
             self.send_header("Content-Range", f"bytes */{len(body)}")
@@ -148,8 +165,10 @@ class _ExportHandler(_Handler):
                 self.wfile.write(part[: len(part) // 3])
                 self.wfile.flush()
                 jsoc._stop.wait(jsoc.stall_seconds)
+                self.close_connection = True
             elif fault == "truncate":
                 self.wfile.write(part[: len(part) // 2])
+                self.close_connection = True
             elif fault == "trickle":
                 self._trickle(part)
             else:
@@ -160,14 +179,14 @@ class _ExportHandler(_Handler):
                         jsoc.throttle(len(chunk), clock)
                     self.wfile.write(chunk)
         except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, interrupted)
-            pass
-        self.close_connection = True
+            self.close_connection = True
         return None
 
     def do_HEAD(self):
         jsoc = self.server.jsoc
         path = urllib.parse.urlparse(self.path).path
         body = jsoc.files.get(path)
+        jsoc.file_connections.add(self.client_address)
         self.send_response(200 if body is not None else 404)
         if body is not None and jsoc.ranges:
             self.send_header("Accept-Ranges", "bytes")
@@ -202,6 +221,7 @@ class LoopbackExport(LoopbackJSOC):
     def __init__(self):
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
         self.per_connection, self.ranges, self.file_requests = False, True, []
+        self.latency, self.connections, self.file_connections = 0.0, 0, set()
         self.exports, self.image_paths, self.spikes_paths = {}, {}, {}
         self._ids = itertools.count(1)
         self._next_send = 0.0
@@ -209,13 +229,14 @@ class LoopbackExport(LoopbackJSOC):
         super().__init__()
 
     def reset(self):
-        """Back to the defaults: no faults, exports pending for 2 polls, full speed, byte ranges served, every
-        record intact."""
+        """Back to the defaults: no faults, exports pending for 2 polls, full speed, no latency, byte ranges
+        served, every record intact; the connection count restarts."""
         self.faults.clear()
         self.requests.clear()
         self.file_requests.clear()
         self.pending_polls, self.bandwidth, self.quality, self.missing = 2, None, {}, set()
         self.per_connection, self.ranges = False, True
+        self.latency, self.connections, self.file_connections = 0.0, 0, set()
 
     def _build(self):  # only the level-1 series (the base's calibration series are not needed here)
         lev1 = Series("aia.lev1_euv_12s", KEYWORDS, time_key="T_REC", segments=["image", "spikes"])

@@ -189,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "trickle":
             return self._trickle(body)
         self.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+        if fault == "truncate":  # a transfer cut short ends its connection (kept alive over HTTP/1.1)
+            self.close_connection = True
         return None
 
     def _server_fault(self, fault):

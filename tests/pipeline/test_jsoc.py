@@ -189,6 +189,43 @@ def test_files_come_one_after_the_other_in_byte_ranges(jsoc_export, tmp_path):
         assert _kept(keep, key).read_bytes() == jsoc_export.files[path]
 
 
+@pytest.mark.parametrize("fault", [None, "truncate"])
+def test_files_reuse_kept_alive_connections(jsoc_export, tmp_path, fault):
+    """The records' transfers share the connections the server keeps alive (HTTP/1.1): in_flight of them
+    for the whole run, not new ones (new TCP and TLS handshakes) for every file; a transfer cut short
+    closes its connection (and parfive drops the other parts of that attempt), which are replaced, not
+    reused broken."""
+    jsoc_export.latency = 0.05  # every new connection costs a (short) handshake
+    if fault:
+        jsoc_export.inject(jsoc_export.image_paths[KEYS[1]], fault)
+    report = _run(tmp_path / "out", in_flight=4)
+    assert report.ok and report.counts["done"] == 4
+    assert len(jsoc_export.file_requests) == 4 * 4 + (4 if fault else 0)  # each image in 4 parts
+    # was 4 per file and attempt (16 here); a failed attempt closes the connections of its parts still in flight
+    assert len(jsoc_export.file_connections) <= 4 * (2 if fault else 1)
+    assert _no_partial_files(tmp_path / "out")
+
+
+def test_stopped_downloads_close_their_connections(jsoc_export, tmp_path):
+    """Stopping the queue mid-transfer (as Ctrl-C does) cancels the transfers, removes their temporary files
+    and closes the shared connector (an unclosed one would warn, an error here)."""
+    from aiapy.net.config import get_settings
+    from aiapy.pipeline._archive import Downloads, parse_time_range, query_records
+
+    jsoc_export.bandwidth = 20_000
+    settings = get_settings()
+    records = query_records(*parse_time_range(RANGE), CHANNELS, settings=settings)
+    downloads = Downloads(records, tmp_path / "lev1", segments=("image",), email="user@example.org", in_flight=4,
+                          slots=8, export_timeout=30.0, settings=settings).start()  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in (tmp_path / "lev1").glob(".*.part")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    downloads.stop()
+    assert list(downloads) == []  # every transfer was cancelled
+    assert downloads._connector.closed and _no_partial_files(tmp_path / "lev1")
+
+
 @pytest.mark.parametrize("ranges", [False, "announced"])
 def test_server_without_byte_ranges(jsoc_export, tmp_path, ranges):
     """Without ``Accept-Ranges`` the files are fetched whole, in_flight at once; a server that announces byte

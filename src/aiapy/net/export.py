@@ -11,7 +11,9 @@ The files themselves are fetched by `parfive` (the downloader of sunpy's ``Fido`
 name beside its target, checked (complete, FITS structure, DATASUM/CHECKSUM where the file carries them),
 and only then renamed, so that no partial or corrupt file ever lies under a final name. Where the server
 serves byte ranges (`accepts_ranges`; the JSOC's web server does), parfive can fetch one file over several
-connections at once (HTTP ``Range`` requests, one per part).
+connections at once (HTTP ``Range`` requests, one per part). A caller that downloads many files in turn can
+pass one `aiohttp.TCPConnector` to every call, so that each file reuses the kept-alive connections of the
+ones before it rather than paying new TCP and TLS handshakes (several round trips to a far server).
 """
 
 import asyncio
@@ -177,12 +179,21 @@ def _describe(error):
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
-async def accepts_ranges(url, *, settings=None):
+def _session(headers, connector=None):
+    """An `aiohttp.ClientSession` with ``headers``, over ``connector`` (shared, not closed with the session)
+    if given, else over a connector of its own."""
+    import aiohttp
+
+    return aiohttp.ClientSession(connector=connector, connector_owner=connector is None, headers=headers,
+                                 requote_redirect_url=False)  # fmt: skip
+
+
+async def accepts_ranges(url, *, settings=None, connector=None):
     """
     Whether the server of ``url`` serves byte ranges of it: a HEAD request answered 200 with
     ``Accept-Ranges: bytes`` and a Content-Length (what `parfive` needs to split a download). False for any
     other answer or error (nothing is retried: a file is then fetched over one connection), and when
-    parfive's ``PARFIVE_DISABLE_RANGE`` is set.
+    parfive's ``PARFIVE_DISABLE_RANGE`` is set. ``connector``: as in `fetch_verified`.
     """
     import aiohttp
 
@@ -191,8 +202,8 @@ async def accepts_ranges(url, *, settings=None):
     settings = settings or get_settings()
     timeout = aiohttp.ClientTimeout(total=settings.timeout)
     try:
-        async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
-            async with session.head(url, allow_redirects=True) as response:
+        async with _session({"User-Agent": USER_AGENT}, connector) as session:
+            async with session.head(url, allow_redirects=True, timeout=timeout) as response:
                 headers = response.headers
                 ranges = headers.get("Accept-Ranges") == "bytes" and "Content-Length" in headers
                 return response.status == 200 and ranges
@@ -201,12 +212,13 @@ async def accepts_ranges(url, *, settings=None):
         return False
 
 
-async def _fetch_once(files, settings, splits):
+async def _fetch_once(files, settings, splits, connector):
     import aiohttp
     import parfive
 
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=settings.timeout, sock_read=settings.timeout)
-    config = parfive.SessionConfig(timeouts=timeouts, file_progress=False, headers={"User-Agent": USER_AGENT})
+    config = parfive.SessionConfig(timeouts=timeouts, file_progress=False, headers={"User-Agent": USER_AGENT},
+                                   aiohttp_session_generator=lambda config: _session(config.headers, connector))  # fmt: skip
     downloader = parfive.Downloader(max_conn=len(files), max_splits=splits, progress=False, overwrite=True,
                                     config=config)  # fmt: skip
     for url, target in files:
@@ -218,7 +230,7 @@ async def _fetch_once(files, settings, splits):
         raise RemoteUnavailableError("; ".join(f"{e.url}: {_describe(e.exception)}" for e in results.errors))
 
 
-async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=None):
+async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=None, connector=None):
     """
     Download ``files`` (``[(url, target path), ...]``, e.g. a record's image and spikes) together, verify each
     and move them to their targets; retry the whole set on a failure.
@@ -234,6 +246,11 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
     hangs; ``1 + settings.retries`` attempts are made with the configured back-off. On cancellation the
     temporary files are removed.
 
+    ``connector`` (optional, an `aiohttp.TCPConnector` of the running loop, owned and closed by the caller)
+    carries the transfers: connections kept alive by the server after earlier calls are reused, and a
+    connection whose transfer failed or was cut short is closed, never reused (aiohttp keeps only those
+    whose answer was read to its end). By default each call opens its own connections and closes them.
+
     Raises
     ------
     RemoteUnavailableError
@@ -245,7 +262,7 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
     for attempt in range(settings.retries + 1):
         try:
             async with flying or contextlib.nullcontext():
-                await _fetch_once(files, settings, splits)
+                await _fetch_once(files, settings, splits, connector)
             for _, target in files:
                 verify_fits(temporary_path(target))
                 if verify is not None:

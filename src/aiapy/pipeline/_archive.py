@@ -363,13 +363,13 @@ class Fetched:
     nbytes: int = 0
 
 
-async def fetch_record(record, source, folder, segments, *, settings, flying=None, splits=1):
+async def fetch_record(record, source, folder, segments, *, settings, flying=None, splits=1, connector=None):
     """
     Download one record's files (``segments``) into ``folder`` from its ``source`` (from `exports`: None, the
     files are there already; a dict of URLs; or an export's error) with `fetch_verified` (temporary names,
-    each file over up to ``splits`` connections, verified, retried), holding the ``flying`` semaphore
-    (optional) while the bytes are transferred; return its `Fetched`, with the error of a record that could
-    not be downloaded intact.
+    each file over up to ``splits`` connections, verified, retried; over the shared ``connector`` if given),
+    holding the ``flying`` semaphore (optional) while the bytes are transferred; return its `Fetched`, with
+    the error of a record that could not be downloaded intact.
     """
     start = time.perf_counter()
     targets = record.files(folder, segments)
@@ -387,7 +387,7 @@ async def fetch_record(record, source, folder, segments, *, settings, flying=Non
             files = [(source[s], t) for s, t in zip(segments, targets, strict=True) if s not in missing]
             try:
                 result.paths = await fetch_verified(files, settings=settings, verify=_check_record(record),
-                                                    splits=splits, flying=flying)  # fmt: skip
+                                                    splits=splits, flying=flying, connector=connector)  # fmt: skip
             except (RemoteUnavailableError, CorruptDownloadError) as error:
                 result.error = f"{type(error).__name__}: {error}"
             if result.paths:
@@ -406,7 +406,10 @@ class Downloads:
     once, of the first file), the files are fetched one after the other in record order, each over
     ``in_flight`` connections (one byte range each): the first file arrives after one file's transfer time
     and the next ones follow at an even pace, while the prep works on the earlier ones. Otherwise
-    ``in_flight`` files are fetched at once, one connection each.
+    ``in_flight`` files are fetched at once, one connection each. All transfers share one
+    `aiohttp.TCPConnector`, so each file reuses the connections the server kept alive after the ones
+    before it (no new TCP and TLS handshakes per file: several round trips each to a far server); it is
+    closed when the queue ends or is stopped.
 
     At most ``slots`` records are on disk or in flight at once: a slot is taken before a download starts
     and given back by `release` once the prep is done with the files (``slots=None``: unbounded).
@@ -420,7 +423,7 @@ class Downloads:
         self.slots, self.splits = slots, None
         self.results = queue.Queue()
         self._loop = self._main = None
-        self._slots = None
+        self._slots = self._connector = None
         self._thread = threading.Thread(target=self._run, name="aiapy-jsoc-downloads", daemon=True)
 
     def start(self):
@@ -462,16 +465,20 @@ class Downloads:
             self.results.put(self._DONE)
 
     async def _download_all(self):
+        import aiohttp
+
         self._slots = asyncio.Semaphore(self.slots) if self.slots else None
         flying = None
         batches = exports(self.records, self.folder, self.segments, email=self.email,
                           export_timeout=self.export_timeout, settings=self.settings)  # fmt: skip
         tasks = []
+        self._connector = aiohttp.TCPConnector()
         try:
             while (sources := await asyncio.to_thread(next, batches, None)) is not None:
                 urls = [s["image"] for s in sources.values() if isinstance(s, dict) and s.get("image")]
                 if flying is None and urls:  # the first files to transfer: split them, or fetch several at once
-                    ranges = self.in_flight > 1 and await accepts_ranges(urls[0], settings=self.settings)
+                    ranges = self.in_flight > 1 and await accepts_ranges(urls[0], settings=self.settings,
+                                                                         connector=self._connector)  # fmt: skip
                     self.splits = self.in_flight if ranges else 1
                     flying = asyncio.Semaphore(self.in_flight // self.splits)
                     log.debug("Downloads: %d file(s) at once, %d connection(s) each", self.in_flight // self.splits,
@@ -485,10 +492,11 @@ class Downloads:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._connector.close()
 
     async def _fetch(self, record, source, flying):
         result = await fetch_record(record, source, self.folder, self.segments, settings=self.settings, flying=flying,
-                                    splits=self.splits or 1)  # fmt: skip
+                                    splits=self.splits or 1, connector=self._connector)  # fmt: skip
         if result.error is not None:
             self.release()
         self.results.put(result)
