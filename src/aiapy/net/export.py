@@ -12,7 +12,7 @@ name beside its target, checked (complete, FITS structure, DATASUM/CHECKSUM wher
 and only then renamed, so that no partial or corrupt file ever lies under a final name. Where the server
 serves byte ranges (`accepts_ranges`; the JSOC's web server does), parfive can fetch one file over several
 connections at once (HTTP ``Range`` requests, one per part). A caller that downloads many files in turn can
-pass one `aiohttp.TCPConnector` to every call, so that each file reuses the kept-alive connections of the
+pass one ``aiohttp.TCPConnector`` to every call, so that each file reuses the kept-alive connections of the
 ones before it rather than paying new TCP and TLS handshakes (several round trips to a far server).
 """
 
@@ -180,7 +180,7 @@ def _describe(error):
 
 
 def _session(headers, connector=None):
-    """An `aiohttp.ClientSession` with ``headers``, over ``connector`` (shared, not closed with the session)
+    """An ``aiohttp.ClientSession`` with ``headers``, over ``connector`` (shared, not closed with the session)
     if given, else over a connector of its own."""
     import aiohttp
 
@@ -217,8 +217,12 @@ async def _fetch_once(files, settings, splits, connector):
     import parfive
 
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=settings.timeout, sock_read=settings.timeout)
-    config = parfive.SessionConfig(timeouts=timeouts, file_progress=False, headers={"User-Agent": USER_AGENT},
-                                   aiohttp_session_generator=lambda config: _session(config.headers, connector))  # fmt: skip
+    config = parfive.SessionConfig(
+        timeouts=timeouts,
+        file_progress=False,
+        headers={"User-Agent": USER_AGENT},
+        aiohttp_session_generator=lambda config: _session(config.headers, connector),
+    )
     downloader = parfive.Downloader(max_conn=len(files), max_splits=splits, progress=False, overwrite=True,
                                     config=config)  # fmt: skip
     for url, target in files:
@@ -246,7 +250,7 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
     hangs; ``1 + settings.retries`` attempts are made with the configured back-off. On cancellation the
     temporary files are removed.
 
-    ``connector`` (optional, an `aiohttp.TCPConnector` of the running loop, owned and closed by the caller)
+    ``connector`` (optional, an ``aiohttp.TCPConnector`` of the running loop, owned and closed by the caller)
     carries the transfers: connections kept alive by the server after earlier calls are reused, and a
     connection whose transfer failed or was cut short is closed, never reused (aiohttp keeps only those
     whose answer was read to its end). By default each call opens its own connections and closes them.

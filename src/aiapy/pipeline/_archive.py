@@ -407,7 +407,7 @@ class Downloads:
     ``in_flight`` connections (one byte range each): the first file arrives after one file's transfer time
     and the next ones follow at an even pace, while the prep works on the earlier ones. Otherwise
     ``in_flight`` files are fetched at once, one connection each. All transfers share one
-    `aiohttp.TCPConnector`, so each file reuses the connections the server kept alive after the ones
+    ``aiohttp.TCPConnector``, so each file reuses the connections the server kept alive after the ones
     before it (no new TCP and TLS handshakes per file: several round trips each to a far server); it is
     closed when the queue ends or is stopped.
 
