@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from aiapy.pipeline import prep_files, read_output
+from aiapy.pipeline import PrepConfig, prep_files, read_output
 
 distributed = pytest.importorskip("distributed")
 
@@ -88,7 +88,7 @@ def test_local_cluster_workers_are_ready(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed may warn about a slow start-up on a busy machine
-        with _dask_client(1, None, None, "1GiB") as local:
+        with _dask_client(1, None, None, "1GiB", PrepConfig()) as local:
             states = list(local.run(state).values())
     assert states == [(True, True, False, None)]
 

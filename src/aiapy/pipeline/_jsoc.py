@@ -315,7 +315,7 @@ def prep_jsoc(
             prep.run_serial(downloads.start())
         else:
             prepare_folder(folder)
-            with _dask_client(workers, scheduler, client, memory_limit) as dask_client:
+            with _dask_client(workers, scheduler, client, memory_limit, config) as dask_client:
                 batches = exports(todo, folder, segments, **export)
                 prep.run_dask(dask_client, batches, folder=folder, segments=segments, settings=settings)
     except KeyboardInterrupt:

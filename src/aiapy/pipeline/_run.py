@@ -141,13 +141,12 @@ def _run_serial(tasks, config, shared, progress, results):
 
 
 @contextlib.contextmanager
-def _dask_client(workers, scheduler, client, memory_limit, config=None):
+def _dask_client(workers, scheduler, client, memory_limit, config):
     """
     The client of a run: ``client`` as it is; or one of a running ``scheduler``, or of a new local cluster
-    of ``workers`` processes, whose workers import the pipeline and load ``config``'s compiled code
-    (default: the standard prep's) before any task.
+    of ``workers`` processes, whose workers import the pipeline and load the compiled code of the run's
+    ``config`` before any task.
     """
-    config = PrepConfig() if config is None else config
     if client is not None:
         yield client
         return
