@@ -21,6 +21,7 @@ from aiapy.utils.exceptions import (
     AiapyWarning,
 )
 from aiapy.utils.location import sdo_location
+from aiapy.utils.pixelflags import PixelFlag, pixel_flags
 from aiapy.utils.quality import check_quality_flag
 
 __all__ = [
@@ -36,9 +37,11 @@ __all__ = [
     "AIApyWarning",
     "AiapyUserWarning",
     "AiapyWarning",
+    "PixelFlag",
     "check_channel",
     "check_quality_flag",
     "decorators",
+    "pixel_flags",
     "sdo_location",
     "telescope_number",
     "validate_channel",
