@@ -270,6 +270,8 @@ sphinx_gallery_conf = {
     "capture_repr": (),
     "within_subsection_order": "aiapy_gallery.example_order",
     "download_all_examples": False,
+    # No page of execution times: sphinx-gallery styles it with scripts from CDNs.
+    "write_computation_times": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
