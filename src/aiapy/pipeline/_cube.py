@@ -11,6 +11,7 @@ consolidates the metadata. Store layout: `aiapy.pipeline._cubestore`.
 
 import logging
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -207,6 +208,8 @@ class ZarrCube(Sink):
         if not cube and any(True for _ in root.members()):
             raise FileExistsError(f"{self.url} holds something that is not an aiapy cube; choose another store.")
         plan = {key: list(value) for key, value in (cube.get("frames") or {}).items()}
+        if self.layout == "sdoml" and not {"degradation", "exposure"} <= set(config.active_steps):
+            raise ValueError("layout='sdoml' frames are divided by degradation and exposure: keep those steps.")
         self.slots = self._plan(facts, plan)
         old = Window(*cube["grid"]) if cube.get("grid") else None
         windows = ([old] if old else []) + [fact["window"] for fact in facts.values()]
@@ -348,6 +351,7 @@ class ZarrCube(Sink):
         if self.layout == "sdoml":
             meta = smap.meta.copy()
             meta["pixlunit"] = "DN/s"
+            meta["deg_cor"] = _degradation_factor(meta)
             smap = smap._new_instance(smap.data, meta)
         return smap, mask
 
@@ -415,8 +419,9 @@ class ZarrCube(Sink):
         _consolidate(root)
 
     def _close_aiapy(self, node, times, records):
-        micro = (Time(times, scale="utc") - Time(_EPOCH, scale="utc")).to_value("s") * 1e6
-        _vector(node, "time", np.round(micro).astype("int64"), {"units": _TIME_UNITS, "calendar": "standard"})
+        # datetime64 counts no leap seconds, as the CF "standard" calendar; astropy's UTC differences would
+        micro = Time(times, scale="utc").datetime64.astype("datetime64[us]") - np.datetime64(_EPOCH, "us")
+        _vector(node, "time", micro.astype("int64"), {"units": _TIME_UNITS, "calendar": "standard"})
         headers = [_header_values(r) for r in records]
         for key, dtype in FRAME_VALUES.items():
             missing = np.nan if dtype == "float64" else -1
@@ -465,6 +470,17 @@ def _header_values(record):
         return None
     header = fits.Header.fromstring(record["header"])
     return {key: value for key, value in header.items() if key not in ("HISTORY", "COMMENT", "")}
+
+
+_DEGRADATION = re.compile(r"correct_degradation: divided by ([-+0-9.eE]+)")
+
+
+def _degradation_factor(meta):
+    """The factor the degradation step divided by, from its HISTORY line (SDOML's ``DEG_COR``)."""
+    found = _DEGRADATION.findall(str(meta.get("history", "")))
+    if len(found) != 1:
+        raise ValueError(f"the frame's HISTORY records {len(found)} degradation corrections, not one: no DEG_COR.")
+    return float(found[0])
 
 
 def _identity(item):

@@ -2,10 +2,16 @@
 
 import dataclasses
 import logging
+import math
+import numbers
 import time
 import warnings
 
+import astropy.units as u
+from astropy.time import Time
+
 from aiapy.pipeline._cube import ZarrCube, steps_for
+from aiapy.pipeline._fitsfile import image_header
 from aiapy.pipeline._inputs import expand_inputs, input_identity
 from aiapy.pipeline._product import Product
 from aiapy.pipeline._report import FileResult, PrepReport
@@ -117,7 +123,7 @@ def build_cube(
         storage_options=storage_options,
     )
     start = time.perf_counter()
-    paths = _select(expand_inputs(inputs), cadence, quality)
+    paths = _select(expand_inputs(inputs), _check_selection(cadence, quality), quality)
     items = [_FileItem(str(path), str(path), input_identity(path)) for path in paths]
     sink.open(items, config)
     headers = [scan_header(path) for path in paths] if needs_headers(config) else []
@@ -166,7 +172,40 @@ def _run_dask(todo, sink, config, shared, workers, scheduler, client, results):
                 cluster.close()
 
 
+def _check_selection(cadence, quality):
+    """``cadence`` in seconds (float) or None; `ValueError`/`TypeError` naming the option."""
+    if quality is not None and (not isinstance(quality, numbers.Integral) or isinstance(quality, bool)):
+        raise TypeError(f"quality must be None or an int (the QUALITY value to keep, e.g. 0), not {quality!r}.")
+    if cadence is None:
+        return None
+    seconds = u.Quantity(cadence, u.s).to_value(u.s) if isinstance(cadence, u.Quantity) else cadence
+    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool) or not seconds > 0:
+        raise ValueError(f"cadence must be None or a positive time (seconds or a Quantity), not {cadence!r}.")
+    return float(seconds)
+
+
 def _select(paths, cadence, quality):
+    """
+    The inputs kept by ``quality`` (QUALITY equal to it) and ``cadence`` (per channel, the first frame of
+    each interval of that many seconds from the channel's first kept frame), logged; in input order.
+    """
     if cadence is None and quality is None:
         return paths
-    raise NotImplementedError("cadence and quality selection")
+    frames = []
+    for path in paths:
+        header = image_header(path)
+        if quality is not None and header.get("QUALITY") != quality:
+            log.info("%s: QUALITY %s, not %s: left out", path, header.get("QUALITY"), quality)
+            continue
+        frames.append((int(header["WAVELNTH"]), Time(header.get("T_OBS") or header["DATE-OBS"]).unix, path))
+    kept, taken = set(), {}  # taken: channel -> (its first kept time, the intervals that have a frame)
+    for channel, seconds, path in sorted(frames):
+        first, intervals = taken.setdefault(channel, (seconds, set()))
+        interval = 0 if cadence is None else math.floor((seconds - first) / cadence)
+        if cadence is None or interval not in intervals:
+            intervals.add(interval)
+            kept.add(path)
+    left_out = len(paths) - len(kept)
+    if left_out:
+        log.info("cadence/quality selection: %d of %d input(s) left out", left_out, len(paths))
+    return [path for path in paths if path in kept]

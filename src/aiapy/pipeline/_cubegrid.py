@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import sunpy.map
 
-from aiapy.calibrate._interpolate import affine_resample
+from aiapy.calibrate._interpolate import affine_resample, valid_range
 from aiapy.calibrate.register import level15_geometry
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE
 from aiapy.utils.maps import add_history, refresh_statistics
@@ -169,17 +169,23 @@ def fixed_radius(smap, radius, register_options):
     matrix = np.eye(2) / magnification
     offset = centre - matrix @ centre
     options = register_options
+    dtype = np.dtype(options.dtype or np.float32)
+    image = np.asarray(smap.data, dtype=dtype)  # native byte order (FITS data are big-endian)
+    bad, low, high = valid_range(image)
+    params = {"a": float(options.cubic)} if options.method == "cubic-convolution" else {}
     data = affine_resample(
-        np.asarray(smap.data),
+        image,
         matrix,
         offset,
-        smap.data.shape,
+        image.shape,
         method=options.method,
         order=options.order,
         missing=np.nan,
-        dtype=np.dtype(options.dtype or np.float32),
+        dtype=dtype,
         workers=1,
-        a=options.cubic,
+        bad=bad,
+        clip=(low, high) if options.clip_for_method else None,
+        **params,
     )
     meta["rsun_obs"] = float(radius)
     meta["r_sun"] = float(radius) / float(meta["cdelt1"])
