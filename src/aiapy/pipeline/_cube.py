@@ -11,6 +11,7 @@ consolidates the metadata. Store layout: `aiapy.pipeline._cubestore`.
 
 import logging
 import numbers
+import os
 import re
 import warnings
 
@@ -34,13 +35,12 @@ from aiapy.pipeline._cubestore import (
     CUBE_KEY,
     channel_name,
     fill_value,
+    Records,
     is_remote,
     open_store,
-    read_record,
     record_path,
     stage_path,
     store_url,
-    write_record,
 )
 from aiapy.pipeline._fitsfile import image_header
 from aiapy.pipeline._header import output_header
@@ -147,6 +147,7 @@ class ZarrCube(Sink):
             raise ValueError("layout='sdoml' needs a resolution (SDOML v2: resolution=512, fixed_radius=976).")
         self.layout, self.resolution, self.downsample, self.fixed_radius = layout, resolution, downsample, fixed_radius
         self.storage_options = storage_options
+        self.records = Records(self.url, storage_options)
         self.grid = None  # the common Window, set by open()
         self.slots = {}  # item name -> (group, channel, index), set by open()
         self._root = None
@@ -191,13 +192,6 @@ class ZarrCube(Sink):
         FileExistsError
             If the store is one of the inputs.
         """
-        facts = {}
-        for item in items:
-            header = _input_header(item)
-            name = str(item.name)
-            if not is_remote(self.url) and str(getattr(item, "path", name)).startswith(self.url):
-                raise FileExistsError(f"the input {name} is inside the store {self.url}; choose another store.")
-            facts[name] = self._facts(header)
         root = self.root()
         cube = dict(root.attrs.get(CUBE_KEY) or {})
         if cube and cube.get("settings") != self.settings():
@@ -207,6 +201,12 @@ class ZarrCube(Sink):
             )
         if not cube and any(True for _ in root.members()):
             raise FileExistsError(f"{self.url} holds something that is not an aiapy cube; choose another store.")
+        facts = {}
+        for item in items:
+            name = str(item.name)
+            if not is_remote(self.url) and str(getattr(item, "path", name)).startswith(self.url + os.sep):
+                raise FileExistsError(f"the input {name} is inside the store {self.url}; choose another store.")
+            facts[name] = self._facts(_input_header(item))
         plan = {key: list(value) for key, value in (cube.get("frames") or {}).items()}
         if self.layout == "sdoml" and not {"degradation", "exposure"} <= set(config.active_steps):
             raise ValueError("layout='sdoml' frames are divided by degradation and exposure: keep those steps.")
@@ -232,6 +232,7 @@ class ZarrCube(Sink):
         }
         root.attrs[CUBE_KEY] = cube
         self._create_arrays(root, plan)
+        root.require_group("_aiapy")  # the records' folder, a node: listing the root meets no stray object
         _consolidate(root)
 
     def _facts(self, header):
@@ -329,7 +330,7 @@ class ZarrCube(Sink):
 
     def is_complete(self, item, config):
         group, channel, index = self.slots[str(item.name)]
-        record = read_record(self.root(), record_path(group, channel, index))
+        record = self.records.read(record_path(group, channel, index))
         return (
             record is not None
             and record["config_id"] == config.config_id
@@ -387,7 +388,7 @@ class ZarrCube(Sink):
             "mask": mask is not None,
             "header": header.tostring(),
         }
-        write_record(root, record_path(group, channel, index), record)
+        self.records.write(record_path(group, channel, index), record)
         return self.target(item)
 
     def _mask_array(self, root, name):
@@ -411,7 +412,7 @@ class ZarrCube(Sink):
         for key, times in (cube.get("frames") or {}).items():
             group, channel = key.split("/")
             wavelength = int(channel[:-1])
-            records = [read_record(root, record_path(group, wavelength, i)) for i in range(len(times))]
+            records = [self.records.read(record_path(group, wavelength, i)) for i in range(len(times))]
             if self.layout == "sdoml":
                 self._close_sdoml(root, group, channel, records)
             else:
@@ -449,9 +450,13 @@ class ZarrCube(Sink):
 
 
 def _consolidate(root):
-    """Consolidate the metadata of the store (one read opens every array; xarray reads it first)."""
+    """
+    Consolidate the metadata of the store: one read opens every array, and xarray reads it first (also for
+    a group). The records are plain objects, not Zarr nodes: left out, without a warning.
+    """
     with warnings.catch_warnings():  # Zarr v3 warns that consolidation is not (yet) part of its specification
         warnings.filterwarnings("ignore", "Consolidated metadata", UserWarning)
+        warnings.filterwarnings("ignore", "Object at .* is not recognized", UserWarning)
         zarr.consolidate_metadata(root.store, zarr_format=root.metadata.zarr_format)
 
 

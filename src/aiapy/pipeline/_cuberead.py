@@ -6,7 +6,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from aiapy.pipeline._cubegrid import Window
-from aiapy.pipeline._cubestore import CUBE_KEY, channel_name, open_store, read_record, record_path, store_url
+from aiapy.pipeline._cubestore import CUBE_KEY, Records, channel_name, open_store, record_path, store_url
 
 __all__ = ["open_cube", "Cube"]
 
@@ -72,6 +72,7 @@ class Cube:
 
     def __init__(self, url, root, storage_options=None):
         self.url, self._root, self._storage_options = url, root, storage_options
+        self._records = Records(url, storage_options)
         cube = dict(root.attrs[CUBE_KEY])
         self._frames = cube["frames"]
         self.layout = cube["layout"]
@@ -130,7 +131,7 @@ class Cube:
     def frame_header(self, channel, time):
         """The FITS header of a stored frame, on the cube's grid (NAXIS and CRPIX of the common grid)."""
         group, index = self._locate(channel, time)
-        record = read_record(self._root, record_path(group, channel, index))
+        record = self._records.read(record_path(group, channel, index))
         if record is None:
             raise KeyError(f"the frame of channel {channel} at {Time(time).isot} is planned but not stored.")
         header = fits.Header.fromstring(record["header"])

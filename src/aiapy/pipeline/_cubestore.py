@@ -9,20 +9,23 @@ Layout of a store (``C`` a channel name such as ``171A``):
   `~aiapy.utils.PixelFlag` bits where a frame has one; and the per-frame header values along ``time``.
 - ``sdoml`` layout (Zarr v2, as SDOML v2): group ``YYYY`` with the array ``C`` (time, y, x) float32 in chunks
   of 15 frames, every FITS keyword a per-frame list in its attributes.
-- ``_aiapy/frames/<group>/<C>/<index>``: one small group node per stored frame, its attributes the frame's
-  record (settings identifier, input identity, header, window). A record is written after the frame's data,
-  as one object, so a frame counts as stored only when whole: a run killed at any point leaves records only
-  for complete frames, and the next run redoes the others.
+- ``_aiapy/frames/<group>/<C>/<index>.json``: one small JSON object per stored frame, its record
+  (settings identifier, input identity, header, window). A record is written after the frame's data, as one
+  object, so a frame counts as stored only when whole: a run killed at any point leaves records only for
+  complete frames, and the next run redoes the others. The consolidated metadata leaves them out.
 """
 
+import contextlib
 import json
 import os
+import uuid
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import zarr
 
-__all__ = ["open_store", "store_url", "channel_name", "record_path", "read_record", "write_record", "CUBE_KEY"]
+__all__ = ["open_store", "store_url", "channel_name", "record_path", "stage_path", "Records", "CUBE_KEY"]
 
 #: The root attribute holding the cube's layout, grid and plan of frames.
 CUBE_KEY = "aiapy_cube"
@@ -53,7 +56,9 @@ def open_store(url, *, mode="a", storage_options=None, zarr_format=None):
             raise FileNotFoundError(f"no cube at {url}.")
         store = zarr.storage.LocalStore(url, read_only=mode == "r")
     try:
-        return zarr.open_group(store, mode=mode, zarr_format=zarr_format)
+        # writers read the metadata itself: the consolidated copy is rewritten only at the start and end of runs
+        consolidated = None if mode == "r" else False
+        return zarr.open_group(store, mode=mode, zarr_format=zarr_format, use_consolidated=consolidated)
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as error:
         raise FileNotFoundError(f"no cube at {url} ({error}).") from error
 
@@ -64,25 +69,73 @@ def channel_name(channel):
 
 
 def record_path(group, channel, index):
-    return f"{_RECORDS}/{group or '_'}/{channel_name(channel)}/{index:06d}"
+    return f"{_RECORDS}/{group or '_'}/{channel_name(channel)}/{index:06d}.json"
 
 
 def stage_path(group, channel):
     return f"{_STAGE}/{group or '_'}/{channel_name(channel)}"
 
 
-def write_record(root, path, record):
-    """Write a frame's record as one object (the attributes of a group node)."""
-    zarr.create_group(store=root.store, path=path, attributes=record, overwrite=True, zarr_format=root.metadata.zarr_format)
+class Records:
+    """
+    The frame records of a store: plain JSON objects beside the Zarr nodes (under the group ``_aiapy``),
+    so the consolidated metadata, which readers use, never lists them. Each is written as one object: on a
+    local disk under a temporary name renamed into place, on an object store by one PUT.
+    """
 
+    def __init__(self, url, storage_options=None):
+        self.url, self.storage_options = url, storage_options
+        self._fs = None
 
-def read_record(root, path):
-    """The record at ``path``, or None where there is none or it is not whole."""
-    try:
-        attributes = dict(zarr.open_group(root.store, path=path, mode="r").attrs)
-    except (FileNotFoundError, KeyError, ValueError, json.JSONDecodeError, zarr.errors.GroupNotFoundError):
-        return None
-    return attributes if "config_id" in attributes else None
+    def __getstate__(self):
+        return {"url": self.url, "storage_options": self.storage_options, "_fs": None}
+
+    @property
+    def fs(self):
+        if self._fs is None:
+            self._fs = fsspec.url_to_fs(self.url, **(self.storage_options or {}))[0] if is_remote(self.url) else None
+        return self._fs
+
+    def _where(self, path):
+        return f"{self.url.rstrip('/')}/{path}" if is_remote(self.url) else os.path.join(self.url, path)
+
+    def write(self, path, record):
+        data = json.dumps(record).encode()
+        where = self._where(path)
+        if self.fs is not None:
+            self.fs.pipe_file(where, data)
+            return
+        os.makedirs(os.path.dirname(where), exist_ok=True)
+        temporary = f"{where}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            with open(temporary, "wb") as file:
+                file.write(data)
+            os.replace(temporary, where)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temporary)
+
+    def read(self, path):
+        """The record at ``path``, or None where there is none or it is not whole."""
+        where = self._where(path)
+        try:
+            if self.fs is not None:
+                data = self.fs.cat_file(where)
+            else:
+                with open(where, "rb") as file:
+                    data = file.read()
+            record = json.loads(data)
+        except (FileNotFoundError, ValueError):
+            return None
+        return record if isinstance(record, dict) and "config_id" in record else None
+
+    def remove(self, path):
+        where = self._where(path)
+        with contextlib.suppress(FileNotFoundError):
+            if self.fs is not None:
+                self.fs.rm_file(where)
+            else:
+                os.remove(where)
 
 
 def fill_value(dtype):
