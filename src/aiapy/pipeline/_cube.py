@@ -13,6 +13,7 @@ import logging
 import numbers
 import os
 import re
+import socket
 import warnings
 
 import numpy as np
@@ -387,6 +388,7 @@ class ZarrCube(Sink):
             "window": window.as_list(),
             "mask": mask is not None,
             "header": header.tostring(),
+            "writer": f"{os.getpid()}@{socket.gethostname()}",
         }
         self.records.write(record_path(group, channel, index), record)
         return self.target(item)

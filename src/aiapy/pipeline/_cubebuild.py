@@ -68,6 +68,7 @@ def build_cube(
     workers=None,
     scheduler=None,
     client=None,
+    memory_limit="auto",
     storage_options=None,
     **options,
 ):
@@ -101,9 +102,10 @@ def build_cube(
         (SDOML v1: 6 minutes).
     quality : int, optional
         Keep only frames whose QUALITY is this value (SDOML v1: 0).
-    workers, scheduler, client
-        Where to run, as `prep_files`: serially (default), on a local Dask cluster of ``workers`` processes,
-        on a running scheduler, or on a client. Each worker writes the frames it prepped.
+    workers, scheduler, client, memory_limit
+        Where to run, as `prep_files`: serially (default), on a local Dask cluster of ``workers`` processes
+        (each limited to ``memory_limit``), on a running scheduler, or on a client. Each worker writes the
+        frames it prepped: only small reports travel back.
     storage_options : dict, optional
         fsspec options of a URL store.
 
@@ -140,7 +142,7 @@ def build_cube(
             for item in todo:
                 results[item.name] = _prep(item, sink, config, shared)
         else:
-            _run_dask(todo, sink, config, shared, workers, scheduler, client, results)
+            _run_dask(todo, sink, config, shared, (workers, scheduler, client, memory_limit), results)
     finally:
         sink.close(list(results.values()))
     ordered = [results.get(item.name) or FileResult(item.name, sink.target(item), "cancelled") for item in items]
@@ -148,16 +150,19 @@ def build_cube(
     return PrepReport(ordered, settings, time.perf_counter() - start, False)
 
 
-def _run_dask(todo, sink, config, shared, workers, scheduler, client, results):
+def _run_dask(todo, sink, config, shared, where, results):
     from distributed import Client, LocalCluster, as_completed
 
+    workers, scheduler, client, memory_limit = where
     config = config.replace(register=config.register.replace(workers=1))
     owned = None
     if client is None:
         if scheduler is not None:
             owned = client = Client(scheduler)
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit, dashboard_address=":0"
+            )
             owned = client = Client(cluster)
     try:
         [shared_future] = client.scatter([shared], broadcast=True, hash=False)
