@@ -16,8 +16,9 @@ TIMES = sorted({path.name.split("T")[1][:5] for path in FLARE})
 FIRST, LAST = TIMES[:5], TIMES[5:]
 
 
-def of_times(times):
-    return [path for path in FLARE if path.name.split("T")[1][:5] in times]
+def of_times(times, channels=(94, 131, 171, 193, 211, 335)):
+    """The cutouts of these minutes (``"01-44"``...) and channels."""
+    return [p for p in FLARE if p.name.split("T")[1][:5] in times and int(p.stem.rsplit("_", 1)[1]) in channels]
 
 
 @contextlib.contextmanager
