@@ -154,7 +154,7 @@ class Cube:
 
     def ndcube(self, channel):
         """
-        A channel as an `ndcube.NDCube` (time, y, x), read lazily: its WCS joins the celestial WCS of the
+        A channel as an ``ndcube.NDCube`` (time, y, x), read lazily: its WCS joins the celestial WCS of the
         cube's grid (the observer of the first stored frame) and a time axis of the frames' T_OBS.
         """
         import dask.array as da  # noqa: PLC0415
