@@ -15,7 +15,6 @@ import re
 
 import numpy as np
 from astropy.table import Table
-from astropy.time import Time
 
 from aiapy.net import budget as _budget
 from aiapy.net.config import get_settings

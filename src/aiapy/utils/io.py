@@ -125,13 +125,19 @@ def _rice_rows(hdu):
     return data if hdu._do_not_scale_image_data else hdu._scale_data(data)
 
 
+#: astropy's note on a file shorter than its padded size: `check_complete` refuses one that lacks data (naming
+#: the bytes); one that lacks only the zeros padding its last 2880-byte block holds every value and is read.
+_SHORT_FILE = "File may have been truncated"
+
+
 def read_map(path):
     """
     Read a level-1 or level-1.5 AIA FITS file (Rice-compressed or not) into a sunpy Map.
 
     The image HDU is the first two-dimensional image with the AIA keywords, else the only image
-    (`aia_image_hdu`); a file shorter than its headers declare is refused (`check_complete`). A ``BLANK`` keyword on floating-point data (which FITS
-    forbids, and which some archive files carry) is dropped rather than warned about; it is logged at debug.
+    (`aia_image_hdu`); a file shorter than its headers declare is refused (`check_complete`). A ``BLANK``
+    keyword on floating-point data (which FITS forbids, and which some archive files carry) is dropped rather
+    than warned about; it is logged at debug.
     Rice-compressed integer images with one row per tile (AIA level-1 files) are decompressed row by row
     with astropy's decoder, skipping astropy's general per-tile code; the data are the same.
 
@@ -158,8 +164,10 @@ def read_map(path):
         # Archive files (JSOC cutout services, rebinned test files) carry BLANK on float data; astropy
         # ignores it with a VerifyWarning. It means nothing here, so it is dropped below instead.
         warnings.filterwarnings("ignore", message=".*BLANK.*", category=fits.verify.VerifyWarning)
+        warnings.filterwarnings("ignore", message=_SHORT_FILE)
         hdulist = fits.open(path, memmap=False)
-    with hdulist:
+    with hdulist, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SHORT_FILE)
         check_complete(hdulist, path)
         hdus = list(hdulist)
         hdu = aia_image_hdu(hdus, path)
@@ -179,4 +187,5 @@ def read_map(path):
         return sunpy.map.Map(data, header)
     except MapMetaValidationError as error:
         found = "; ".join(_describe(index, item) for index, item in enumerate(hdus))
-        raise ValueError(f"{path}: sunpy cannot make a map of HDU {hdus.index(hdu)} ({error}). Found: {found}.") from None
+        index = hdus.index(hdu)
+        raise ValueError(f"{path}: sunpy cannot make a map of HDU {index} ({error}). Found: {found}.") from None

@@ -249,8 +249,9 @@ def divide_map(smap, *divisions, in_place=False):
 
     The result's dtype follows `~aiapy.utils.dtypes.supported_float_type` (float16 and float32 give float32,
     everything else, integers included, float64); integer pixels equal to BLANK (fill) are NaN in it and BLANK
-    is dropped. HISTORY gets each division's line and the header its updates, in order; the value statistics (DATAMIN, DATAMAX, DATAMEAN,
-    DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true without a pass over the data.
+    is dropped. HISTORY gets each division's line and the header its updates, in order; the value statistics
+    (DATAMIN, DATAMAX, DATAMEAN, DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true
+    without a pass over the data.
 
     Parameters
     ----------
