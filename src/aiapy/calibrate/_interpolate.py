@@ -32,8 +32,10 @@ import numpy as np
 from scipy import ndimage
 
 from aiapy.utils.pixelflags import PixelFlag
+from aiapy.utils.saturation import GUARDED
 
-__all__ = ["KERNELS", "GUARDED", "affine_resample", "resample_flagged", "fill_missing", "kernel_weights", "register_kernel", "valid_range"]
+__all__ = ["KERNELS", "affine_resample", "resample_flagged", "fill_missing", "kernel_weights", "register_kernel",
+           "valid_range"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ _TASK_ROWS = 64
 #: large holes take the image minimum (the B-spline prefilter's response decays as 0.268^k: a value 8
 #: pixels inside a hole moves the hole's border by < 3e-5 of its step, and that border is NaN anyway).
 _FILL_DEPTH = 8
-#: The flags whose outputs `resample_flagged` keeps within the range of their taps (``guard=True``).
-GUARDED = PixelFlag.SATURATED | PixelFlag.BLOOM
 
 
 @dataclass(frozen=True)

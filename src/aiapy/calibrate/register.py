@@ -7,7 +7,7 @@ import numbers
 import astropy.units as u
 import numpy as np
 
-from aiapy.calibrate._interpolate import GUARDED, KERNELS, affine_resample, resample_flagged, valid_range
+from aiapy.calibrate._interpolate import KERNELS, affine_resample, resample_flagged, valid_range
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.saturation import input_flags
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
@@ -15,6 +15,7 @@ from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics
 from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag
+from aiapy.utils.saturation import GUARDED
 
 __all__ = ["RegisterOptions", "prep", "register"]
 
@@ -244,9 +245,13 @@ def register(
     flare frames registered with the spline (clipped to the input range) get chains of near-minimum pixels
     along the core's edge, and cubic convolution values far below zero. With ``guard_saturation`` each
     output whose taps touch a saturated or bloomed pixel is clamped to the minimum and maximum of the input
-    over its taps (4 x 4 for the cubic kernels): it makes no new extreme, keeps the kernel's sharpness where
-    the kernel stays in range, and, unlike falling back to bilinear there, leaves a smooth gradient next to
-    the core as the kernel computed it. Every other output is bit for bit as without flags.
+    over its taps (4 x 4 for the cubic kernels): it makes no new extreme and keeps the kernel's value
+    wherever that is in range. Falling back to bilinear interpolation there makes no new extreme either but
+    blurs: rotating the 14 frames that reach 16383 DN by 0.7 degrees (and a sub-pixel shift) and back, the
+    rms error of the unflagged pixels within 3 pixels of flagged ones is, for the spline, 568 DN without
+    the guard, 626 DN clamped and 1198 DN with the bilinear fallback (cubic convolution: 748, 781, 1201 DN;
+    clamping to the 2 x 2 nearest pixels: 659 and 800 DN). Every other output is bit for bit as without
+    flags.
 
     The arithmetic is done in the output dtype, on all ``workers`` threads; the result does not depend on
     their number.

@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from aiapy.utils.pixelflags import PixelFlag
 
-__all__ = ["SATURATION_LEVEL", "BLOOM_FRACTION", "FULL_SCALE", "saturation_flags"]
+__all__ = ["SATURATION_LEVEL", "BLOOM_FRACTION", "FULL_SCALE", "GUARDED", "saturation_flags"]
 
 #: Level-1 value (DN, at the frame's own exposure) at and above which a pixel counts as saturated, per channel
 #: (Angstrom). Decided from the bundled 2011-02-15 flare frames whose saturated region lies wholly inside the
@@ -56,6 +56,11 @@ BLOOM_FRACTION = 0.8
 #: frames hold up to 1588 pixels of exactly 16383 DN and none above), so a larger value in a level-1 frame
 #: is not a saturated pixel of the instrument (a hot pixel put in by hand, data rescaled or deconvolved).
 FULL_SCALE = 16383.0
+
+#: The flags of pixels whose values are not measurements but are there (unlike MISSING ones): saturated and
+#: bloomed. `~aiapy.calibrate.register` keeps its outputs next to them within range, ``deconvolve`` does not
+#: use them as data.
+GUARDED = PixelFlag.SATURATED | PixelFlag.BLOOM
 
 
 def saturation_flags(data, level, *, ceiling=None, bloom=True, bloom_fraction=BLOOM_FRACTION):
