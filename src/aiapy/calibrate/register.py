@@ -12,7 +12,8 @@ from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.saturation import input_flags
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.dtypes import supported_float_type
-from aiapy.utils.maps import add_history, check_aia_map, check_level1, refresh_statistics
+from aiapy.utils.header import ROTATION_TOLERANCE, checked_map, matrix_rotation, rotation_disagreement
+from aiapy.utils.maps import add_history, check_level1, refresh_statistics
 from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag
 from aiapy.utils.saturation import GUARDED
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 _ALIASES = {"scipy": "spline"}
 #: Output dtypes `register` computes in (``dtype=None`` follows `supported_float_type`).
 _DTYPES = ("float32", "float64")
+#: The words of aiapy 0.12's warning for data above level 1 (code written for it matches on them).
+_LEVEL_PHRASE = "Image registration should only be applied to level 1 data. "
 #: Keys that no longer describe the resampled data besides the value statistics `refresh_statistics`
 #: handles: the pixel counts of the level-1 frame, and BLANK (integer data only).
 _STALE_KEYS = ("datavals", "missvals", "blank")
@@ -206,12 +209,16 @@ def register(
         inside or a silently wrong frame, so none is only a warning): smaller than 2 x 2; CDELT1 or CDELT2
         not within 0.1-100 arcsec/pix (AIA's 0.6, binned); no roll angle (CROTA2 missing and no PCi_j or
         CDi_j: a roll of 0 would be a guess); CROTA2 or CRPIX not finite; RSUN_OBS or DSUN_OBS (kept in
-        the level-1.5 header, R_SUN and the WCS observer) not positive; every pixel missing.
+        the level-1.5 header, R_SUN and the WCS observer) not positive; every pixel missing; CROTA2 and a
+        PCi_j/CDi_j matrix that state different rolls; a numeric keyword holding a string that is not a number
+        or a CUNIT that is not an angle (`aiapy.utils.header.checked_map`: numeric strings are read as numbers,
+        CDELT/CRVAL in degrees are converted and the output is written in arcsec).
 
     Warns
     -----
     AIApyUserWarning
-        If the map is already above level 1 (LVL_NUM > 1). It is registered anyway, and a warning suffices:
+        If the map is already above level 1 (LVL_NUM > 1), starting "Image registration should only be applied
+        to level 1 data" as aiapy 0.12's. It is registered anyway, and a warning suffices:
         the geometry of a level-1.5 map is the identity (integer positions, where every kernel returns its
         samples), so a second registration changes no number beyond rounding.
 
@@ -273,12 +280,12 @@ def register(
     >>> level1.data.dtype, level15.data.dtype  # float32 stays float32 (integers give float64)
     (dtype('float32'), dtype('float32'))
     """
-    check_aia_map(smap, function="register")
+    smap = checked_map(smap, function="register")
     options = RegisterOptions(
         missing=missing, order=order, method=method, dtype=dtype, cubic=cubic, clip=clip, workers=workers,
         guard_saturation=guard_saturation,
     )  # fmt: skip
-    check_level1(smap, function="register", strict=False)
+    check_level1(smap, function="register", strict=False, lead=_LEVEL_PHRASE)
     _check_header(smap)
     data = smap.data
     dtype = supported_float_type(data.dtype) if options.dtype is None else np.dtype(options.dtype)
@@ -350,6 +357,14 @@ def _check_header(smap):
     for key in ("crota2", "crpix1", "crpix2"):
         if (meta.get(key) is None and key != "crota2") or not np.isfinite(float(meta.get(key, 0.0))):
             raise ValueError(f"register: {key.upper()} = {meta.get(key)} is not a finite number.")
+    angle, _ = matrix_rotation(meta)
+    if angle is not None and meta.get("crota2") is not None:
+        if rotation_disagreement(angle, float(meta["crota2"])) > ROTATION_TOLERANCE:
+            raise ValueError(
+                f"register: the header states the roll twice and the two disagree: CROTA2 = {meta['crota2']} deg, "
+                f"its PCi_j/CDi_j matrix {angle:.6g} deg. Remove the stale one (update_pointing rewrites CROTA2 "
+                "and drops the matrix)."
+            )
     for key in ("rsun_obs", "dsun_obs"):
         if meta.get(key) is not None and not float(meta[key]) > 0:
             raise ValueError(f"register: {key.upper()} = {meta[key]} is not positive (level-1.5 R_SUN and WCS).")

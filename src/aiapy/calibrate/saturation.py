@@ -142,7 +142,10 @@ def input_flags(smap, *, detect=True, function):
 
 
 def _raw_level1(smap):
-    """Whether `flag_saturation` applies with its default level: an AIA level-1 frame in DN, of a known channel."""
+    """
+    Whether `flag_saturation` applies with its default level: an AIA level-1 frame in DN of a known channel,
+    not deconvolved (``DECONV = T``).
+    """
     meta = smap.meta
     try:
         channel = round(float(meta.get("wavelnth", np.nan)))
@@ -150,7 +153,8 @@ def _raw_level1(smap):
         level = float(meta.get("lvl_num", np.nan))
     except (TypeError, ValueError):
         return False
+    deconvolved = meta.get("deconv") in (True, "T")  # its values are no longer the CCD's
     return (
         isinstance(smap, AIAMap) and level == LEVEL1 and smap.unit == u.DN and channel in SATURATION_LEVEL
-        and np.isfinite(exptime) and exptime > 0
+        and np.isfinite(exptime) and exptime > 0 and not deconvolved
     )  # fmt: skip

@@ -146,7 +146,10 @@ def estimate_error(
     <Quantity [3.55784111] DN / pix>
     """
     if include_eve and include_preflight:
-        raise ValueError("Cannot include both EVE and pre-flight calibration errors; choose one.")
+        raise ValueError(
+            "Cannot include both EVE and pre-flight correction: include_eve and include_preflight are two "
+            "calibrations of the same quantity; choose one."
+        )
     if negative not in _NEGATIVE:
         raise ValueError(f"negative must be one of {_NEGATIVE}, not {negative!r}.")
     if not np.isscalar(n_sample) or not n_sample >= 1:

@@ -6,19 +6,21 @@ import logging
 import time
 from numbers import Integral
 
+import astropy.units as u
 import numpy as np
 import scipy.fft
 from scipy import ndimage
-from sunpy.map import GenericMap
+from sunpy.map import GenericMap, MapSequence
 
 from aiapy.calibrate.saturation import input_flags
 from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
-from aiapy.utils.constants import DETECTOR_SIZE
+from aiapy.utils.constants import DETECTOR_SIZE, LEVEL1, PLATE_SCALE
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_user
-from aiapy.utils.maps import add_history, refresh_statistics
+from aiapy.utils.header import checked_map
+from aiapy.utils.maps import add_history, applied_flag, check_aia_map, check_not_applied, refresh_statistics
 from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag
 from aiapy.utils.saturation import GUARDED
@@ -42,6 +44,9 @@ BOUNDARIES = ("periodic", "symmetric")
 PRECISIONS = ("float32", "float64")
 #: Richardson-Lucy variants: None (plain, as SolarSoft) or Biggs & Andrews (1997) vector extrapolation.
 ACCELERATIONS = (None, "biggs-andrews")
+#: Largest relative difference of a map's plate scale from the 0.6 arcsec/pix the default PSF is made for (AIA's
+#: level-1 CDELT is 0.5995-0.6008).
+_SCALE_TOLERANCE = 0.01
 # A PSF whose sum differs from 1 by more than this is renormalised with a warning.
 _PSF_SUM_TOLERANCE = 1e-6
 
@@ -215,6 +220,30 @@ def _prepare_psf(psf, smap):
     return psf, "a user-supplied PSF array"
 
 
+def _check_grid(smap, *, psf_given):
+    """
+    Refuse, unless a PSF is given, a map whose pixels are not those `calculate_psf` models (the level-1 CCD
+    pixels, 0.6 arcsec); say what is assumed for a level-1.5 map.
+    """
+    level = smap.meta.get("lvl_num")
+    if psf_given:
+        return
+    scale = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
+    for key, value in zip(("CDELT1", "CDELT2"), scale, strict=True):
+        if not abs(value / PLATE_SCALE - 1) <= _SCALE_TOLERANCE:
+            raise ValueError(
+                f"deconvolve: {key} = {value:.6g} arcsec/pix, but the AIA PSF of calculate_psf is made for the "
+                f"{PLATE_SCALE} arcsec/pix CCD pixels (binned or resampled data?). Pass psf= a PSF computed for this "
+                "pixel grid, or deconvolve the full-resolution level-1 data."
+            )
+    if level is not None and float(level) > LEVEL1:
+        warn_user(
+            f"deconvolve of a level-{level} map: the PSF of the level-1 CCD grid is assumed to apply unchanged "
+            "(registration rotated the image by the level-1 roll, under 0.2 deg, and rescaled it by less than "
+            "0.2 %). For the exact PSF, deconvolve the level-1 map before register.",
+        )
+
+
 def _prepare_data(smap, clip_negative, dtype):
     """
     Working copy of the data with missing pixels filled by their nearest valid neighbour, and the input's
@@ -299,7 +328,8 @@ def deconvolve(
     `~sunpy.map.GenericMap`
         A new map of the same type: the deconvolved data (float32 for float16 or float32 input, float64
         for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the
-        header with a HISTORY line (iterations, PSF, options, aiapy version) and the level number unchanged.
+        header with a HISTORY line (iterations, PSF, options, aiapy version), the flag ``DECONV = T`` and the
+        level number unchanged.
         Pixels that were NaN, infinite, BLANK or masked are NaN in the result. The result's ``mask`` holds
         the `~aiapy.utils.PixelFlag` bits (``uint8``; None when no pixel is flagged): ``MISSING`` for those,
         ``SATURATED`` / ``BLOOM`` as in the input.
@@ -311,7 +341,16 @@ def deconvolve(
     ValueError
         For negative ``iterations``, an unknown ``boundary``/``precision``/``backend``, a PSF of the wrong
         shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, a map with
-        no valid pixel, or one with no positive valid pixel (nothing to deconvolve).
+        no valid pixel, or one with no positive valid pixel (nothing to deconvolve); a map deconvolved before
+        (``DECONV = T`` or the HISTORY line of an earlier aiapy: a second pass sharpens noise, not the Sun);
+        with ``psf=None``, a plate scale (CDELT1/2) more than 1 % from the 0.6 arcsec/pix the PSF is made for
+        (binned data: pass a PSF for their grid).
+
+    Warns
+    -----
+    AIApyUserWarning
+        For a level-1.5 map with ``psf=None``: the level-1 PSF is assumed to apply to the registered grid
+        (rotated by the roll, under 0.2 deg, rescaled by under 0.2 %); the message says so.
 
     Notes
     -----
@@ -348,7 +387,12 @@ def deconvolve(
     .. [6] Schwartz, R. A., Torre, G., & Piana, M. 2014, ApJL 793, L23 (de-saturation of AIA images).
     """
     if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
+        if isinstance(smap, MapSequence | list | tuple):
+            check_aia_map(smap, function="deconvolve")  # the message says to call it on each map
         raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
+    smap = checked_map(smap, function="deconvolve", aia=False)
+    check_not_applied(smap, function="deconvolve")
+    _check_grid(smap, psf_given=psf is not None)
     options = DeconvolveOptions(
         iterations=iterations,
         acceleration=acceleration,
@@ -383,6 +427,7 @@ def deconvolve(
     result = np.array(result, np.promote_types(supported_float_type(smap.data.dtype), dtype), copy=None, order="C")
     result[missing] = np.nan
     meta = refresh_statistics(smap.meta.copy(), result)
+    meta.update(applied_flag("deconvolve"))
     add_history(
         meta,
         f"deconvolve: Richardson-Lucy{'' if options.acceleration is None else f' ({options.acceleration})'}, "
