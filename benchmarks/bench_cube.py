@@ -67,12 +67,17 @@ def build(paths, store, tile):
         _cube.TILE = saved
 
 
+def _image(hdulist):
+    """The image HDU of an output: the primary, or the tile-compressed extension of a Rice file."""
+    return hdulist[1] if hdulist[0].header["NAXIS"] == 0 else hdulist[0]
+
+
 def series_fits(outputs):
     row, column = CORNER
     values = []
     for path in outputs:
-        with fits.open(path, memmap=True) as hdulist:
-            values.append(np.array(hdulist[0].data[row : row + 64, column : column + 64]))
+        with fits.open(path, memmap=True) as hdulist:  # .section: only the rows (tiles) needed
+            values.append(np.array(_image(hdulist).section[row : row + 64, column : column + 64]))
     return np.stack(values)
 
 
@@ -83,7 +88,7 @@ def series_cube(store):
 
 def frame_fits(path):
     with fits.open(path, memmap=True) as hdulist:
-        return np.array(hdulist[0].data)
+        return np.array(_image(hdulist).data)
 
 
 def frame_cube(store, index):
