@@ -183,20 +183,20 @@ def _preflight(args):
 def _prep(args):
     from aiapy.pipeline import prep_files, prep_jsoc
 
+    archive = _archive_options(args)
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None and (args.inputs or args.channels is None):
+        raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+    if args.jsoc is None and not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
     _preflight(args)
     run = {
         "workers": args.workers, "scheduler": args.scheduler, "memory_limit": args.memory_limit,
         "progress": False if (args.no_progress or args.quiet) else None, **prep_options(args),
     }  # fmt: skip
-    archive = _archive_options(args)
-    if args.jsoc is None and (args.channels is not None or archive):
-        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
     if args.jsoc is not None:
-        if args.inputs or args.channels is None:
-            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
         report = prep_jsoc(args.jsoc, args.channels, args.out, **run, **archive)
-    elif not args.inputs:
-        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
     else:
         report = prep_files(args.inputs, args.out, **run)
     if args.report:
