@@ -9,8 +9,10 @@ import os
 import shutil
 import warnings
 
+import astropy.units as u
 import pytest
 from astropy.io import fits
+from astropy.time import Time
 
 from aiapy.calibrate import register
 from aiapy.cli import main
@@ -198,3 +200,49 @@ def test_outputs_are_named_after_links_not_their_targets(flare_inputs, tmp_path)
     assert report.ok
     names = sorted(path.name for path in (tmp_path / "out").iterdir())
     assert names == sorted(path.name.replace(".fits", "_lev1.5.fits") for path in flare_inputs)
+
+
+# Fault 10: a file that cannot be done fails alone, with its name and reason --------------------------------------
+
+
+def _rewrite(source, target, **cards):
+    """A copy of the real file ``source`` at ``target`` with header ``cards`` changed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK on float data
+        data, header = fits.getdata(source, header=True)
+    del header["BLANK"]
+    header.update(cards)
+    fits.PrimaryHDU(data, header).writeto(target)
+    return target
+
+
+def test_a_channel_without_a_psf_fails_alone(flare_inputs, tmp_path, capsys):
+    uv = _rewrite(flare_inputs[0], flare_inputs[0].parent / "uv_1600.fits", WAVELNTH=1600, WAVE_STR="1600")
+    assert main(["prep", str(uv.parent), "-o", str(tmp_path / "out"), "--steps", "deconvolve,register",
+                 "--iterations", "2", "--report", str(tmp_path / "r.json"), "-q"]) == 1  # fmt: skip
+    assert f"FAILED {uv}: ValueError: psf=None needs a map of an AIA EUV channel" in capsys.readouterr().err
+    results = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert sorted(r["status"] for r in results) == ["done"] * len(flare_inputs) + ["failed"]
+
+
+def test_binned_data_in_the_batch_are_refused_not_deconvolved_with_the_wrong_psf(flare_inputs, tmp_path):
+    binned = read_map(flare_inputs[0]).superpixel([2, 2] * u.pix)
+    path = tmp_path / "binned.fits"
+    binned.save(path)
+    report = prep_files([path], tmp_path / "out", steps="deconvolve,register", iterations=2)
+    assert report.results[0].status == "failed"
+    assert "deconvolve: CDELT1 = 1.2" in report.results[0].error
+
+
+def test_jsoc_dates_in_headers_with_the_jsoc_pointing(flare_inputs, tmp_path, loopback_jsoc):
+    """DATE-OBS and T_OBS in the JSOC form (TAI): the batch's pointing time range and every file read them."""
+    folder = tmp_path / "jsoc_dates"
+    folder.mkdir()
+    for path in flare_inputs:
+        meta = read_map(path).meta
+        times = {key: Time(meta[key.lower()].rstrip("Z"), scale="utc").tai for key in ("DATE-OBS", "T_OBS")}
+        _rewrite(path, folder / path.name, **{key: time.strftime("%Y.%m.%d_%H:%M:%S.%f")[:-3] + "_TAI"
+                                              for key, time in times.items()})  # fmt: skip
+    report = prep_files(folder, tmp_path / "out", steps="update_pointing,register", pointing="jsoc")
+    assert report.ok, [r.error for r in report.results]
+    assert report.counts["done"] == len(flare_inputs)
