@@ -1,4 +1,5 @@
-"""The ``aiapy`` command: ``aiapy prep`` (batch level 1 -> 1.5), ``aiapy info`` and ``aiapy psf``.
+"""The ``aiapy`` command: ``aiapy prep`` (batch level 1 -> 1.5), ``aiapy cube`` (into a Zarr cube), ``aiapy info``
+and ``aiapy psf``.
 
 Exit status: 0 success; 1 when some file failed (``prep``) or could not be read (``info``); 2 for a usage
 error (bad option, an output that would replace an input or a file that is not an aiapy output, work larger
@@ -50,7 +51,7 @@ def _add_option(group, name, field, hint):
 
 
 def _add_prep(subparsers, common):
-    from aiapy.pipeline import KEYWORDS, STEP_ORDER, PrepConfig
+    from aiapy.pipeline import STEP_ORDER
 
     parser = subparsers.add_parser(
         "prep",
@@ -67,6 +68,22 @@ def _add_prep(subparsers, common):
         "inputs", nargs="*", metavar="INPUT", help="FITS files, directories or glob patterns (none with --jsoc)"
     )
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    groups = _add_step_options(parser)
+    groups["deconvolve"].add_argument(
+        "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
+        help="the same as --acceleration biggs-andrews",
+    )  # fmt: skip
+    _add_archive(parser)
+    _add_where(parser)
+    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
+    parser.set_defaults(func=_prep)
+
+
+def _add_step_options(parser):
+    """The ``--steps`` flag and one flag per step option (`KEYWORDS`), in a group per step; the groups."""
+    from aiapy.pipeline import KEYWORDS, PrepConfig, STEP_ORDER
+
     steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
         "--steps",
@@ -81,20 +98,62 @@ def _add_prep(subparsers, common):
         if group not in groups:
             groups[group] = parser.add_argument_group(f"{group} options")
         _add_option(groups[group], name, field, hint)
-    groups["deconvolve"].add_argument(
-        "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
-        help="the same as --acceleration biggs-andrews",
-    )  # fmt: skip
-    _add_archive(parser)
+    return groups
+
+
+def _add_where(parser):
     where = parser.add_argument_group("where to run").add_mutually_exclusive_group()
     where.add_argument("-w", "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on a dask.distributed scheduler, e.g. tcp://host:8786"
     )
     parser.add_argument("--memory-limit", default="auto", help="memory limit per local worker (default: %(default)s)")
+
+
+def _add_cube(subparsers, common):
+    from aiapy.pipeline import LAYOUTS
+
+    parser = subparsers.add_parser(
+        "cube",
+        parents=[common],
+        help="prep AIA files into one Zarr data cube (time, y, x per channel) on disk or S3",
+        description=(
+            "Prep AIA files to level 1.5 with the steps and options of 'aiapy prep', into one Zarr store: an "
+            "aligned (time, y, x) cube per channel on the inputs' common level-1.5 grid. An existing cube is "
+            "appended to in time order (stored frames of the same inputs and settings are skipped), and a killed "
+            "run is completed by the next. Read it with aiapy.pipeline.open_cube or xarray.open_zarr."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument("-o", "--out", required=True, metavar="STORE", help="local folder or fsspec URL (s3://...)")
+    layout = parser.add_argument_group("layout")
+    layout.add_argument("--layout", choices=LAYOUTS, default="aiapy", help="store layout (default: %(default)s)")
+    layout.add_argument("--resolution", type=int, metavar="N", help="downsample full frames to N x N (SDOML: 512)")
+    layout.add_argument("--downsample", choices=("mean", "sum"), default="mean", help="how (default: %(default)s)")
+    layout.add_argument("--fixed-radius", type=float, metavar="ARCSEC", help="rescale to this solar radius (976)")
+    layout.add_argument("--cadence", type=float, metavar="SECONDS", help="at most one frame per channel per interval")
+    layout.add_argument("--quality", type=int, metavar="VALUE", help="keep only frames of this QUALITY (e.g. 0)")
+    _add_step_options(parser)
+    _add_where(parser)
     parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
-    parser.set_defaults(func=_prep)
+    parser.set_defaults(func=_cube)
+
+
+def _cube(args):
+    from aiapy.pipeline import build_cube
+
+    report = build_cube(
+        args.inputs, args.out, layout=args.layout, resolution=args.resolution, downsample=args.downsample,
+        fixed_radius=args.fixed_radius, cadence=args.cadence, quality=args.quality, workers=args.workers,
+        scheduler=args.scheduler, memory_limit=args.memory_limit, **prep_options(args),
+    )  # fmt: skip
+    if args.report:
+        report.write_json(args.report)
+    for result in report.failed:
+        print(f"FAILED {result.input}: {result.error}", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _add_archive(parser):
@@ -337,7 +396,7 @@ def build_parser():
         target.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only print errors")
         target.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_prep, _add_info, _add_psf):
+    for add in (_add_prep, _add_cube, _add_info, _add_psf):
         add(subparsers, common)
     return parser
 

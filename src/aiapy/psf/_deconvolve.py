@@ -12,6 +12,7 @@ import scipy.fft
 from scipy import ndimage
 from sunpy.map import GenericMap, MapSequence
 
+from aiapy.calibrate.saturation import input_flags
 from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
@@ -21,6 +22,8 @@ from aiapy.utils.exceptions import warn_user
 from aiapy.utils.header import checked_map
 from aiapy.utils.maps import add_history, applied_flag, check_aia_map, check_not_applied, refresh_statistics
 from aiapy.utils.options import Options, option
+from aiapy.utils.pixelflags import PixelFlag
+from aiapy.utils.saturation import GUARDED
 
 __all__ = [
     "deconvolve",
@@ -249,14 +252,18 @@ def _check_grid(smap, *, psf_given):
 
 
 def _prepare_data(smap, clip_negative, dtype):
-    """Working copy of the data with missing pixels filled by their nearest valid neighbour, and the mask."""
+    """
+    Working copy of the data with missing pixels filled by their nearest valid neighbour, and the input's
+    `~aiapy.utils.PixelFlag` bits (``MISSING`` also for infinite and BLANK pixels).
+    """
     data = np.asarray(smap.data)
-    missing = ~np.isfinite(data)
+    flags = input_flags(smap, function="deconvolve")
+    bad = ~np.isfinite(data)
     blank = smap.meta.get("blank")
     if blank is not None and data.dtype.kind in "iu":
-        missing |= data == blank
-    if smap.mask is not None:
-        missing |= np.broadcast_to(np.asarray(smap.mask, dtype=bool), data.shape)
+        bad |= data == blank
+    flags[bad] |= np.uint8(PixelFlag.MISSING)
+    missing = (flags & PixelFlag.MISSING) != 0
     work = data.astype(dtype)
     if missing.all():
         raise ValueError("deconvolve: every pixel of the map is NaN, infinite or masked.")
@@ -272,7 +279,7 @@ def _prepare_data(smap, clip_negative, dtype):
         np.maximum(work, 0, out=work)
     elif work.min() < 0:
         warn_user("Image contains negative intensity values. Consider setting clip_negative to True", stacklevel=3)
-    return work, missing
+    return work, flags
 
 
 def deconvolve(
@@ -330,7 +337,9 @@ def deconvolve(
         for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the
         header with a HISTORY line (iterations, PSF, options, aiapy version), the flag ``DECONV = T`` and the
         level number unchanged.
-        Pixels that were NaN, infinite, BLANK or masked are NaN in the result and masked.
+        Pixels that were NaN, infinite, BLANK or masked are NaN in the result. The result's ``mask`` holds
+        the `~aiapy.utils.PixelFlag` bits (``uint8``; None when no pixel is flagged): ``MISSING`` for those,
+        ``SATURATED`` / ``BLOOM`` as in the input.
 
     Raises
     ------
@@ -363,6 +372,17 @@ def deconvolve(
     and its conjugate. There is no damping, regularisation or stopping rule, as in SolarSoft. Missing pixels
     are filled with their nearest valid neighbour before the iterations and set back to NaN after.
 
+    Saturated and bloomed pixels (flagged in the map's ``mask``, or, for an AIA level-1 frame in DN without
+    flags, found by `~aiapy.calibrate.saturation_mask`) hold lower limits, not measurements: they are
+    flagged in the result (``SATURATED`` / ``BLOOM``), where their deconvolved values are not data either.
+    In the iterations they keep their values. Taking them for pixels without a measurement instead
+    (Richardson-Lucy as an EM algorithm with missing data, ratio 1 there; Shepp & Vardi 1982, the approach
+    of the de-saturation of Schwartz et al. 2014, which iterates to convergence) was measured worse at
+    SolarSoft's iteration counts: on the 171 Å cutout clipped at its 99.7th, 99th and 97th percentile and
+    flagged, 25 iterations left the unflagged pixels within 4 pixels of the clipped cores 24-65 % further
+    (rms) from the deconvolution of the unclipped image, and the cores' flux lower, than keeping the clipped
+    values.
+
     References
     ----------
     .. [1] Richardson, W. H. 1972, JOSA 62, 55; Lucy, L. B. 1974, AJ 79, 745.
@@ -370,6 +390,8 @@ def deconvolve(
     .. [3] SolarSoft ``aia_deconvolve_richardsonlucy.pro``.
     .. [4] Biggs, D. S. C. & Andrews, M. 1997, "Acceleration of iterative image restoration algorithms",
        Applied Optics 36, 1766.
+    .. [5] Shepp, L. A. & Vardi, Y. 1982, IEEE Trans. Med. Imaging 1, 113 (EM, missing data).
+    .. [6] Schwartz, R. A., Torre, G., & Piana, M. 2014, ApJL 793, L23 (de-saturation of AIA images).
     """
     if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
         if isinstance(smap, MapSequence | list | tuple):
@@ -389,7 +411,8 @@ def deconvolve(
     fft_backend = get_backend(options.backend)
     psf, psf_words = _prepare_psf(psf, smap)
     dtype = np.dtype(options.precision)
-    data, missing = _prepare_data(smap, options.clip_negative, dtype)
+    data, flags = _prepare_data(smap, options.clip_negative, dtype)
+    missing = (flags & PixelFlag.MISSING) != 0
     shape = data.shape
     boundary = options.boundary
     if boundary is None:
@@ -418,8 +441,11 @@ def deconvolve(
         f"{options.iterations} iterations, PSF {psf_words}, boundary={boundary}, precision={options.precision}, "
         f"backend={options.backend}, clip_negative={options.clip_negative}",
     )
+    saturated = int(np.count_nonzero(flags & GUARDED))
+    if saturated:
+        add_history(meta, f"deconvolve: {saturated} saturated/bloomed pixels flagged (values are lower limits)")
     return smap._new_instance(
-        result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=missing if missing.any() else None
+        result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=flags if flags.any() else None
     )
 
 
