@@ -163,14 +163,14 @@ shutil.rmtree(DOCS / "api" / "generated", ignore_errors=True)
 # -- The user guide's table of contents ---------------------------------------------------------------
 #: Pages of the user guide (docs/guides/index.rst), in this order; any other page in docs/guides follows
 #: them, before the last three (written into docs/generated/guides_toctree.txt, which the index includes).
-GUIDES = ["getting_started", "preparing_data", "pipeline", "jsoc", "cli", "offline"]
+GUIDES = ["getting_started", "preparing_data", "desaturation", "pipeline", "jsoc", "cli", "offline"]
 GUIDES_LAST = ["../differences", "performance", "citing"]
 
 
 def _write_guides_toctree():
     found = sorted(path.stem for path in (DOCS / "guides").iterdir() if path.suffix in (".rst", ".md"))
     others = [name for name in found if name not in GUIDES + GUIDES_LAST + ["index"]]
-    entries = "".join(f"   {name}\n" for name in GUIDES + others + GUIDES_LAST)
+    entries = "".join(f"   {name}\n" for name in [g for g in GUIDES if g in found] + others + GUIDES_LAST)
     text = f".. toctree::\n   :maxdepth: 2\n\n{entries}"
     path = DOCS / "generated" / "guides_toctree.txt"
     path.parent.mkdir(exist_ok=True)
