@@ -159,7 +159,7 @@ def desaturate_array(
     dn_per_photon=1.0,
     read_noise=1.15,
     full_well=16383.0,
-    ring=6,
+    ring=10,
     charge_conservation=True,
     support_level=0.1,
     missing=None,
@@ -245,7 +245,7 @@ def desaturate_array(
         denominator = np.maximum(full.adjoint(fit.astype(dtype) + windows_used), 1e-12)
         for _ in range(iterations):
             lit = full.forward(excess)
-            ratio = np.where(fit, data / np.maximum(lit + background, 1e-3), 0).astype(dtype)
+            ratio = np.where(fit, np.maximum(data, 0) / np.maximum(lit + background, read_noise), 0).astype(dtype)
             factors = target / np.maximum(window_sums(lit)[use] + base, 1e-3)
             for c, a, b, f in zip(columns[use], starts[use], stops[use], factors, strict=True):
                 ratio[a:b, c] = f
@@ -256,6 +256,8 @@ def desaturate_array(
             level = max(full_well, support_level * float(estimate[inside].max()))
             inside = ndimage.binary_dilation(estimate >= level) & inside
             excess = np.where(inside, excess, 0).astype(dtype)
+    if not np.all(np.isfinite(excess)):
+        raise ValueError("desaturate: the fit of the fringes diverged (non-finite values); the frame was left as it is.")
     lit = full.forward(excess)
     model = lit + background
     counts, expected = np.maximum(data[fit], 0) / dn_per_photon, np.maximum(model[fit], 1e-3) / dn_per_photon
@@ -395,7 +397,7 @@ def desaturate(
     the diffraction of the entrance-filter mesh into four arms of spikes, copies of the source at multiples of
     ``spacing_e`` along each arm. In a flare the core saturates and its charge blooms along CCD columns, but
     its fringes fall on unsaturated pixels (Schwartz et al. 2014; Torre et al. 2015). With ``F`` the fringe
-    pixels (unflagged, beyond 6 px of a flagged pixel, where the diffraction of the current estimate is above
+    pixels (unflagged, beyond 10 px of a flagged pixel, where the diffraction of the current estimate is above
     half the noise), the image is modelled as ``y = P * x + b``, ``x >= 0`` confined to the flagged pixels, and
     ``b`` the rest of the scene, interpolated into ``F`` from the unflagged pixels around it. ``x`` is the
     maximum-likelihood (Poisson) solution found by expectation maximisation (Richardson-Lucy restricted to
