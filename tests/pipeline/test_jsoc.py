@@ -17,6 +17,7 @@ import pytest
 from aiapy.net import NoDataError, RemoteUnavailableError
 from aiapy.pipeline import PrepConfig, check_output, prep_files, prep_jsoc, read_output
 from aiapy.pipeline import _jsoc as jsoc_module
+from aiapy.pipeline import _runner
 
 RANGE = "2011-02-15T01:44/2011-02-15T01:47"  # 2 times
 CHANNELS = [171, 193]
@@ -290,7 +291,7 @@ def test_respike_gets_spikes_in_the_same_export(jsoc_export, tmp_path):
 
 
 def test_disk_use_is_bounded_and_downloads_run_ahead(jsoc_export, tmp_path, monkeypatch):
-    real = jsoc_module.process_file
+    real = _runner.prep_item
     seen = []
 
     def slow_prep(*args):
@@ -298,7 +299,7 @@ def test_disk_use_is_bounded_and_downloads_run_ahead(jsoc_export, tmp_path, monk
         seen.append(len(list((tmp_path / "out" / ".level1").glob("*.fits"))))
         return real(*args)
 
-    monkeypatch.setattr(jsoc_module, "process_file", slow_prep)
+    monkeypatch.setattr(_runner, "prep_item", slow_prep)
     report = _run(tmp_path / "out", in_flight=1)
     assert report.ok
     assert max(seen) == 2  # 2 x in_flight: the next file waits on disk, no more

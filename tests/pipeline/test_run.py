@@ -15,9 +15,9 @@ from astropy.time import Time
 
 from aiapy.calibrate import correct_degradation, estimate_error, normalize_exposure, register
 from aiapy.data import get_file
-from aiapy.pipeline import FileResult, PrepReport, _run, _steps, output_path, prep_files, read_output
+from aiapy.pipeline import FileResult, PrepReport, _runner, _steps, output_path, prep_files, read_output
 from aiapy.pipeline import write_header_pointing_table
-from aiapy.pipeline._run import make_config
+from aiapy.pipeline._config import make_config
 from aiapy.utils.io import read_map
 
 STEPS = "degradation,exposure"
@@ -72,16 +72,16 @@ def test_bad_inputs_fail_alone(flare_inputs, bad_inputs, tmp_path):
 
 
 def test_ctrl_c_stops_cleanly(flare_inputs, tmp_path, monkeypatch):
-    real = _run.process_file
+    real = _runner.prep_item
     calls = []
 
     def interrupt_second(*args):
-        calls.append(args[0])
+        calls.append(args[1])
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(_run, "process_file", interrupt_second)
+    monkeypatch.setattr(_runner, "prep_item", interrupt_second)
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
     assert report.interrupted and not report.ok
     assert [r.status for r in report.results] == ["done", "cancelled", "cancelled", "cancelled"]
@@ -204,7 +204,7 @@ import sys
 import numpy as np
 import aiapy.data.sample as sample
 from aiapy.calibrate import register
-from aiapy.pipeline._run import make_config
+from aiapy.pipeline._config import make_config
 from aiapy.pipeline._steps import load_kernels
 
 config = make_config(steps="register", method=sys.argv[1], dtype=sys.argv[2])

@@ -21,7 +21,7 @@ from aiapy.pipeline import (
     PrepConfig,
     PrepReport,
     _config,
-    _run,
+    _runner,
     check_output,
     output_path,
     prep_files,
@@ -137,17 +137,17 @@ def test_two_concurrent_runs_into_one_folder(tmp_path):
 
 def test_ctrl_c_report_counts_outputs_on_disk(flare_inputs, tmp_path, monkeypatch):
     """Ctrl-C arriving after a file's output was written but before its result came back: counted done."""
-    real = _run.process_file
+    real = _runner.prep_item
     calls = []
 
     def interrupt_after_second_write(*args):
-        calls.append(args[0])
+        calls.append(args[1])
         result = real(*args)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(_run, "process_file", interrupt_after_second_write)
+    monkeypatch.setattr(_runner, "prep_item", interrupt_after_second_write)
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
     assert report.interrupted
     assert [r.status for r in report.results] == ["done", "done", "cancelled", "cancelled"]
