@@ -48,5 +48,5 @@ def pixel_flags(smap):
         else:
             flags |= mask.astype(np.uint8)
     if data.dtype.kind == "f":
-        flags[np.isnan(data)] |= PixelFlag.MISSING
+        flags[np.isnan(data)] |= np.uint8(PixelFlag.MISSING)
     return flags
