@@ -1,31 +1,14 @@
-"""The pipeline on a 2-worker Dask LocalCluster (started once for this module): same outputs as serial."""
+"""The pipeline on a 2-worker Dask LocalCluster (the ``client`` fixture): same outputs as serial."""
 
 import warnings
 
+import distributed
 import numpy as np
 import pytest
 
 from aiapy.pipeline import PrepConfig, prep_files, read_output
 
-distributed = pytest.importorskip("distributed")
-
 STEPS = "update_pointing,register,degradation,exposure"
-
-
-@pytest.fixture(scope="module")
-def client():
-    with warnings.catch_warnings():
-        # a busy test machine can make the cluster's start-up or shutdown slow, which distributed warns about
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
-        )
-        dask_client = distributed.Client(cluster)
-    yield dask_client
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dask_client.close()
-        cluster.close()
 
 
 @pytest.mark.slow

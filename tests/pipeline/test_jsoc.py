@@ -25,31 +25,6 @@ KEYS = [(t, c) for t in ("2011-02-15T01:44:02Z", "2011-02-15T01:46:02Z") for c i
 TESTS = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def _export_server():
-    from loopback_export import LoopbackExport
-
-    server = LoopbackExport().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def jsoc_export(_export_server, monkeypatch, tmp_path):
-    """The loopback export server, aiapy pointed at it: 1 s timeouts, 2 retries, 10 ms back-off."""
-    server = _export_server
-    server.reset()
-    environ = {
-        "AIAPY_CONFIG": str(tmp_path / "no-such.cfg"), "AIAPY_JSOC_URL": server.url,
-        "AIAPY_CACHE_DIR": str(tmp_path / "cache"), "AIAPY_NET_TIMEOUT": "1", "AIAPY_NET_RETRIES": "2",
-        "AIAPY_NET_BACKOFF": "0.01",
-    }  # fmt: skip
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    yield server
-    server.reset()
-
-
 def _run(out, **options):
     return prep_jsoc(RANGE, CHANNELS, out, email="user@example.org", progress=False, **options)
 
@@ -389,8 +364,9 @@ def test_no_records_is_an_error(jsoc_export, tmp_path):
 
 def test_downloads_and_prep_on_dask_workers(jsoc_export, tmp_path, monkeypatch):
     """With Dask, each record is downloaded and prepped by a worker process; faults and resume as without."""
-    distributed = pytest.importorskip("distributed")
     import warnings
+
+    import distributed
 
     from aiapy.pipeline import _archive
 

@@ -30,7 +30,7 @@ from aiapy.pipeline._pointing import write_header_pointing_table
 from aiapy.pipeline._product import Item, Product, Sink, Source, Staged, StageError
 from aiapy.pipeline._report import FileResult, PrepReport
 from aiapy.pipeline._run import FileList, prep_files
-from aiapy.pipeline._runner import Executor, run
+from aiapy.pipeline._runner import INTERRUPTED_NOTE, Executor, run
 from aiapy.pipeline._shared import SharedData
 from aiapy.pipeline._steps import prep_map
 
@@ -44,6 +44,7 @@ __all__ = [
     "SharedData",
     "run",
     "Executor",
+    "INTERRUPTED_NOTE",
     "Source",
     "Sink",
     "Item",

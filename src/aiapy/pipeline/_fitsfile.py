@@ -1,6 +1,7 @@
 """Opening AIA FITS files (level 1 or pipeline outputs) and finding their images."""
 
 import contextlib
+import os
 import warnings
 
 import sunpy.map
@@ -91,7 +92,9 @@ def image_header(path):
                 header = hdu.header
                 if header.get("ZIMAGE") or (hdu.is_image and header.get("NAXIS") == 2):
                     return header  # parsed: independent of the closed file
-    raise ValueError(f"{path} holds no two-dimensional image.")
+    size = os.path.getsize(path)
+    truncated = f" (truncated: {size} bytes, not a whole number of 2880-byte FITS blocks)" if size % 2880 else ""
+    raise ValueError(f"{path} holds no two-dimensional image{truncated}.")
 
 
 def is_aiapy_output(path):

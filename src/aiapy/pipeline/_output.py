@@ -82,7 +82,7 @@ def write_output(path, data, header, *, compress=None, uncertainty=None, mask=No
     images = [(data, header)]
     for extra, name, comment in (
         (uncertainty, UNCERTAINTY_EXTNAME, "1-sigma uncertainty of the primary image, same units and grid"),
-        (mask, MASK_EXTNAME, "pixel flags of the primary image (bits: 1 missing, 2 saturated, 4 bloom), same grid"),
+        (mask, MASK_EXTNAME, "pixel flags (1 missing, 2 saturated, 4 bloom), same grid"),
     ):
         if extra is not None:
             extra_header = refresh_statistics(header.copy(), extra)  # DATAMIN etc. of this HDU's data
@@ -245,7 +245,8 @@ class FitsFolder(Sink):
         extra = [
             (CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier"),
             ("AIAPYVER", __version__, "aiapy version that wrote this file"),
-            ("AIAPYINP", product.provenance["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN...)"),
+            # the comment as astropy truncated the longer one it was given before (with a warning per file)
+            ("AIAPYINP", product.provenance["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN."),
         ]
         if "AIAPYPNT" in product.provenance:
             extra.append(("AIAPYPNT", product.provenance["AIAPYPNT"], "digest of the master pointing table used"))

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 import warnings
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
@@ -21,7 +22,7 @@ from aiapy.pipeline._report import REDONE, FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared
 from aiapy.pipeline._steps import find_spikes_file, identity_of, load_kernels, prep_map, read_level1
 
-__all__ = ["run", "Executor", "Progress", "dask_client", "prep_item", "INTERRUPTED_NOTE"]
+__all__ = ["run", "Executor", "Progress", "Work", "dask_client", "prep_item", "INTERRUPTED_NOTE"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Progress:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Work:
+class Work:
     """What every task of a run needs, sent to each Dask worker once: the source, sink, settings and tables."""
 
     source: object
@@ -114,19 +115,25 @@ class _Work:
     shared: object
 
 
-def _peak_memory_mib():
-    """Peak resident memory of this process since the last reset, in MiB (None where unknown)."""
-    with contextlib.suppress(OSError):
-        for line in open("/proc/self/status", encoding="ascii"):  # noqa: SIM115 - read to the line
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return None
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def _reset_peak_memory():
     """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0), so the next reading is per item."""
-    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-        handle.write("5")
+    with contextlib.suppress(OSError):
+        _CLEAR_REFS.write_text("5")
+
+
+def _peak_memory_mib():
+    """Peak resident memory of this process since the last reset, in MiB (None where unknown)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def prep_item(work, unit):
@@ -350,12 +357,12 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
                  ", ".join(config.active_steps) or "none", executor.kind)  # fmt: skip
         if executor.kind == "serial":
             with source.feed(todo, serial=True) as feed:
-                _run_serial(_Work(source, sink, config, shared), feed, collector)
+                _run_serial(Work(source, sink, config, shared), feed, collector)
         else:
             # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
             config = config.replace(register=config.register.replace(workers=1))
             with dask_client(executor, config) as client, source.feed(todo, serial=False) as feed:
-                _run_dask(_Work(source, sink, config, shared), feed, collector, client)
+                _run_dask(Work(source, sink, config, shared), feed, collector, client)
     except KeyboardInterrupt:
         interrupted = True
         log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
