@@ -2,7 +2,6 @@
 
 import warnings
 
-import distributed
 import numpy as np
 import pytest
 
@@ -74,18 +73,3 @@ def test_local_cluster_workers_are_ready(tmp_path):
         with dask_client(Executor(workers=1, memory_limit="1GiB"), PrepConfig()) as local:
             states = list(local.run(state).values())
     assert states == [(True, True, False, None)]
-
-
-def test_ctrl_c_counts_what_the_workers_finished(client, flare_inputs, tmp_path, monkeypatch):
-    """Ctrl-C while results are still on their way back: files the workers finished are reported done."""
-
-    def interrupted(futures):
-        futures = list(futures)
-        distributed.wait(futures)  # every worker has finished and written its output
-        yield futures[0]
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(distributed, "as_completed", interrupted)
-    report = prep_files(flare_inputs, tmp_path / "out", steps="exposure", client=client)
-    assert report.interrupted and report.counts["done"] == 4 == len(list((tmp_path / "out").iterdir()))
-    assert all(result.steps == ["exposure"] for result in report.results)  # the workers' own results

@@ -142,7 +142,9 @@ def test_header_pointing_table_leaves_headers_unchanged(flare_inputs, pointing_c
 def test_header_pointing_table_rows_follow_t_obs_never_the_clock(tmp_path):
     smap = read_map(get_file("aia_171_cutout"))
     # T_OBS (mid-exposure, what update_pointing looks rows up by) just after a 3-hour row boundary
-    late = sunpy.map.Map(smap.data, {**smap.meta, "date-obs": "2011-02-15T02:59:59.0", "t_obs": "2011-02-15T03:00:01.0"})
+    late = sunpy.map.Map(
+        smap.data, {**smap.meta, "date-obs": "2011-02-15T02:59:59.0", "t_obs": "2011-02-15T03:00:01.0"}
+    )
     no_date_obs = sunpy.map.Map(smap.data, {k: v for k, v in smap.meta.items() if k != "date-obs"})
     table = write_header_pointing_table([late, no_date_obs], tmp_path / "p.csv").read_text().splitlines()
     t_obs = Time(smap.meta["t_obs"].rstrip("Z"))

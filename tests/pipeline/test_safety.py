@@ -1,7 +1,7 @@
 """
 File safety of the batch run (issue 12): no input or foreign file is ever replaced, outputs are never taken as
-inputs, resume notices a changed input, aiapy version or pointing table, concurrent runs do not collide,
-Ctrl-C counts what is on disk, and a degenerate result fails instead of being written as done.
+inputs, resume notices a changed input, aiapy version or pointing table, concurrent runs do not collide, and a
+degenerate result fails instead of being written as done (Ctrl-C counting what is on disk: test_interrupt.py).
 """
 
 import csv
@@ -21,7 +21,6 @@ from aiapy.pipeline import (
     PrepConfig,
     PrepReport,
     _config,
-    _runner,
     check_output,
     output_path,
     prep_files,
@@ -132,26 +131,6 @@ def test_two_concurrent_runs_into_one_folder(tmp_path):
     assert len(names) == 8 and not any(name.startswith(".") for name in names)  # no temporary file left
     config_id = PrepConfig(steps=STEPS).config_id
     assert all(check_output(out / name, config_id=config_id) == (True, "") for name in names)
-
-
-def test_ctrl_c_report_counts_outputs_on_disk(flare_inputs, tmp_path, monkeypatch):
-    """Ctrl-C arriving after a file's output was written but before its result came back: counted done."""
-    real = _runner.prep_item
-    calls = []
-
-    def interrupt_after_second_write(*args):
-        calls.append(args[1])
-        result = real(*args)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return result
-
-    monkeypatch.setattr(_runner, "prep_item", interrupt_after_second_write)
-    report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
-    assert report.interrupted
-    assert [r.status for r in report.results] == ["done", "done", "cancelled", "cancelled"]
-    assert report.counts["done"] == len(list((tmp_path / "out").iterdir())) == 2
-    assert report.results[1].steps == ["finished when the run was interrupted"]
 
 
 def test_all_nan_result_fails(flare_inputs, tmp_path):

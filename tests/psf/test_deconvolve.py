@@ -298,14 +298,8 @@ def test_biggs_andrews_converges_faster(cutout):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize(("precision", "acceleration"), [("float32", None), ("float64", "biggs-andrews")])
-def test_cupy_backend_matches_scipy(cutout, precision, acceleration):
+def test_cupy_backend_matches_scipy(cutout, cuda, precision, acceleration):
     """The CuPy (cuFFT) path: runs where CuPy and a CUDA device are, skipped elsewhere."""
-    cupy = pytest.importorskip("cupy")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("CuPy found no CUDA device")
-    except cupy.cuda.runtime.CUDARuntimeError:
-        pytest.skip("CuPy cannot use a CUDA device")
     options = {"iterations": 10, "precision": precision, "acceleration": acceleration}
     cpu = deconvolve(cutout, backend="scipy", **options)
     gpu = deconvolve(cutout, backend="cupy", **options)

@@ -225,6 +225,8 @@ def prep_jsoc(
     settings = get_settings()
     check_reachable(settings)
     out_dir = Path(out_dir).expanduser().resolve()
-    folder = Path(archive.keep_level1).expanduser().resolve() if archive.keep_level1 is not None else out_dir / _LEVEL1_DIR
+    folder = (
+        Path(archive.keep_level1).expanduser().resolve() if archive.keep_level1 is not None else out_dir / _LEVEL1_DIR
+    )
     source = JsocRecords(start, end, channels, archive, folder, settings)
     return run(source, FitsFolder(out_dir), config, executor=executor, progress=progress)

@@ -222,7 +222,10 @@ class FitsFolder(Sink):
 
     def _check(self, item, config):
         return check_output(
-            self.target(item), config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=item.identity
+            self.target(item),
+            config_id=config.config_id,
+            uncertainty=config.uncertainty.enabled,
+            identity=item.identity,
         )
 
     def is_complete(self, item, config):

@@ -251,7 +251,9 @@ class _Collector:
         try:
             result, nbytes = future.result()
         except Exception as error:  # a worker died (memory limit, killed): that item failed
-            result = FileResult(item.name, str(self.sink.target(item)), "failed", error=f"{type(error).__name__}: {error}")
+            result = FileResult(
+                item.name, str(self.sink.target(item)), "failed", error=f"{type(error).__name__}: {error}"
+            )
             nbytes = 0
         self.add(result, nbytes)
 
@@ -368,9 +370,7 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
         log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
     finally:
         bar.close()
-    results = [
-        collector.results.get(item.name) or _interrupted(item, sink, config, since) for item in items
-    ]
+    results = [collector.results.get(item.name) or _interrupted(item, sink, config, since) for item in items]
     sink.close(results)
     report = PrepReport(results, report_settings, time.perf_counter() - start, interrupted)
     log.info("%s", report.summary())

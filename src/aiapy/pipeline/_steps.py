@@ -167,9 +167,7 @@ def prep_map(smap, config, shared, *, spikes=None, notes=None):
         errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
     _check_result(smap)
     flags = pixel_flags(smap)
-    return Product(
-        smap, None if errors is None else errors.data, flags if flags.any() else None, notes
-    )
+    return Product(smap, None if errors is None else errors.data, flags if flags.any() else None, notes)
 
 
 def identity_of(input_path, shared):
