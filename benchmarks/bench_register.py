@@ -8,11 +8,14 @@ the float64 reference of the same kernel (scipy followed by the clip for the spl
 a direct evaluation of the Keys kernel on a 256-row band, as the full frame would take minutes in Python).
 Peak memory is traced with tracemalloc (numpy allocations). The one-thread rows are the cost of a Dask task
 of ``aiapy prep`` (one thread per worker); the parts of the engine on one thread (row and column
-prefilter, taps) are printed last, as fractions of the baseline. Figures go in the benchmark notes, not
-here.
+prefilter, taps) are printed last, as fractions of the baseline. The saturation-aware path (issue 23) is
+timed against the old computation in the same process: the same frame with an empty flag mask (nothing
+looked for, nothing guarded), with and without saturated flare cores pasted in (goal <= 1.1x). Figures go in
+the benchmark notes, not here.
 Run:
 
-    python benchmarks/bench_register.py
+    python benchmarks/bench_register.py               # everything
+    python benchmarks/bench_register.py --saturation  # only the saturation guard
 """
 
 import os
@@ -75,8 +78,11 @@ def keys_reference_band(image, matrix, offset, rows, missing):
     return np.where(inside, out, missing)
 
 
-def main():
+def main(saturation_only=False):
     smap = full_frame_171()
+    if saturation_only:
+        saturation_cases(smap)
+        return
     image = smap.data.astype(np.float64)
     matrix, offset, *_ = level15_geometry(smap)
     missing = float(image.min())
@@ -115,6 +121,43 @@ def main():
             f"max error / max {error:.1e}, peak {peak_memory(run):.0f} MiB"
         )
     engine_parts(image.astype(np.int16), matrix, offset, baseline)
+    saturation_cases(smap)
+
+
+def saturation_cases(smap):
+    """
+    ``register`` with its saturation guard (the default) against the old computation, on int16 frames.
+
+    The old computation is ``register`` of the same frame carrying an empty flag mask: no saturation is
+    looked for and the plain resampling runs, as before the guard. "With saturated pixels": the 2011-02-15
+    02:02 211 Å flare cutout (4388 saturated pixels) pasted at 16 places of the frame.
+    """
+    from aiapy.data.sample import load_map  # noqa: PLC0415
+
+    clean = smap.data.astype(np.int16)
+    flare = np.round(load_map("flare_2011-02-15T02-02-00_211").data).astype(np.int16)
+    saturated = clean.copy()
+    for y in range(600, 3500, 800):
+        for x in range(600, 3500, 800):
+            saturated[y : y + flare.shape[0], x : x + flare.shape[1]] = flare
+    empty = np.zeros(clean.shape, np.uint8)
+    for label, data in (("without saturated pixels", clean), ("with 16 saturated flare cores", saturated)):
+        for method in ("spline", "cubic-convolution"):
+            new_map = sunpy.map.Map(data, smap.meta)
+            old_map = sunpy.map.Map(data, smap.meta, mask=empty)
+            new_out = register(new_map, method=method)
+            register(old_map, method=method)
+            old_times, new_times = [], []
+            for _ in range(REPEATS):
+                old_times.append(timed(lambda m=old_map, k=method: register(m, method=k))[0])
+                new_times.append(timed(lambda m=new_map, k=method: register(m, method=k))[0])
+            t_old, t_new = statistics.median(old_times), statistics.median(new_times)
+            flagged = 0 if new_out.mask is None else int(np.count_nonzero(new_out.mask))
+            print(
+                f"saturation guard, {method:17s} {label:30s}: {t_new:.3f} s vs old {t_old:.3f} s, "
+                f"ratio x{t_new / t_old:.3f} (goal <= 1.1: {'met' if t_new / t_old <= 1.1 else 'NOT met'}), "
+                f"{flagged} flagged output pixels"
+            )
 
 
 def engine_parts(image, matrix, offset, baseline):
@@ -150,4 +193,6 @@ def engine_parts(image, matrix, offset, baseline):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(saturation_only="--saturation" in sys.argv[1:])

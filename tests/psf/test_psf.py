@@ -222,3 +222,42 @@ def test_gpu_matches_cpu(channel, cuda):
     assert isinstance(gpu, np.ndarray)
     # The GPU bound: cuFFT and pocketfft round differently, far below 1e-10.
     np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(("channel", "shape"), [(171, (256, 200)), (94, (67, 67)), (335, (4096, 4096))])
+def test_components_add_up_to_full(channel, shape):
+    full = calculate_psf(channel * u.AA, shape=shape)
+    core = calculate_psf(channel * u.AA, shape=shape, component="core")
+    diffraction = calculate_psf(channel * u.AA, shape=shape, component="diffraction")
+    np.testing.assert_allclose(core + diffraction, full, rtol=0, atol=1e-15)
+    assert core.min() >= 0 and diffraction.min() >= 0
+    # 0.82 x 0.82 of the light is undiffracted on the detector; a window holds all of the core and part of
+    # the spikes, so the core's share of the window grows as the window shrinks
+    if shape == (4096, 4096):
+        assert abs(core.sum() - 0.82**2) < 1e-9
+    else:
+        assert core.sum() > 0.82**2
+    assert abs(core.sum() + diffraction.sum() - 1) < 1e-12
+    rows, cols = shape
+    # the core is a compact Gaussian (composite coefficient 4.5 / 2 per px^2): nothing beyond 20 px but the
+    # FFT rounding of the composition (1e-17 of a peak of 0.5)
+    assert core[rows // 2, cols // 2] == core.max() > 0.4
+    assert core[: rows // 2 - 20].max() < 1e-15 and core[rows // 2 + 21 :].max() < 1e-15
+    # the spikes: the first entrance-filter order is in the diffraction part only
+    angle = filter_mesh_parameters()[channel * u.AA]["angle_arm"][0].to_value(u.rad)
+    spacing = filter_mesh_parameters()[channel * u.AA]["spacing_e"].value
+    spike = (rows // 2 + round(spacing * np.sin(angle)), cols // 2 + round(spacing * np.cos(angle)))
+    assert core[spike] < 1e-15
+    assert abs(diffraction[spike] - full[spike]) < 1e-15 and full[spike] > 1e-5
+
+
+def test_component_full_is_the_default_and_cached_apart():
+    full = calculate_psf(171 * u.AA, shape=(64, 64))
+    assert calculate_psf(171 * u.AA, shape=(64, 64), component="full") is full
+    assert calculate_psf(171 * u.AA, shape=(64, 64), component="core") is not full
+
+
+@pytest.mark.parametrize("component", ["spikes", None, "Full"])
+def test_bad_component(component):
+    with pytest.raises(ValueError, match="component must be one of"):
+        calculate_psf(171 * u.AA, shape=(64, 64), component=component)

@@ -8,6 +8,11 @@ import numba
 import numpy as np
 
 from aiapy.calibrate._interpolate import _GAIN3, _Z3
+from aiapy.utils.pixelflags import PixelFlag
+
+#: The flag bits `_support_flags` treats (plain ints: numba constants).
+_MISSING = int(PixelFlag.MISSING)
+_CARRIED = int(PixelFlag.SATURATED | PixelFlag.BLOOM)
 
 
 @numba.njit(cache=True, inline="always")
@@ -73,7 +78,7 @@ def _position(py0, px0, m01, m11, j):
     """
     The input position ``(py, px)`` of output column ``j`` of the row that starts at ``(py0, px0)``
     (`_row_start`). Every kernel that needs a pixel's position takes it from here, compiled with the same
-    `_FASTMATH` flags: the engine's taps and the taps that `_mark_support` marks are then floors of the same
+    `_FASTMATH` flags: the engine's taps and the taps that `_support_flags` looks up are then floors of the same
     float64 numbers, never one ulp apart (an order of operations, or a multiply-add fused in one kernel and
     not in the other, would move a floor at an integer boundary).
     """
@@ -229,29 +234,60 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _mark_support(bad, matrix, offset, tap0, ntaps, rounding, mirror, out, r0, r1):
+def _support_flags(flags, image, flagged_rows, matrix, offset, tap0, ntaps, rounding, mirror, guard, out, out_flags,
+                   r0, r1):  # fmt: skip
     """
-    Set to NaN the pixels of rows ``r0:r1`` of ``out`` (inside the input) whose taps touch a ``bad`` pixel:
-    the taps of `_resample_rows`, from the same `_row_start`, `_position` and `_inside` in the same
-    arithmetic (`_FASTMATH`).
+    The output flags of rows ``r0:r1`` (`~aiapy.utils.PixelFlag` bits, ``uint8``), and the outputs they change.
+
+    For each output pixel inside the input, the taps of `_resample_rows` (from the same `_row_start`,
+    `_position` and `_inside` in the same arithmetic, `_FASTMATH`) are looked up in ``flags``:
+
+    - a tap ``MISSING``: the output is NaN and ``MISSING`` (the taps read filled values);
+    - else a tap in ``guard`` (bits; 0 for none): the output is clamped to the range of ``image`` over its
+      taps, so it makes no value beyond its own support (the ringing of the cubic kernels at a step);
+    - ``SATURATED`` and ``BLOOM`` are carried from the nearest input pixel.
+
+    ``flagged_rows[r]`` counts the input rows before ``r`` that hold a flag: an output row whose taps can
+    reach none of them is skipped, so the pass costs almost nothing away from flagged pixels.
     """
-    ny, nx = bad.shape
+    ny, nx = flags.shape
+    ncols = out.shape[1]
     m01, m11 = matrix[0, 1], matrix[1, 1]
     for i in range(r0, r1):
         py0, px0 = _row_start(matrix, offset, i)
-        for j in range(out.shape[1]):
+        reach = abs(m01) * (ncols - 1)
+        lo = min(max(int(np.floor(py0 - reach + rounding)) + tap0 - ntaps, 0), ny)
+        hi = min(max(int(np.floor(py0 + reach + rounding)) + tap0 + 2 * ntaps, 0), ny)
+        if flagged_rows[hi] == flagged_rows[lo]:
+            continue
+        for j in range(ncols):
             py, px = _position(py0, px0, m01, m11, j)
             if not _inside(py, px, ny, nx):
                 continue
             by = int(np.floor(py + rounding)) + tap0
             bx = int(np.floor(px + rounding)) + tap0
-            touched = False
+            touched = np.uint8(0)
             for k in range(ntaps):
                 r = _edge(by + k, ny, mirror)
                 for m in range(ntaps):
-                    touched |= bad[r, _edge(bx + m, nx, mirror)]
-            if touched:
+                    touched |= flags[r, _edge(bx + m, nx, mirror)]
+            if touched == 0:
+                continue
+            carried = flags[int(np.floor(py + 0.5)), int(np.floor(px + 0.5))] & np.uint8(_CARRIED)
+            if touched & np.uint8(_MISSING):
                 out[i, j] = np.nan
+                out_flags[i, j] = carried | np.uint8(_MISSING)
+                continue
+            out_flags[i, j] = carried
+            if touched & guard:
+                low = high = image[_edge(by, ny, mirror), _edge(bx, nx, mirror)]
+                for k in range(ntaps):
+                    r = _edge(by + k, ny, mirror)
+                    for m in range(ntaps):
+                        value = image[r, _edge(bx + m, nx, mirror)]
+                        low = min(low, value)
+                        high = max(high, value)
+                out[i, j] = min(max(out[i, j], low), high)
 
 
 #: Rows filtered together by `_filter_rows`: independent recursions interleaved, so that each waits less on

@@ -16,7 +16,9 @@ resampling, so that importing `aiapy.calibrate` does not import numba. Each outp
 own, from its float64 position: the result is the same whatever the number of threads (rows are shared
 among ``workers`` threads, the GIL released). Missing input pixels (NaN, or BLANK in integer data) are
 filled with a local mean before the prefilter and taps (`fill_missing`), and the output pixels whose taps
-touch one are set to NaN (`_mark_support`), so a missing pixel stays local for every kernel.
+touch one are set to NaN (`_support_flags`), so a missing pixel stays local for every kernel. The same pass
+carries the input's `~aiapy.utils.PixelFlag` bits to the output grid and keeps the outputs whose taps touch a
+saturated or bloomed pixel within the range of their taps.
 """
 
 import functools
@@ -29,7 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["KERNELS", "affine_resample", "fill_missing", "kernel_weights", "register_kernel", "valid_range"]
+from aiapy.utils.pixelflags import PixelFlag
+from aiapy.utils.saturation import GUARDED
+
+__all__ = ["KERNELS", "affine_resample", "resample_flagged", "fill_missing", "kernel_weights", "register_kernel",
+           "valid_range"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -293,21 +299,7 @@ def fill_missing(image, bad, dtype):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def affine_resample(
-    image,
-    matrix,
-    offset,
-    output_shape,
-    *,
-    method="spline",
-    order=3,
-    missing=0.0,
-    dtype=np.float64,
-    workers=None,
-    bad=None,
-    clip=None,
-    **params,
-):
+def affine_resample(image, matrix, offset, output_shape, *, bad=None, **options):
     """
     Resample ``image`` onto a new grid by the affine map ``p = matrix @ q + offset`` (row, column order).
 
@@ -321,6 +313,52 @@ def affine_resample(
         Input position of output pixel (0, 0).
     output_shape : tuple of int
         Shape of the output.
+    bad : bool ndarray, optional
+        Missing input pixels (see `valid_range`): filled by `fill_missing` before the prefilter and taps;
+        the outputs whose taps touch one are NaN.
+    **options
+        The keywords of `resample_flagged` (``method``, ``order``, ``missing``, ``dtype``, ``workers``,
+        ``clip`` and the kernel's parameters).
+
+    Returns
+    -------
+    ndarray of ``dtype`` and ``output_shape``
+    """
+    flags = None if bad is None else bad.astype(np.uint8) * np.uint8(PixelFlag.MISSING)
+    return resample_flagged(image, matrix, offset, output_shape, flags=flags, **options)[0]
+
+
+def resample_flagged(
+    image,
+    matrix,
+    offset,
+    output_shape,
+    *,
+    flags=None,
+    guard=True,
+    method="spline",
+    order=3,
+    missing=0.0,
+    dtype=np.float64,
+    workers=None,
+    clip=None,
+    **params,
+):
+    """
+    `affine_resample` with input pixel flags, returning the output's flags too.
+
+    Parameters
+    ----------
+    image, matrix, offset, output_shape
+        As `affine_resample`.
+    flags : uint8 ndarray, optional
+        `~aiapy.utils.PixelFlag` bits of the input pixels. ``MISSING`` pixels are filled by `fill_missing`
+        before the prefilter and taps, and the outputs whose taps touch one are NaN and ``MISSING``;
+        ``SATURATED`` and ``BLOOM`` go to the output pixels whose nearest input pixel has them.
+    guard : bool
+        Keep every output whose taps touch a `GUARDED` pixel within the range of the input over those taps
+        (the cubic kernels ring at the edge of a saturated core: new minima and maxima next to it). The
+        other outputs are not changed.
     method : str
         A name in `KERNELS`.
     order : int
@@ -331,9 +369,6 @@ def affine_resample(
         Output dtype; the arithmetic is done in it.
     workers : int or None
         Threads; None means ``os.cpu_count()``. The result does not depend on it.
-    bad : bool ndarray, optional
-        Missing input pixels (see `valid_range`): filled by `fill_missing` before the prefilter and taps;
-        the outputs whose taps touch one are NaN.
     clip : (float, float), optional
         Bounds to clip the output to.
     **params
@@ -341,9 +376,12 @@ def affine_resample(
 
     Returns
     -------
-    ndarray of ``dtype`` and ``output_shape``
+    out : ndarray of ``dtype`` and ``output_shape``
+    out_flags : uint8 ndarray of ``output_shape``, or None
+        The output's flags (None without ``flags``). Outputs outside the input are not flagged: they hold
+        ``missing``.
     """
-    from aiapy.calibrate._compiled import _mark_support, _resample_rows  # noqa: PLC0415 (numba on first use)
+    from aiapy.calibrate._compiled import _resample_rows, _support_flags  # noqa: PLC0415 (numba on first use)
 
     kernel = KERNELS[method]
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -353,9 +391,12 @@ def affine_resample(
     out = np.empty(output_shape, dtype)
     log.debug("affine_resample: %s (order %d) %s -> %s, %s, %d threads", method, order, image.shape, output_shape,
               dtype, workers)  # fmt: skip
-    if bad is not None:
+    if flags is not None and not flags.any():
+        flags = None
+    bad = None if flags is None else (flags & PixelFlag.MISSING) != 0
+    if bad is not None and bad.any():
         image = fill_missing(image, bad, dtype)
-    elif image.dtype == np.float16:
+    elif image.dtype == np.float16 or flags is not None:
         image = image.astype(dtype)
     rows = _chunks(output_shape[0], _TASK_ROWS)
     with ThreadPoolExecutor(workers) as pool:
@@ -374,11 +415,15 @@ def affine_resample(
             args = (source, matrix, offset, coef, kernel.taps[0], kernel.rounding, kernel.edge == "mirror")
             args += (dtype.type(missing), clip is not None, dtype.type(low), dtype.type(high), out)
             _run(pool, lambda r: _resample_rows(*args, *r), rows)
-        if bad is not None:
-            taps, rounding = _support(kernel, order)
-            args = (bad, matrix, offset, taps[0], len(taps), rounding, kernel.edge == "mirror", out)
-            _run(pool, lambda r: _mark_support(*args, *r), rows)
-    return out
+        if flags is None:
+            return out, None
+        out_flags = np.zeros(output_shape, np.uint8)
+        taps, rounding = _support(kernel, order)
+        flagged_rows = np.concatenate([[0], np.cumsum(flags.any(axis=1))])
+        args = (flags, image, flagged_rows, matrix, offset, taps[0], len(taps), rounding, kernel.edge == "mirror")
+        args += (np.uint8(GUARDED if guard else 0), out, out_flags)
+        _run(pool, lambda r: _support_flags(*args, *r), rows)
+    return out, out_flags
 
 
 def _tap_polynomials(kernel, dtype, params):

@@ -25,10 +25,10 @@ from astropy.time import Time
 
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.utils.channels import validate_channel
+from aiapy.utils.header import checked_map, header_changes
 from aiapy.utils.maps import (
     Division,
     applied_flag,
-    check_aia_map,
     check_not_applied,
     divide_map,
     observation_time,
@@ -224,6 +224,7 @@ def correct_degradation(
         If the map was corrected for degradation before (``DEGCORR = T``, or the HISTORY line of an earlier
         aiapy), or the time is unreadable or outside every epoch of the table.
     """
+    smap = checked_map(smap, function="correct_degradation")
     division = degradation_division(
         smap, obstime=obstime, correction_table=correction_table, calibration_version=calibration_version
     )
@@ -232,7 +233,7 @@ def correct_degradation(
 
 def degradation_division(smap, *, obstime=None, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
     """The `~aiapy.utils.maps.Division` that `correct_degradation` applies to ``smap`` (checked first)."""
-    check_aia_map(smap, function="correct_degradation")
+    changes = header_changes(smap, function="correct_degradation")
     check_not_applied(smap, function="correct_degradation")
     require_keys(smap, ["WAVELNTH"], function="correct_degradation")
     if obstime is None:
@@ -249,4 +250,4 @@ def degradation_division(smap, *, obstime=None, correction_table=None, calibrati
         f"correct_degradation: divided by {factor:.8f} (calibration version {calibration_version}, "
         f"time {obstime.utc.isot} {source})"
     )
-    return Division(factor, history, applied_flag("correct_degradation"))
+    return Division(factor, history, changes | applied_flag("correct_degradation"))

@@ -3,7 +3,8 @@
 import astropy.units as u
 
 from aiapy.utils.exceptions import warn_metadata
-from aiapy.utils.maps import Division, applied_flag, check_aia_map, check_not_applied, divide_map, exposure_time
+from aiapy.utils.header import header_changes
+from aiapy.utils.maps import Division, applied_flag, check_not_applied, divide_map, exposure_time
 
 __all__ = ["normalize_exposure"]
 
@@ -32,7 +33,9 @@ def normalize_exposure(smap):
         If EXPTIME is missing.
     ValueError
         If the exposure time is zero, negative or NaN, or the map is already normalised: ``EXPNORM = T``,
-        the HISTORY line of an earlier aiapy, or a unit of DN/s (normalised elsewhere).
+        the HISTORY line of an earlier aiapy, or a data unit with a time dimension in any spelling (``DN/s``,
+        ``ct / s``, ``DN/(pix s)``, ``photon/s``: normalised elsewhere); or if BUNIT/PIXLUNIT is not a unit
+        astropy can read (whether the data are per second decides the result).
 
     Warns
     -----
@@ -47,15 +50,36 @@ def normalize_exposure(smap):
     return divide_map(smap, exposure_division(smap))
 
 
+def _count_unit(smap):
+    """The unit of ``smap``'s data, refused unless it is a count (no time dimension); DN when none is given."""
+    written = {key.upper(): smap.meta[key] for key in ("bunit", "pixlunit") if smap.meta.get(key)}
+    unit = smap.unit
+    if unit is None:
+        if written:
+            raise ValueError(
+                f"normalize_exposure cannot read the data unit {written} (not a FITS unit string); whether the "
+                "data are already per second decides the result. Set BUNIT, e.g. smap.meta['bunit'] = 'DN'."
+            )
+        warn_metadata("This map's header gives no unit (BUNIT, PIXLUNIT); normalize_exposure takes it to be DN.")
+        return u.DN
+    decomposed = unit.decompose()
+    time_power = dict(zip(decomposed.bases, decomposed.powers, strict=True)).get(u.s, 0)
+    if time_power:
+        raise ValueError(
+            f"This map is already in {unit} ({written}, time to the power {time_power}); it was normalised before "
+            "(normalize_exposure divides counts by the exposure time)."
+            + (" In FITS units 'S' is siemens; seconds are 's'." if u.S in unit.bases else "")
+        )
+    return unit
+
+
 def exposure_division(smap):
     """The `~aiapy.utils.maps.Division` that `normalize_exposure` applies to ``smap`` (checked first)."""
-    check_aia_map(smap, function="normalize_exposure")
+    changes = header_changes(smap, function="normalize_exposure")
     check_not_applied(smap, function="normalize_exposure")
-    exptime = exposure_time(smap, function="normalize_exposure").to_value(u.s)
-    if smap.unit is None:
-        warn_metadata("This map's header gives no unit (BUNIT, PIXLUNIT); normalize_exposure takes it to be DN.")
-    elif smap.unit.physical_type == (u.DN / u.s).physical_type:
-        raise ValueError(f"This map is already in {smap.unit}; it was normalised before.")
-    unit = (smap.unit if smap.unit is not None else u.DN) / u.s
+    exptime = exposure_time(smap, function="normalize_exposure", meta={**smap.meta, **changes}).to_value(u.s)
+    unit = _count_unit(smap) / u.s
     history = f"normalize_exposure: divided by EXPTIME = {exptime} s"
-    return Division(exptime, history, {"bunit": unit.to_string(), "exptime": 1.0} | applied_flag("normalize_exposure"))
+    return Division(
+        exptime, history, changes | {"bunit": unit.to_string(), "exptime": 1.0} | applied_flag("normalize_exposure")
+    )

@@ -7,9 +7,10 @@ import numpy as np
 from astropy.time import Time
 
 from aiapy.utils.channels import channel_key
-from aiapy.utils.constants import PLATE_SCALE, WCS_ROTATION_KEYS
+from aiapy.utils.constants import LEVEL1, PLATE_SCALE, WCS_ROTATION_KEYS
 from aiapy.utils.exceptions import warn_metadata, warn_user
-from aiapy.utils.maps import add_history, check_aia_map, observation_time, require_keys
+from aiapy.utils.header import ROTATION_TOLERANCE, checked_map, matrix_rotation, rotation_disagreement
+from aiapy.utils.maps import add_history, observation_time, require_keys
 
 __all__ = ["update_pointing"]
 
@@ -55,6 +56,44 @@ def _table_values(table, row, key):
     return values
 
 
+def _check_level1_frame(smap):
+    """
+    Refuse a map that is no longer in the level-1 frame, whose pointing keywords the table's values would mix
+    with another geometry: above level 1, or rotated by something other than the level-1 roll.
+
+    The level-1 roll is CROTA2 = SAT_ROT + INST_ROT (equal to 1e-8 degrees in real files). A header whose
+    rotation is a PCi_j/CDi_j matrix (what ``Map.rotate`` and ``WCS.to_header`` write) is in the level-1 frame
+    when the matrix is that roll; with CROTA2 at the level-1 roll a matrix beside it is stale and dropped.
+    """
+    meta = smap.meta
+    level = meta.get("lvl_num")
+    if level is not None and float(level) > LEVEL1:
+        raise ValueError(
+            f"update_pointing needs a level-1 map; this one has LVL_NUM = {level} (registered: its CRPIX, CDELT "
+            "and CROTA2 no longer refer to the CCD pixels the pointing table describes). Update the level-1 map."
+        )
+    level1_roll = None if meta.get("inst_rot") is None else float(meta["sat_rot"]) + float(meta["inst_rot"])
+    crota2 = meta.get("crota2")
+    angle, pure = matrix_rotation(meta)
+    if crota2 is not None:  # a matrix beside CROTA2 at the level-1 roll is stale: replaced below
+        roll, stated, pure = float(crota2), f"CROTA2 = {crota2}", True
+    elif angle is not None:
+        roll, stated = angle, f"no CROTA2 but a PCi_j/CDi_j matrix of roll {angle:.6g} deg"
+    else:
+        return  # no roll stated: the table's is written
+    if level1_roll is None and crota2 is not None:
+        return  # INST_ROT missing: nothing to compare a CROTA2 with
+    if level1_roll is not None and pure and rotation_disagreement(roll, level1_roll) <= ROTATION_TOLERANCE:
+        return
+    expected = "unknown (INST_ROT missing)" if level1_roll is None else f"SAT_ROT + INST_ROT = {level1_roll:.6g} deg"
+    raise ValueError(
+        f"update_pointing: this map is no longer in the level-1 frame: its header states {stated}"
+        f"{'' if pure else ' (not a pure rotation)'}, while the level-1 roll is {expected} (rotated or "
+        "resampled?). The table's pointing would replace the map's rotation; apply update_pointing to the "
+        "level-1 map first, then rotate."
+    )
+
+
 def update_pointing(smap, *, pointing_table=None):
     """
     Update the pointing of an AIA level-1 map from the master pointing table (MPT).
@@ -86,6 +125,10 @@ def update_pointing(smap, *, pointing_table=None):
     ------
     TypeError
         If ``smap`` is not an AIA map.
+    ValueError
+        If the map is no longer in the level-1 frame (before any work): LVL_NUM above 1, or rotated (CROTA2,
+        or a PCi_j/CDi_j matrix without CROTA2, other than SAT_ROT + INST_ROT, as after ``Map.rotate``); or a
+        numeric keyword holds a string that is not a number.
     KeyError
         If SAT_ROT (or both T_OBS and DATE-OBS) is missing, or the table lacks the channel's columns.
     IndexError
@@ -124,8 +167,9 @@ def update_pointing(smap, *, pointing_table=None):
     .. [1] SolarSoft ``aia_prep.pro`` / ``aia_reg.pro`` with ``/use_pnt_file`` and ``aia2wcsmin.pro``.
     .. [2] JSOC series ``aia.master_pointing3h``.
     """
-    check_aia_map(smap, function="update_pointing")
+    smap = checked_map(smap, function="update_pointing", data=False)
     require_keys(smap, ["SAT_ROT"], function="update_pointing")
+    _check_level1_frame(smap)
     t_obs = observation_time(smap, function="update_pointing", prefer="T_OBS")
     if pointing_table is None:
         from aiapy.calibrate.utils import pointing_table_for  # noqa: PLC0415 (loads the remote machinery)

@@ -2,12 +2,14 @@
 
 import astropy.units as u
 import numpy as np
+from sunpy.map.sources.sdo import AIAMap
 
 from aiapy.utils.channels import check_channel
+from aiapy.utils.constants import LEVEL1
 from aiapy.utils.exceptions import warn_metadata
 from aiapy.utils.maps import check_aia_map, check_level1, exposure_time
 from aiapy.utils.pixelflags import PixelFlag, pixel_flags
-from aiapy.utils.saturation import SATURATION_LEVEL, saturation_flags
+from aiapy.utils.saturation import FULL_SCALE, SATURATION_LEVEL, saturation_flags
 
 __all__ = ["saturation_mask"]
 
@@ -23,6 +25,8 @@ def saturation_mask(smap, *, level=None, bloom=True):
     (`aiapy.utils.saturation.SATURATION_LEVEL`, 14 300-15 000 DN, decided from the 2011-02-15 flare frames,
     where it reproduces the JSOC's count ``NSATPIX``). Bloomed pixels are those at or above
     ``BLOOM_FRACTION`` (0.8) of the level that continue a saturated run along its column without a break.
+    With the default level, values above the converter's 16383 DN (``FULL_SCALE``; level-1 processing keeps
+    saturated pixels at or below it) are not taken for saturated pixels.
 
     Parameters
     ----------
@@ -102,6 +106,7 @@ def flag_saturation(smap, *, level=None, bloom=True, function="flag_saturation")
         channel = round(check_channel(smap.wavelength, argument="the map's WAVELNTH").to_value(u.AA))
         exposure_time(smap, function=function)  # a frame without a valid exposure is refused here too
         value = (SATURATION_LEVEL[channel] * u.DN).to_value(unit)
+        ceiling = (FULL_SCALE * u.DN).to_value(unit)
     else:
         if not isinstance(level, u.Quantity):
             raise TypeError(f"level must be a Quantity (e.g. 15000 * u.DN), not {level!r}.")
@@ -112,6 +117,44 @@ def flag_saturation(smap, *, level=None, bloom=True, function="flag_saturation")
             raise u.UnitConversionError(message) from None
         if not (np.isscalar(value) and np.isfinite(value) and value > 0):
             raise ValueError(f"level must be one finite, positive value; got {level}.")
-    flags = saturation_flags(np.asarray(smap.data), value, bloom=bloom)
+        ceiling = None
+    flags = saturation_flags(np.asarray(smap.data), value, ceiling=ceiling, bloom=bloom)
     flags[pixel_flags(smap) & PixelFlag.MISSING != 0] = 0
     return flags
+
+
+def input_flags(smap, *, detect=True, function):
+    """
+    The `~aiapy.utils.PixelFlag` bits a step takes from its input map: the map's mask and NaN pixels
+    (`~aiapy.utils.pixel_flags`), and, with ``detect``, the saturated and bloomed pixels (`flag_saturation`)
+    of an AIA level-1 frame in DN whose mask does not already carry flags.
+
+    A ``uint8`` mask is a flag array made upstream (by aiapy's steps, which find saturation on the level-1
+    data and carry it): it is taken as it is, and saturation is not looked for again in data that an earlier
+    step may have changed (deconvolved peaks can exceed the level without being saturated).
+    """
+    flags = pixel_flags(smap)
+    mask = getattr(smap, "mask", None)
+    carries_flags = mask is not None and np.asarray(mask).dtype == np.uint8
+    if detect and not carries_flags and _raw_level1(smap):
+        flags |= flag_saturation(smap, function=function)
+    return flags
+
+
+def _raw_level1(smap):
+    """
+    Whether `flag_saturation` applies with its default level: an AIA level-1 frame in DN of a known channel,
+    not deconvolved (``DECONV = T``).
+    """
+    meta = smap.meta
+    try:
+        channel = round(float(meta.get("wavelnth", np.nan)))
+        exptime = float(meta.get("exptime", np.nan))
+        level = float(meta.get("lvl_num", np.nan))
+    except (TypeError, ValueError):
+        return False
+    deconvolved = meta.get("deconv") in (True, "T")  # its values are no longer the CCD's
+    return (
+        isinstance(smap, AIAMap) and level == LEVEL1 and smap.unit == u.DN and channel in SATURATION_LEVEL
+        and np.isfinite(exptime) and exptime > 0 and not deconvolved
+    )  # fmt: skip

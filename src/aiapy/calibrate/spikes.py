@@ -28,10 +28,10 @@ from aiapy.net.exceptions import NoDataError
 from aiapy.utils.constants import DETECTOR_SHAPE, PLATE_SCALE
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_user
+from aiapy.utils.header import checked_map
 from aiapy.utils.maps import (
     add_history,
     applied_flag,
-    check_aia_map,
     check_level1,
     check_not_applied,
     header_time,
@@ -184,8 +184,8 @@ def _as_map_list(smap, function):
     maps = [smap] if single else list(smap) if isinstance(smap, Sequence | MapSequence) else None
     if maps is None:
         raise TypeError(f"{function} needs an AIA map or a sequence of them; got {type(smap).__name__}.")
+    maps = [checked_map(item, function=function, data=False) for item in maps]
     for item in maps:
-        check_aia_map(item, function=function)
         require_keys(item, ["WAVELNTH"], function=function)
     return single, maps
 

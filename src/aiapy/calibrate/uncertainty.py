@@ -73,6 +73,7 @@ def estimate_error(
     error_table=None,
     compare_idl=False,
     negative="clamp",
+    flags=None,
 ) -> u.DN / u.pix:
     """
     Estimate the uncertainty on AIA intensities.
@@ -102,6 +103,11 @@ def estimate_error(
         Negative counts (noise around a zero signal) give NaN in SolarSoft. ``"clamp"`` (default) treats
         them as zero signal for the count-dependent terms, so the error is the noise floor (dark, read,
         quantisation); ``"nan"`` reproduces SolarSoft.
+    flags : `numpy.ndarray`, optional
+        Flags of the counts, broadcastable to their shape: `~aiapy.utils.PixelFlag` bits (a map's ``mask``,
+        e.g. from `~aiapy.calibrate.register`) or a boolean mask. Where any is set the count is no
+        measurement (missing; or saturated or bloomed, a lower limit whose noise says nothing of the
+        flux), and the uncertainty is NaN.
 
     Returns
     -------
@@ -112,8 +118,8 @@ def estimate_error(
     Raises
     ------
     ValueError
-        If both ``include_eve`` and ``include_preflight`` are set, ``n_sample`` < 1, or ``negative`` is
-        not one of the allowed values.
+        If both ``include_eve`` and ``include_preflight`` are set, ``n_sample`` < 1, ``negative`` is
+        not one of the allowed values, or ``flags`` does not broadcast to the counts' shape.
 
     Notes
     -----
@@ -140,13 +146,22 @@ def estimate_error(
     <Quantity [3.55784111] DN / pix>
     """
     if include_eve and include_preflight:
-        raise ValueError("Cannot include both EVE and pre-flight calibration errors; choose one.")
+        raise ValueError(
+            "Cannot include both EVE and pre-flight correction: include_eve and include_preflight are two "
+            "calibrations of the same quantity; choose one."
+        )
     if negative not in _NEGATIVE:
         raise ValueError(f"negative must be one of {_NEGATIVE}, not {negative!r}.")
     if not np.isscalar(n_sample) or not n_sample >= 1:
         raise ValueError(f"n_sample must be a number >= 1, not {n_sample!r}.")
     row = _error_row(error_table, channel)
     values = np.atleast_1d(counts.to_value(u.DN / u.pix))
+    if flags is not None:
+        flags = np.asarray(flags)
+        try:
+            flagged = np.broadcast_to(flags != 0, values.shape)
+        except ValueError:
+            raise ValueError(f"flags of shape {flags.shape} do not broadcast to the counts' {values.shape}.") from None
     if negative == "clamp" and log.isEnabledFor(logging.DEBUG):
         log.debug("estimate_error: %d negative values treated as zero signal", np.count_nonzero(values < 0))
     fractional = [
@@ -164,4 +179,6 @@ def estimate_error(
         fractional=fractional,
         clamp=negative == "clamp",
     )
+    if flags is not None:
+        error[flagged] = np.nan
     return error << (u.DN / u.pix)

@@ -31,7 +31,7 @@ from aiapy.data import get_file
 from aiapy.net.budget import budget as _time_budget
 from aiapy.net.sources import POINTING_OFFLINE_HINT
 from aiapy.utils.channels import ALL_CHANNELS, channel_key, validate_channel
-from aiapy.utils.times import quiet_erfa
+from aiapy.utils.times import parse_time_text, quiet_erfa
 
 __all__ = [
     "LATEST_CORRECTION_VERSION",
@@ -62,8 +62,12 @@ ERROR_TABLE_COLUMNS = (
 
 
 def _parse_time(column):
+    texts = [str(t).strip() for t in column]
     with quiet_erfa():
-        return Time([str(t).strip().rstrip("Z") for t in column], scale="utc", format="isot")
+        try:
+            return Time([t.rstrip("Z") for t in texts], scale="utc", format="isot")
+        except ValueError:  # JSOC forms (2010.05.13_00:00:00_TAI) or mixed: one by one
+            return Time([parse_time_text(t).utc for t in texts])
 
 
 def _missing_columns(table, columns, what):

@@ -15,32 +15,26 @@ import re
 
 import numpy as np
 from astropy.table import Table
-from astropy.time import Time
 
 from aiapy.net import budget as _budget
 from aiapy.net.config import get_settings
 from aiapy.net.download import download, http_get
 from aiapy.net.exceptions import NoDataError, RemoteUnavailableError
 from aiapy.net.retry import with_retries
+from aiapy.utils.times import JSOC_TIME, parse_time_text
 
 __all__ = ["jsoc_time_to_isot", "query", "segment_file"]
 
 log = logging.getLogger(__name__)
 
-_JSOC_TIME = re.compile(r"^(\d{4})\.(\d\d)\.(\d\d)_(\d\d:\d\d:\d\d(?:\.\d*)?)(?:_(TAI|UTC)|_?(Z))$")
-
-
 def jsoc_time_to_isot(text):
     """
-    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``, ``_UTC``, ``_Z`` or ``Z``) to ISO UTC
-    (``2010-05-13T00:00:00.000``); other strings are returned unchanged.
+    Convert a DRMS time string (``2010.05.13_00:00:00_TAI``, ``_UTC``, ``_Z`` or ``Z``; see
+    `aiapy.utils.times.JSOC_TIME`) to ISO UTC (``2010-05-13T00:00:00.000``); other strings are returned unchanged.
     """
-    match = _JSOC_TIME.match(str(text).strip())
-    if match is None:
+    if JSOC_TIME.match(str(text).strip()) is None:
         return text
-    year, month, day, clock, scale, _ = match.groups()
-    time = Time(f"{year}-{month}-{day}T{clock}", scale="tai" if scale == "TAI" else "utc")
-    return time.utc.isot
+    return parse_time_text(text).utc.isot
 
 
 class _Answer:

@@ -12,6 +12,7 @@ from astropy.time import Time
 from aiapy.calibrate.utils import get_correction_table, get_error_table, get_pointing_table
 from aiapy.pipeline._fitsfile import open_images
 from aiapy.psf import calculate_psf
+from aiapy.utils.times import parse_time_text
 
 __all__ = ["SharedData", "scan_header", "build_shared", "needs_headers", "table_digest"]
 
@@ -88,7 +89,7 @@ def _pointing_table(config, headers):
     if source == "bundled":
         return get_pointing_table(None)
     if source in ("jsoc", "lmsal"):
-        times = Time([h["time"].rstrip("Z") for h in headers], scale="utc")
+        times = Time([parse_time_text(h["time"]).utc for h in headers])
         # The 3-hourly table rows bracket each image; pad by one row each side.
         time_range = (times.min() - 3 * u.h, times.max() + 3 * u.h)
         return get_pointing_table(source, time_range=time_range)

@@ -1,4 +1,4 @@
-"""The AIA point-spread function (Grigis et al. 2012) and Richardson-Lucy deconvolution."""
+"""The AIA point-spread function (Grigis et al. 2012), Richardson-Lucy deconvolution and desaturation."""
 
 import sys
 import types
@@ -7,6 +7,8 @@ from aiapy.psf import _calculate
 from aiapy.psf._backends import BACKENDS, register_backend
 from aiapy.psf._calculate import DEFAULT_ORDERS, calculate_psf, clear_psf_cache, psf
 from aiapy.psf._deconvolve import ACCELERATIONS, BOUNDARIES, PRECISIONS, DeconvolveOptions, deconvolve
+from aiapy.psf._desaturate import desaturate
+from aiapy.psf._model import COMPONENTS
 from aiapy.psf._mesh import filter_mesh_parameters
 
 __all__ = [
@@ -15,6 +17,8 @@ __all__ = [
     "filter_mesh_parameters",
     "deconvolve",
     "DeconvolveOptions",
+    "desaturate",
+    "COMPONENTS",
     "clear_psf_cache",
     "register_backend",
     "BACKENDS",

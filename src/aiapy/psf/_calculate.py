@@ -16,7 +16,7 @@ import numpy as np
 from aiapy._version import __version__
 from aiapy.psf._backends import DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._mesh import filter_mesh_parameters
-from aiapy.psf._model import _FOCAL_PLANE_ANGLES, MeshModel, detector_psf, window_psf
+from aiapy.psf._model import _FOCAL_PLANE_ANGLES, COMPONENTS, MeshModel, detector_psf, window_psf
 from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, check_channel, validate_channel
 
@@ -76,7 +76,7 @@ def _mesh_models(channel, use_preflightcore, orders):
 def _disk_path(cache_dir, key, parameters):
     record = {
         "aiapy": __version__,
-        "key": [key[0], key[1], key[2].tolist(), list(key[3]), key[4]],
+        "key": [key[0], key[1], key[2].tolist(), list(key[3]), *key[4:]],
         "parameters": {name: np.atleast_1d(value.value).tolist() for name, value in parameters.items()},
     }
     digest = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
@@ -109,6 +109,7 @@ def calculate_psf(
     use_preflightcore=False,
     diffraction_orders=None,
     shape=(DETECTOR_SIZE, DETECTOR_SIZE),
+    component="full",
     backend=DEFAULT_BACKEND,
     cache_dir=None,
 ):
@@ -128,6 +129,13 @@ def calculate_psf(
         SolarSoft's ``aia_calc_psf``. Any other shape (cutouts, padded cutouts) gives the same model on a grid
         centred on pixel ``[rows // 2, columns // 2]`` (where `deconvolve` expects it), without wrap-around,
         renormalised to sum 1; well inside the detector it is the central crop of the full PSF over its sum.
+    component : {"full", "core", "diffraction"}
+        ``"full"``: the whole PSF. ``"core"``: the part that neither mesh diffracts, the two meshes' core
+        Gaussians convolved (0.82 x 0.82 = 67 % of the light on the full detector). ``"diffraction"``: the
+        rest, the entrance-filter spikes and the focal-plane mesh's halo around the core. Both parts use
+        the normalisation of the full PSF on the same ``shape``, so ``core + diffraction == full`` (to
+        rounding) and their sums add to 1; only the diffraction part reaches far from the core, which is
+        what `desaturate` fits.
     backend : str
         Where the full-detector composition runs, one of the registered backends (`aiapy.psf.BACKENDS`):
         <backends>. They agree to 1e-10. Other shapes are always computed on the CPU.
@@ -138,7 +146,7 @@ def calculate_psf(
     Returns
     -------
     (rows, columns) `~numpy.ndarray` of float64, read-only
-        The PSF, summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are cached in memory (up to
+        The PSF (``component="full"``), summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are cached in memory (up to
         ``aiapy.psf.PSF_CACHE_BYTES``, by default one full-detector PSF per channel; 0 disables the memory
         cache), so the array is shared and read-only; use ``.copy()`` to modify it.
 
@@ -148,7 +156,8 @@ def calculate_psf(
         If ``channel`` is not a Quantity, or ``shape``/``diffraction_orders``/``backend`` have the wrong kind.
     ValueError
         If ``channel`` is not an EUV channel, ``shape`` is not positive, the orders are not whole numbers
-        or are all zero, or ``backend`` is not registered.
+        or are all zero, ``component`` is not one of ``"full"``, ``"core"``, ``"diffraction"``, or
+        ``backend`` is not registered.
 
     Notes
     -----
@@ -183,9 +192,11 @@ def calculate_psf(
         raise TypeError(f"use_preflightcore must be True or False; got {use_preflightcore!r}.")
     orders = _check_orders(diffraction_orders)
     shape = _check_shape(shape)
+    if not isinstance(component, str) or component not in COMPONENTS:
+        raise ValueError(f"component must be one of {COMPONENTS}; got {component!r}.")
     check_backend(backend)
-    key = (round(channel.to_value(u.AA)), bool(use_preflightcore), orders, shape, backend)
-    memory_key = (*key[:2], orders.tobytes(), shape, backend)
+    key = (round(channel.to_value(u.AA)), bool(use_preflightcore), orders, shape, backend, component)
+    memory_key = (*key[:2], orders.tobytes(), *key[3:])
     if memory_key in _memory_cache:
         _memory_cache.move_to_end(memory_key)
         return _memory_cache[memory_key]
@@ -196,9 +207,9 @@ def calculate_psf(
         return _remember(memory_key, np.load(path))
     start = time.perf_counter()
     if shape == (DETECTOR_SIZE, DETECTOR_SIZE):
-        result = detector_psf(entrance, focal, get_backend(backend))
+        result = detector_psf(entrance, focal, get_backend(backend), component)
     else:
-        result = window_psf(entrance, focal, shape)
+        result = window_psf(entrance, focal, shape, component)
     log.debug("Computed the %s PSF %s in %.2f s", channel, shape, time.perf_counter() - start)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,19 +6,24 @@ import logging
 import time
 from numbers import Integral
 
+import astropy.units as u
 import numpy as np
 import scipy.fft
 from scipy import ndimage
-from sunpy.map import GenericMap
+from sunpy.map import GenericMap, MapSequence
 
+from aiapy.calibrate.saturation import input_flags
 from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
-from aiapy.utils.constants import DETECTOR_SIZE
+from aiapy.utils.constants import DETECTOR_SIZE, LEVEL1, PLATE_SCALE
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_user
-from aiapy.utils.maps import add_history, refresh_statistics
+from aiapy.utils.header import checked_map
+from aiapy.utils.maps import add_history, applied_flag, check_aia_map, check_not_applied, refresh_statistics
 from aiapy.utils.options import Options, option
+from aiapy.utils.pixelflags import PixelFlag
+from aiapy.utils.saturation import GUARDED
 
 __all__ = [
     "deconvolve",
@@ -39,6 +44,9 @@ BOUNDARIES = ("periodic", "symmetric")
 PRECISIONS = ("float32", "float64")
 #: Richardson-Lucy variants: None (plain, as SolarSoft) or Biggs & Andrews (1997) vector extrapolation.
 ACCELERATIONS = (None, "biggs-andrews")
+#: Largest relative difference of a map's plate scale from the 0.6 arcsec/pix the default PSF is made for (AIA's
+#: level-1 CDELT is 0.5995-0.6008).
+_SCALE_TOLERANCE = 0.01
 # A PSF whose sum differs from 1 by more than this is renormalised with a warning.
 _PSF_SUM_TOLERANCE = 1e-6
 
@@ -212,15 +220,43 @@ def _prepare_psf(psf, smap):
     return psf, "a user-supplied PSF array"
 
 
+def _check_grid(smap, *, psf_given):
+    """
+    Refuse, unless a PSF is given, a map whose pixels are not those `calculate_psf` models (the level-1 CCD
+    pixels, 0.6 arcsec); say what is assumed for a level-1.5 map.
+    """
+    level = smap.meta.get("lvl_num")
+    if psf_given:
+        return
+    scale = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
+    for key, value in zip(("CDELT1", "CDELT2"), scale, strict=True):
+        if not abs(value / PLATE_SCALE - 1) <= _SCALE_TOLERANCE:
+            raise ValueError(
+                f"deconvolve: {key} = {value:.6g} arcsec/pix, but the AIA PSF of calculate_psf is made for the "
+                f"{PLATE_SCALE} arcsec/pix CCD pixels (binned or resampled data?). Pass psf= a PSF computed for this "
+                "pixel grid, or deconvolve the full-resolution level-1 data."
+            )
+    if level is not None and float(level) > LEVEL1:
+        warn_user(
+            f"deconvolve of a level-{level} map: the PSF of the level-1 CCD grid is assumed to apply unchanged "
+            "(registration rotated the image by the level-1 roll, under 0.2 deg, and rescaled it by less than "
+            "0.2 %). For the exact PSF, deconvolve the level-1 map before register.",
+        )
+
+
 def _prepare_data(smap, clip_negative, dtype):
-    """Working copy of the data with missing pixels filled by their nearest valid neighbour, and the mask."""
+    """
+    Working copy of the data with missing pixels filled by their nearest valid neighbour, and the input's
+    `~aiapy.utils.PixelFlag` bits (``MISSING`` also for infinite and BLANK pixels).
+    """
     data = np.asarray(smap.data)
-    missing = ~np.isfinite(data)
+    flags = input_flags(smap, function="deconvolve")
+    bad = ~np.isfinite(data)
     blank = smap.meta.get("blank")
     if blank is not None and data.dtype.kind in "iu":
-        missing |= data == blank
-    if smap.mask is not None:
-        missing |= np.broadcast_to(np.asarray(smap.mask, dtype=bool), data.shape)
+        bad |= data == blank
+    flags[bad] |= np.uint8(PixelFlag.MISSING)
+    missing = (flags & PixelFlag.MISSING) != 0
     work = data.astype(dtype)
     if missing.all():
         raise ValueError("deconvolve: every pixel of the map is NaN, infinite or masked.")
@@ -236,7 +272,7 @@ def _prepare_data(smap, clip_negative, dtype):
         np.maximum(work, 0, out=work)
     elif work.min() < 0:
         warn_user("Image contains negative intensity values. Consider setting clip_negative to True", stacklevel=3)
-    return work, missing
+    return work, flags
 
 
 def deconvolve(
@@ -292,8 +328,11 @@ def deconvolve(
     `~sunpy.map.GenericMap`
         A new map of the same type: the deconvolved data (float32 for float16 or float32 input, float64
         for any other input or with ``precision="float64"``: `aiapy.utils.dtypes.supported_float_type`), the
-        header with a HISTORY line (iterations, PSF, options, aiapy version) and the level number unchanged.
-        Pixels that were NaN, infinite, BLANK or masked are NaN in the result and masked.
+        header with a HISTORY line (iterations, PSF, options, aiapy version), the flag ``DECONV = T`` and the
+        level number unchanged.
+        Pixels that were NaN, infinite, BLANK or masked are NaN in the result. The result's ``mask`` holds
+        the `~aiapy.utils.PixelFlag` bits (``uint8``; None when no pixel is flagged): ``MISSING`` for those,
+        ``SATURATED`` / ``BLOOM`` as in the input.
 
     Raises
     ------
@@ -302,7 +341,16 @@ def deconvolve(
     ValueError
         For negative ``iterations``, an unknown ``boundary``/``precision``/``backend``, a PSF of the wrong
         shape or with a non-positive sum, ``psf=None`` on a map that is not an AIA EUV image, a map with
-        no valid pixel, or one with no positive valid pixel (nothing to deconvolve).
+        no valid pixel, or one with no positive valid pixel (nothing to deconvolve); a map deconvolved before
+        (``DECONV = T`` or the HISTORY line of an earlier aiapy: a second pass sharpens noise, not the Sun);
+        with ``psf=None``, a plate scale (CDELT1/2) more than 1 % from the 0.6 arcsec/pix the PSF is made for
+        (binned data: pass a PSF for their grid).
+
+    Warns
+    -----
+    AIApyUserWarning
+        For a level-1.5 map with ``psf=None``: the level-1 PSF is assumed to apply to the registered grid
+        (rotated by the roll, under 0.2 deg, rescaled by under 0.2 %); the message says so.
 
     Notes
     -----
@@ -317,6 +365,17 @@ def deconvolve(
     and its conjugate. There is no damping, regularisation or stopping rule, as in SolarSoft. Missing pixels
     are filled with their nearest valid neighbour before the iterations and set back to NaN after.
 
+    Saturated and bloomed pixels (flagged in the map's ``mask``, or, for an AIA level-1 frame in DN without
+    flags, found by `~aiapy.calibrate.saturation_mask`) hold lower limits, not measurements: they are
+    flagged in the result (``SATURATED`` / ``BLOOM``), where their deconvolved values are not data either.
+    In the iterations they keep their values. Taking them for pixels without a measurement instead
+    (Richardson-Lucy as an EM algorithm with missing data, ratio 1 there; Shepp & Vardi 1982, the approach
+    of the de-saturation of Schwartz et al. 2014, which iterates to convergence) was measured worse at
+    SolarSoft's iteration counts: on the 171 Å cutout clipped at its 99.7th, 99th and 97th percentile and
+    flagged, 25 iterations left the unflagged pixels within 4 pixels of the clipped cores 24-65 % further
+    (rms) from the deconvolution of the unclipped image, and the cores' flux lower, than keeping the clipped
+    values.
+
     References
     ----------
     .. [1] Richardson, W. H. 1972, JOSA 62, 55; Lucy, L. B. 1974, AJ 79, 745.
@@ -324,9 +383,16 @@ def deconvolve(
     .. [3] SolarSoft ``aia_deconvolve_richardsonlucy.pro``.
     .. [4] Biggs, D. S. C. & Andrews, M. 1997, "Acceleration of iterative image restoration algorithms",
        Applied Optics 36, 1766.
+    .. [5] Shepp, L. A. & Vardi, Y. 1982, IEEE Trans. Med. Imaging 1, 113 (EM, missing data).
+    .. [6] Schwartz, R. A., Torre, G., & Piana, M. 2014, ApJL 793, L23 (de-saturation of AIA images).
     """
     if not isinstance(smap, GenericMap) or smap.data.ndim != 2:
+        if isinstance(smap, MapSequence | list | tuple):
+            check_aia_map(smap, function="deconvolve")  # the message says to call it on each map
         raise TypeError(f"deconvolve needs a two-dimensional sunpy Map; got {type(smap).__name__}.")
+    smap = checked_map(smap, function="deconvolve", aia=False)
+    check_not_applied(smap, function="deconvolve")
+    _check_grid(smap, psf_given=psf is not None)
     options = DeconvolveOptions(
         iterations=iterations,
         acceleration=acceleration,
@@ -338,7 +404,8 @@ def deconvolve(
     fft_backend = get_backend(options.backend)
     psf, psf_words = _prepare_psf(psf, smap)
     dtype = np.dtype(options.precision)
-    data, missing = _prepare_data(smap, options.clip_negative, dtype)
+    data, flags = _prepare_data(smap, options.clip_negative, dtype)
+    missing = (flags & PixelFlag.MISSING) != 0
     shape = data.shape
     boundary = options.boundary
     if boundary is None:
@@ -360,14 +427,18 @@ def deconvolve(
     result = np.array(result, np.promote_types(supported_float_type(smap.data.dtype), dtype), copy=None, order="C")
     result[missing] = np.nan
     meta = refresh_statistics(smap.meta.copy(), result)
+    meta.update(applied_flag("deconvolve"))
     add_history(
         meta,
         f"deconvolve: Richardson-Lucy{'' if options.acceleration is None else f' ({options.acceleration})'}, "
         f"{options.iterations} iterations, PSF {psf_words}, boundary={boundary}, precision={options.precision}, "
         f"backend={options.backend}, clip_negative={options.clip_negative}",
     )
+    saturated = int(np.count_nonzero(flags & GUARDED))
+    if saturated:
+        add_history(meta, f"deconvolve: {saturated} saturated/bloomed pixels flagged (values are lower limits)")
     return smap._new_instance(
-        result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=missing if missing.any() else None
+        result, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=flags if flags.any() else None
     )
 
 

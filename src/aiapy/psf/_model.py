@@ -10,7 +10,11 @@ import scipy.signal
 
 from aiapy.utils.constants import DETECTOR_SIZE, MESH_TRANSMISSION
 
-__all__ = ["MeshModel", "mesh_terms", "detector_psf", "window_psf"]
+__all__ = ["MeshModel", "mesh_terms", "detector_psf", "window_psf", "COMPONENTS"]
+
+#: Parts of the composite PSF: all of it, the core (the two meshes' undiffracted Gaussians convolved), or the
+#: diffraction (everything else: the entrance-filter spikes and the focal-plane halo), ``full = core + diffraction``.
+COMPONENTS = ("full", "core", "diffraction")
 
 # exp(-x) is exactly 0.0 in float64 for x > 745.14 (below the smallest subnormal).
 _UNDERFLOW = 745.2
@@ -56,16 +60,19 @@ class MeshModel:
         core = _window_sum(0.0, self.width, low, high) ** 2
         return spikes, core
 
-    def render(self, shape, origin, *, size=DETECTOR_SIZE):
+    def render(self, shape, origin, *, size=DETECTOR_SIZE, spikes=True):
         """
         The normalised mesh PSF ``0.18 spikes / sum(spikes) + 0.82 core / sum(core)`` on a grid.
 
         Pixel ``[i, j]`` of the result lies at offset ``(i - origin[0], j - origin[1])`` from the centre.
-        The sums are taken over the detector of side ``size``, as in the model.
+        The sums are taken over the detector of side ``size``, as in the model. With ``spikes=False`` only
+        the core term ``0.82 core / sum(core)`` is drawn.
         """
         spike_sum, core_sum = self.detector_sums(size)
         out = np.zeros(shape)
-        _add_gaussians(out, origin, self.dy, self.dx, self.amplitude * ((1 - MESH_TRANSMISSION) / spike_sum), self.width)
+        if spikes:
+            amplitude = self.amplitude * ((1 - MESH_TRANSMISSION) / spike_sum)
+            _add_gaussians(out, origin, self.dy, self.dx, amplitude, self.width)
         _add_gaussians(out, origin, [0.0], [0.0], [MESH_TRANSMISSION / core_sum], self.width)
         return out
 
@@ -116,15 +123,15 @@ def _add_gaussians(out, origin, dys, dxs, amplitudes, width):
         out[y0 + oy : y0 + oy + gy.size, x0 + ox : x0 + ox + gx.size] += np.multiply.outer(amp * gy, gx)
 
 
-def focal_plane_kernel(focal, size=DETECTOR_SIZE):
+def focal_plane_kernel(focal, size=DETECTOR_SIZE, *, spikes=True):
     """The focal-plane mesh PSF as a small centred array (side ``2 r + 1``) and its radius ``r``."""
     radius = min(focal.radius, size // 2 - 1)
-    return focal.render((2 * radius + 1, 2 * radius + 1), (radius, radius), size=size), radius
+    return focal.render((2 * radius + 1, 2 * radius + 1), (radius, radius), size=size, spikes=spikes), radius
 
 
-def _focal_plane_spectrum(focal, size):
+def _focal_plane_spectrum(focal, size, spikes):
     """``rfft2`` of the focal-plane mesh PSF moved to the origin, transforming only its non-zero rows."""
-    kernel, radius = focal_plane_kernel(focal, size)
+    kernel, radius = focal_plane_kernel(focal, size, spikes=spikes)
     index = np.arange(-radius, radius + 1) % size
     rows = np.zeros((index.size, size))
     rows[:, index] = kernel
@@ -133,38 +140,57 @@ def _focal_plane_spectrum(focal, size):
     return scipy.fft.fft(spectrum, axis=0, workers=-1, overwrite_x=True)
 
 
-def detector_psf(entrance, focal, backend):
+def _split(full, core, component):
+    """``full`` normalised to sum 1, or its ``core`` part or the rest, on the same normalisation."""
+    total = full.sum()
+    if component == "full":
+        return full / total
+    core = core / total
+    if component == "core":
+        return core
+    return np.maximum(full / total - core, 0.0)
+
+
+def detector_psf(entrance, focal, backend, component="full"):
     """
-    The composite PSF on the full detector, exactly as the model defines it.
+    The composite PSF on the full detector, exactly as the model defines it, or one of its `COMPONENTS`.
 
     ``|FFT2(FFT2(E) FFT2(F))| / N^2`` followed by ``fftshift``: the circular convolution of the two mesh
     PSFs, reflected through the centre, with its peak on pixel ``[N/2, N/2]``. Here it is computed as
     ``irfft2(conj(rfft2(E) rfft2(F0)))`` with ``F0`` the focal-plane PSF moved to the origin, which is the
-    same array (for even N the fftshift and the origin shift of ``F`` cancel).
+    same array (for even N the fftshift and the origin shift of ``F`` cancel). The core is the same
+    composition of the two core terms alone, divided by the sum of the full PSF; the diffraction part is
+    the full PSF less the core.
     """
     size = DETECTOR_SIZE
     shape = (size, size)
     xp = backend.xp
-    spectrum = backend.rfft2(backend.asarray(entrance.render(shape, (size // 2, size // 2), size=size)))
-    spectrum *= backend.asarray(_focal_plane_spectrum(focal, size))
-    xp.conjugate(spectrum, out=spectrum)
-    psf = backend.irfft2(spectrum, shape)
-    xp.abs(psf, out=psf)
-    psf /= psf.sum()
-    return backend.asnumpy(psf)
+
+    def compose(spikes):
+        spectrum = backend.rfft2(backend.asarray(entrance.render(shape, (size // 2, size // 2), spikes=spikes)))
+        spectrum *= backend.asarray(_focal_plane_spectrum(focal, size, spikes))
+        xp.conjugate(spectrum, out=spectrum)
+        psf = backend.irfft2(spectrum, shape)
+        xp.abs(psf, out=psf)
+        return backend.asnumpy(psf)
+
+    return _split(compose(True), None if component == "full" else compose(False), component)
 
 
-def window_psf(entrance, focal, shape):
+def window_psf(entrance, focal, shape, component="full"):
     """
-    The composite PSF on a ``shape`` grid centred on pixel ``[ny // 2, nx // 2]``, renormalised to sum 1.
+    The composite PSF on a ``shape`` grid centred on pixel ``[ny // 2, nx // 2]``, renormalised to sum 1, or
+    one of its `COMPONENTS` on the same normalisation (``full = core + diffraction``).
 
     The two mesh PSFs keep the detector's normalisation and are convolved linearly (no wrap-around), so for
     a window well inside the detector this is the central crop of `detector_psf`, divided by its sum.
     """
-    kernel, radius = focal_plane_kernel(focal)
     ny, nx = shape
-    extended = (ny + 2 * radius, nx + 2 * radius)
-    pattern = entrance.render(extended, (ny // 2 + radius, nx // 2 + radius))
-    psf = scipy.signal.fftconvolve(pattern, kernel, mode="valid")
-    np.abs(psf, out=psf)
-    return psf / psf.sum()
+
+    def compose(spikes):
+        kernel, radius = focal_plane_kernel(focal, spikes=spikes)
+        extended = (ny + 2 * radius, nx + 2 * radius)
+        pattern = entrance.render(extended, (ny // 2 + radius, nx // 2 + radius), spikes=spikes)
+        return np.abs(scipy.signal.fftconvolve(pattern, kernel, mode="valid"))
+
+    return _split(compose(True), None if component == "full" else compose(False), component)

@@ -20,6 +20,7 @@ from aiapy.utils.exceptions import (
     AiapyUserWarning,
     AiapyWarning,
 )
+from aiapy.utils.exposure import is_short_exposure
 from aiapy.utils.location import sdo_location
 from aiapy.utils.pixelflags import PixelFlag, pixel_flags
 from aiapy.utils.quality import check_quality_flag
@@ -41,6 +42,7 @@ __all__ = [
     "check_channel",
     "check_quality_flag",
     "decorators",
+    "is_short_exposure",
     "pixel_flags",
     "sdo_location",
     "telescope_number",

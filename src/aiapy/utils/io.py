@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import sunpy.map
 from astropy.io import fits
+from sunpy.map.mapbase import MapMetaValidationError
 
 try:  # astropy's own Rice decoder and tile settings (private: read_map falls back to hdu.data without them)
     from astropy.io.fits.hdu.compressed._compression import decompress_rice_1_c
@@ -13,16 +14,71 @@ try:  # astropy's own Rice decoder and tile settings (private: read_map falls ba
 except ImportError:  # pragma: no cover - another astropy layout
     decompress_rice_1_c = _header_to_settings = None
 
-__all__ = ["read_map"]
+__all__ = ["read_map", "aia_image_hdu", "check_complete", "is_aia_header"]
 
 log = logging.getLogger("aiapy")
 
 
-def _image_hdu(hdulist, path):
-    for hdu in hdulist:
-        if hdu.is_image and hdu.header.get("NAXIS", 0) == 2:
+def is_aia_header(header):
+    """Whether a FITS header describes an AIA image (INSTRUME ``AIA...`` or TELESCOP ``SDO/AIA``)."""
+    return str(header.get("INSTRUME", "")).upper().startswith("AIA") or "AIA" in str(header.get("TELESCOP", "")).upper()
+
+
+def _describe(index, hdu):
+    header = hdu.header
+    shape = "x".join(str(header.get(f"NAXIS{axis}", "?")) for axis in range(1, header.get("NAXIS", 0) + 1))
+    what = "AIA" if is_aia_header(header) else "no AIA keywords"
+    return f"HDU {index} {hdu.name or '-'} ({type(hdu).__name__}, {shape or 'no data'}, {what})"
+
+
+def aia_image_hdu(hdulist, path):
+    """
+    The image HDU of ``hdulist`` that holds the AIA image: the first two-dimensional image with the AIA keywords
+    (`is_aia_header`), else the only two-dimensional image.
+
+    A thumbnail with a bare header in the primary HDU and the image in an extension gives the extension.
+
+    Raises
+    ------
+    ValueError
+        If there is no two-dimensional image, or several and none has the AIA keywords; the message lists the
+        HDUs found.
+    """
+    images = [hdu for hdu in hdulist if hdu.is_image and hdu.header.get("NAXIS", 0) == 2]
+    for hdu in images:
+        if is_aia_header(hdu.header):
             return hdu
-    raise ValueError(f"{path} holds no two-dimensional image HDU.")
+    if len(images) == 1:
+        return images[0]
+    found = "; ".join(_describe(index, hdu) for index, hdu in enumerate(hdulist))
+    problem = "no two-dimensional image HDU" if not images else "several images and none with the AIA keywords"
+    raise ValueError(f"{path} holds {problem} (INSTRUME = 'AIA...' or TELESCOP = 'SDO/AIA'). Found: {found}.")
+
+
+def _declared_bytes(hdu):
+    """The bytes the header of ``hdu`` says its data take (FITS: |BITPIX|/8 GCOUNT (PCOUNT + NAXIS1...NAXISn))."""
+    header = getattr(hdu, "_bintable", hdu).header  # a tile-compressed image is stored as a table
+    count = 1 if header.get("NAXIS", 0) else 0
+    for axis in range(1, header.get("NAXIS", 0) + 1):
+        count *= header.get(f"NAXIS{axis}", 0)
+    return abs(header.get("BITPIX", 8)) // 8 * header.get("GCOUNT", 1) * (header.get("PCOUNT", 0) + count)
+
+
+def check_complete(hdulist, path):
+    """
+    Raise `OSError` if the file of ``hdulist`` is shorter than its headers declare (a truncated download or
+    copy), naming the bytes expected and present; compressed (gzip) files are left to their decompressor.
+    """
+    source = getattr(hdulist, "_file", None)
+    if source is None or source.compression or not source.size:
+        return
+    for index, hdu in enumerate(hdulist):
+        expected = hdu._data_offset + _declared_bytes(hdu)
+        if source.size < expected:
+            raise OSError(
+                f"{path} is truncated: its FITS headers declare {expected} bytes (up to the end of the data of "
+                f"HDU {index}), but the file has {source.size} bytes. Download or copy it again."
+            )
 
 
 # Integer FITS types by BITPIX.
@@ -69,12 +125,19 @@ def _rice_rows(hdu):
     return data if hdu._do_not_scale_image_data else hdu._scale_data(data)
 
 
+#: astropy's note on a file shorter than its padded size: `check_complete` refuses one that lacks data (naming
+#: the bytes); one that lacks only the zeros padding its last 2880-byte block holds every value and is read.
+_SHORT_FILE = "File may have been truncated"
+
+
 def read_map(path):
     """
     Read a level-1 or level-1.5 AIA FITS file (Rice-compressed or not) into a sunpy Map.
 
-    The first two-dimensional image HDU is used. A ``BLANK`` keyword on floating-point data (which FITS
-    forbids, and which some archive files carry) is dropped rather than warned about; it is logged at debug.
+    The image HDU is the first two-dimensional image with the AIA keywords, else the only image
+    (`aia_image_hdu`); a file shorter than its headers declare is refused (`check_complete`). A ``BLANK``
+    keyword on floating-point data (which FITS forbids, and which some archive files carry) is dropped rather
+    than warned about; it is logged at debug.
     Rice-compressed integer images with one row per tile (AIA level-1 files) are decompressed row by row
     with astropy's decoder, skipping astropy's general per-tile code; the data are the same.
 
@@ -91,17 +154,23 @@ def read_map(path):
     Raises
     ------
     OSError
-        If the file cannot be read as FITS (missing, truncated or corrupt).
+        If the file cannot be read as FITS (missing, truncated or corrupt); for a truncated file the message
+        gives the bytes expected and present.
     ValueError
-        If it holds no two-dimensional image.
+        If it holds no two-dimensional image, or several without AIA keywords, or one sunpy cannot make a map
+        of (the message lists the HDUs found).
     """
     with warnings.catch_warnings():
         # Archive files (JSOC cutout services, rebinned test files) carry BLANK on float data; astropy
         # ignores it with a VerifyWarning. It means nothing here, so it is dropped below instead.
         warnings.filterwarnings("ignore", message=".*BLANK.*", category=fits.verify.VerifyWarning)
+        warnings.filterwarnings("ignore", message=_SHORT_FILE)
         hdulist = fits.open(path, memmap=False)
-    with hdulist:
-        hdu = _image_hdu(hdulist, path)
+    with hdulist, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SHORT_FILE)
+        check_complete(hdulist, path)
+        hdus = list(hdulist)
+        hdu = aia_image_hdu(hdus, path)
         header = hdu.header.copy()
         data = _rice_rows(hdu)
         if data is None:
@@ -114,4 +183,9 @@ def read_map(path):
             del header["BLANK"]
     for key in ("XTENSION", "PCOUNT", "GCOUNT", "ZIMAGE", "ZBITPIX", "ZCMPTYPE"):
         header.pop(key, None)
-    return sunpy.map.Map(data, header)
+    try:
+        return sunpy.map.Map(data, header)
+    except MapMetaValidationError as error:
+        found = "; ".join(_describe(index, item) for index, item in enumerate(hdus))
+        index = hdus.index(hdu)
+        raise ValueError(f"{path}: sunpy cannot make a map of HDU {index} ({error}). Found: {found}.") from None

@@ -6,13 +6,14 @@ import re
 
 import astropy.units as u
 import numpy as np
+from sunpy.map import MapSequence
 from sunpy.map.sources.sdo import AIAMap
-from sunpy.time import parse_time
 
 from aiapy._version import __version__
 from aiapy.utils.constants import LEVEL1
 from aiapy.utils.dtypes import supported_float_type
 from aiapy.utils.exceptions import warn_metadata, warn_user
+from aiapy.utils.times import parse_time_text
 
 __all__ = [
     "check_aia_map",
@@ -36,7 +37,8 @@ VALUE_STATISTICS = ("datamin", "datamax", "datamean", "datamedn", "datarms", "da
 
 def check_aia_map(smap, *, function):
     """
-    Raise `TypeError` unless ``smap`` is an AIA map.
+    Raise `TypeError` unless ``smap`` is an AIA map; for a `~sunpy.map.MapSequence` or a list, the message says
+    to call ``function`` on each map.
 
     Parameters
     ----------
@@ -45,6 +47,12 @@ def check_aia_map(smap, *, function):
     function : str
         Name of the calling function, used in the message.
     """
+    if isinstance(smap, MapSequence | list | tuple):
+        count = len(smap.maps) if isinstance(smap, MapSequence) else len(smap)
+        raise TypeError(
+            f"{function} takes one map; got a {type(smap).__name__} of {count} maps. Call it on each map, e.g. "
+            f"sunpy.map.Map([{function}(m) for m in maps], sequence=True)."
+        )
     if not isinstance(smap, AIAMap):
         raise TypeError(
             f"{function} needs an AIA map (sunpy.map.sources.AIAMap); got {type(smap).__name__}"
@@ -52,7 +60,7 @@ def check_aia_map(smap, *, function):
         )
 
 
-def check_level1(smap, *, function, strict=True, stacklevel=None):
+def check_level1(smap, *, function, strict=True, stacklevel=None, lead=""):
     """
     Check that ``smap`` holds level-1 data (LVL_NUM 1), the input of every step of ``aia_prep``.
 
@@ -68,6 +76,8 @@ def check_level1(smap, *, function, strict=True, stacklevel=None):
     stacklevel : int, optional
         Passed to the warning (see `~aiapy.utils.exceptions.warn_user`); None, the default, names the user's
         line.
+    lead : str
+        Words put before the message above level 1 (the phrase code written for aiapy 0.12 matches on).
     """
     level = smap.meta.get("lvl_num")
     if strict:
@@ -76,7 +86,9 @@ def check_level1(smap, *, function, strict=True, stacklevel=None):
     elif level is None:
         warn_metadata(f"LVL_NUM is missing from this map; {function} expects level-1 data.", stacklevel=stacklevel)
     elif float(level) > LEVEL1:
-        warn_user(f"This map is already at level {level}; {function} is meant for level-1 data.", stacklevel=stacklevel)
+        warn_user(
+            f"{lead}This map is already at level {level}; {function} is meant for level-1 data.", stacklevel=stacklevel
+        )
 
 
 def require_keys(smap, keys, *, function):
@@ -142,8 +154,9 @@ def observation_time(smap, *, function, prefer="DATE-OBS"):
 
 def header_time(meta, key, *, function):
     """
-    The time in the keyword ``key`` of ``meta`` (a map's metadata or a FITS header), parsed as sunpy parses
-    header times: scale TAI when the string says so, else TIMESYS (default UTC).
+    The time in the keyword ``key`` of ``meta`` (a map's metadata or a FITS header), ISO or a JSOC (DRMS) form
+    such as ``2011.02.15_01:44:45_TAI`` (`aiapy.utils.times.parse_time_text`): scale TAI or UTC when the string
+    says so, else TIMESYS (default UTC).
 
     Raises `KeyError` if ``key`` is missing or empty, `ValueError` (naming the key and value) if it does not
     hold one readable time.
@@ -151,9 +164,8 @@ def header_time(meta, key, *, function):
     value = meta.get(key.lower())
     if not value:
         raise KeyError(f"{function} needs the {key} keyword, missing from the header.")
-    scale = "tai" if "TAI" in str(value) else str(meta.get("timesys") or "UTC").lower()
     try:
-        time = parse_time(value, scale=scale)
+        time = parse_time_text(value, scale=str(meta.get("timesys") or "UTC").lower())
     except (ValueError, TypeError) as error:
         raise ValueError(f"{function} cannot read the time {key} = {value!r}: {error}") from None
     if not time.isscalar:
@@ -164,7 +176,9 @@ def header_time(meta, key, *, function):
 #: The header flag (a FITS boolean, ``T``) that each correction applied at most once writes, with its HISTORY
 #: line. A map that carries the flag, or (written before the flags existed) the function's HISTORY line, is
 #: refused by that function.
-APPLIED_FLAGS = {"correct_degradation": "DEGCORR", "normalize_exposure": "EXPNORM", "respike": "RESPIKED"}
+APPLIED_FLAGS = {
+    "correct_degradation": "DEGCORR", "normalize_exposure": "EXPNORM", "respike": "RESPIKED", "deconvolve": "DECONV",
+}  # fmt: skip
 
 
 def check_not_applied(smap, *, function):
@@ -204,9 +218,9 @@ def add_history(meta, text):
     return meta
 
 
-def exposure_time(smap, *, function):
-    """The exposure time of ``smap`` in seconds, validated to be finite and positive."""
-    exptime = smap.meta.get("exptime")
+def exposure_time(smap, *, function, meta=None):
+    """The exposure time of ``smap`` (or of ``meta``, its checked header) in seconds, finite and positive."""
+    exptime = (smap.meta if meta is None else meta).get("exptime")
     if exptime is None:
         raise KeyError(f"{function} needs the EXPTIME keyword, missing from this map.")
     exptime = float(exptime)
@@ -234,9 +248,10 @@ def divide_map(smap, *divisions, in_place=False):
     A new map with ``smap``'s data divided by the divisors of ``divisions`` (`Division`), in one pass.
 
     The result's dtype follows `~aiapy.utils.dtypes.supported_float_type` (float16 and float32 give float32,
-    everything else, integers included, float64). HISTORY gets each
-    division's line and the header its updates, in order; the value statistics (DATAMIN, DATAMAX, DATAMEAN,
-    DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true without a pass over the data.
+    everything else, integers included, float64); integer pixels equal to BLANK (fill) are NaN in it and BLANK
+    is dropped. HISTORY gets each division's line and the header its updates, in order; the value statistics
+    (DATAMIN, DATAMAX, DATAMEAN, DATAMEDN, DATARMS, DATACENT, DATAPnn) are divided too, so they stay true
+    without a pass over the data.
 
     Parameters
     ----------
@@ -251,18 +266,24 @@ def divide_map(smap, *divisions, in_place=False):
         if not (np.isfinite(division.divisor) and division.divisor > 0):
             raise ValueError(f"The divisor must be finite and positive; got {division.divisor} ({division.history}).")
         divisor *= division.divisor
+    new_meta = smap.meta.copy()
+    for division in divisions:
+        new_meta.update(division.meta)
     data = smap.data
     dtype = supported_float_type(data.dtype)
+    # integer fill (BLANK) is no measurement: NaN in the float result, where BLANK no longer applies
+    blank = new_meta.pop("blank", None) if data.dtype.kind in "iu" else None
+    fill = None if blank is None else data == blank
     if in_place and data.dtype.newbyteorder("=") == dtype:  # big-endian FITS data too
         data /= dtype.type(divisor)
     else:
         data = data.astype(dtype, copy=False) / dtype.type(divisor)
-    new_meta = smap.meta.copy()
+    if fill is not None:
+        data[fill] = np.nan
     for key in _statistics_keys(new_meta, _SCALING_STATISTICS):
         if isinstance(new_meta[key], numbers.Real):
             new_meta[key] = float(new_meta[key]) / divisor
     for division in divisions:
-        new_meta.update(division.meta)
         add_history(new_meta, division.history)
     return smap._new_instance(data, new_meta, plot_settings=smap.plot_settings, mask=smap.mask)
 

@@ -34,7 +34,7 @@ from scipy import ndimage
 
 from aiapy.utils.pixelflags import PixelFlag
 
-__all__ = ["SATURATION_LEVEL", "BLOOM_FRACTION", "saturation_flags"]
+__all__ = ["SATURATION_LEVEL", "BLOOM_FRACTION", "FULL_SCALE", "GUARDED", "saturation_flags"]
 
 #: Level-1 value (DN, at the frame's own exposure) at and above which a pixel counts as saturated, per channel
 #: (Angstrom). Decided from the bundled 2011-02-15 flare frames whose saturated region lies wholly inside the
@@ -52,8 +52,18 @@ SATURATION_LEVEL = {94: 15000.0, 131: 15000.0, 171: 14300.0, 193: 15000.0, 211: 
 #: gradients along a column (94 Å, 01:52: 54 pixels from 13 saturated ones at 0.5, 47 at 0.8, 43 at 0.9).
 BLOOM_FRACTION = 0.8
 
+#: The top of the 14-bit converter, DN. Level-1 processing keeps saturated pixels at or below it (the bundled
+#: frames hold up to 1588 pixels of exactly 16383 DN and none above), so a larger value in a level-1 frame
+#: is not a saturated pixel of the instrument (a hot pixel put in by hand, data rescaled or deconvolved).
+FULL_SCALE = 16383.0
 
-def saturation_flags(data, level, *, bloom=True, bloom_fraction=BLOOM_FRACTION):
+#: The flags of pixels whose values are not measurements but are there (unlike MISSING ones): saturated and
+#: bloomed. `~aiapy.calibrate.register` keeps its outputs next to them within range, ``deconvolve`` does not
+#: use them as data.
+GUARDED = PixelFlag.SATURATED | PixelFlag.BLOOM
+
+
+def saturation_flags(data, level, *, ceiling=None, bloom=True, bloom_fraction=BLOOM_FRACTION):
     """
     `~aiapy.utils.PixelFlag` bits of saturation (``SATURATED``) and bloom (``BLOOM``) for a level-1 image.
 
@@ -64,6 +74,8 @@ def saturation_flags(data, level, *, bloom=True, bloom_fraction=BLOOM_FRACTION):
         never flagged.
     level : float
         The saturation level in the data's units: pixels ``>= level`` are ``SATURATED``.
+    ceiling : float, optional
+        Pixels above it are neither saturated nor bloomed (see `FULL_SCALE`); none by default.
     bloom : bool
         Also flag ``BLOOM``: the pixels ``>= bloom_fraction * level`` (not saturated) joined without a break
         along their CCD column to a saturated pixel.
@@ -83,11 +95,12 @@ def saturation_flags(data, level, *, bloom=True, bloom_fraction=BLOOM_FRACTION):
         raise ValueError(f"The saturation level must be finite and positive; got {level}.")
     if not 0 < bloom_fraction <= 1:
         raise ValueError(f"bloom_fraction must be in (0, 1]; got {bloom_fraction}.")
-    saturated = data >= level
+    possible = np.ones(data.shape, bool) if ceiling is None else data <= ceiling
+    saturated = (data >= level) & possible
     flags = saturated.astype(np.uint8) * np.uint8(PixelFlag.SATURATED)
     if bloom and saturated.any():
         # Runs along axis 0 of the pixels that may hold spilled charge; a run that holds a saturated pixel bloomed.
-        runs, count = ndimage.label(data >= bloom_fraction * level, structure=_COLUMN)
+        runs, count = ndimage.label((data >= bloom_fraction * level) & possible, structure=_COLUMN)
         bloomed = np.zeros(count + 1, dtype=bool)
         bloomed[runs[saturated]] = True
         bloomed[0] = False
