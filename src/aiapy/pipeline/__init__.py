@@ -1,7 +1,8 @@
-"""Batch processing of many AIA level-1 files to level 1.5: serially, on a local Dask cluster or on a
-running ``dask.distributed`` scheduler. One runner (`run`) takes items from a source (`FileList`: files on
-disk; `JsocRecords`: the archive), preps each (`prep_map`) and hands the `Product` to a sink (`FitsFolder`);
-`prep_files` and `prep_jsoc` are its front ends. The command line ``aiapy prep`` is a thin layer over them,
+"""Batch processing of many AIA level-1 files to level 1.5 (FITS files, or one Zarr data cube): serially, on a
+local Dask cluster or on a running ``dask.distributed`` scheduler. One runner (`run`) takes items from a source
+(`FileList`: files on disk; `JsocRecords`: the archive), preps each (`prep_map`) and hands the `Product` to a
+sink (`FitsFolder`, `ZarrCube`); `prep_files` and `prep_jsoc` are its front ends. The command line
+``aiapy prep`` is a thin layer over them,
 generated from the option sets composed in `PrepConfig`."""
 
 from aiapy.pipeline import _config
@@ -23,6 +24,9 @@ from aiapy.pipeline._config import (
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._archive import ArchiveOptions
+from aiapy.pipeline._cube import LAYOUTS, ZarrCube
+from aiapy.pipeline._cubebuild import build_cube
+from aiapy.pipeline._cuberead import Cube, open_cube
 from aiapy.pipeline._jsoc import JsocRecords, prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, FitsFolder, check_output, plan_outputs
@@ -37,6 +41,11 @@ from aiapy.pipeline._steps import prep_map
 __all__ = [
     "prep_files",
     "prep_jsoc",
+    "build_cube",
+    "open_cube",
+    "Cube",
+    "ZarrCube",
+    "LAYOUTS",
     "ArchiveOptions",
     "PrepReport",
     "FileResult",
