@@ -148,3 +148,17 @@ def test_fit_stays_finite_close_to_the_flagged_pixels():
     diffraction = calculate_psf(171 * u.AA, shape=(1024, 1024), component="diffraction")
     result = desaturate_array(flare.smap.data, flagged, psf, diffraction, ring=3, dn_per_photon=1.13)
     assert np.all(np.isfinite(result.image))
+
+
+def test_options_set():
+    from aiapy.psf import DesaturateOptions
+
+    options = DesaturateOptions(iterations=np.int64(30), support_level=0)
+    assert options.as_dict() == {"iterations": 30, "charge_conservation": True, "support_level": 0.0}
+    assert DesaturateOptions(support_level=None).support_level is None
+    with pytest.raises(ValueError, match="support_level"):
+        DesaturateOptions(support_level=True)
+    with pytest.raises(ValueError, match="iterations"):
+        DesaturateOptions(iterations=2.5)
+    with pytest.raises(TypeError, match="charge_conservation"):
+        DesaturateOptions(charge_conservation=1)
