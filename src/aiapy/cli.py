@@ -1,4 +1,5 @@
-"""The ``aiapy`` command: ``aiapy prep`` (batch level 1 -> 1.5), ``aiapy info`` and ``aiapy psf``.
+"""The ``aiapy`` command: ``aiapy prep`` (batch level 1 -> 1.5), ``aiapy cube`` (into a Zarr cube), ``aiapy info``
+and ``aiapy psf``.
 
 Exit status: 0 success; 1 when some file failed (``prep``) or could not be read (``info``); 2 for a usage
 error (bad option, an output that would replace an input or a file that is not an aiapy output, work larger
@@ -22,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _BITPIX = {8: "uint8", 16: "int16", 32: "int32", -32: "float32", -64: "float64"}
 _INFO_KEYS = (
-    "TELESCOP", "INSTRUME", "WAVELNTH", "WAVE_STR", "T_OBS", "DATE-OBS", "LVL_NUM", "EXPTIME", "BUNIT",
+    "TELESCOP", "INSTRUME", "WAVELNTH", "WAVE_STR", "IMG_TYPE", "T_OBS", "DATE-OBS", "LVL_NUM", "EXPTIME", "BUNIT",
     "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CROTA2", "X0_MP", "Y0_MP", "R_SUN",
     "RSUN_OBS", "DSUN_OBS", "DATAMIN", "DATAMAX", "NSPIKES", "PERCENTD", "FSN",
 )  # fmt: skip
@@ -50,7 +51,7 @@ def _add_option(group, name, field, hint):
 
 
 def _add_prep(subparsers, common):
-    from aiapy.pipeline import KEYWORDS, STEP_ORDER, PrepConfig
+    from aiapy.pipeline import STEP_ORDER
 
     parser = subparsers.add_parser(
         "prep",
@@ -67,6 +68,22 @@ def _add_prep(subparsers, common):
         "inputs", nargs="*", metavar="INPUT", help="FITS files, directories or glob patterns (none with --jsoc)"
     )
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    groups = _add_step_options(parser)
+    groups["deconvolve"].add_argument(
+        "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
+        help="the same as --acceleration biggs-andrews",
+    )  # fmt: skip
+    _add_archive(parser)
+    _add_where(parser)
+    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
+    parser.set_defaults(func=_prep)
+
+
+def _add_step_options(parser):
+    """The ``--steps`` flag and one flag per step option (`KEYWORDS`), in a group per step; the groups."""
+    from aiapy.pipeline import KEYWORDS, PrepConfig, STEP_ORDER
+
     steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
         "--steps",
@@ -81,20 +98,62 @@ def _add_prep(subparsers, common):
         if group not in groups:
             groups[group] = parser.add_argument_group(f"{group} options")
         _add_option(groups[group], name, field, hint)
-    groups["deconvolve"].add_argument(
-        "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
-        help="the same as --acceleration biggs-andrews",
-    )  # fmt: skip
-    _add_archive(parser)
+    return groups
+
+
+def _add_where(parser):
     where = parser.add_argument_group("where to run").add_mutually_exclusive_group()
     where.add_argument("-w", "--workers", type=int, metavar="N", help="run on a local Dask cluster of N processes")
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="run on a dask.distributed scheduler, e.g. tcp://host:8786"
     )
     parser.add_argument("--memory-limit", default="auto", help="memory limit per local worker (default: %(default)s)")
+
+
+def _add_cube(subparsers, common):
+    from aiapy.pipeline import LAYOUTS
+
+    parser = subparsers.add_parser(
+        "cube",
+        parents=[common],
+        help="prep AIA files into one Zarr data cube (time, y, x per channel) on disk or S3",
+        description=(
+            "Prep AIA files to level 1.5 with the steps and options of 'aiapy prep', into one Zarr store: an "
+            "aligned (time, y, x) cube per channel on the inputs' common level-1.5 grid. An existing cube is "
+            "appended to in time order (stored frames of the same inputs and settings are skipped), and a killed "
+            "run is completed by the next. Read it with aiapy.pipeline.open_cube or xarray.open_zarr."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument("-o", "--out", required=True, metavar="STORE", help="local folder or fsspec URL (s3://...)")
+    layout = parser.add_argument_group("layout")
+    layout.add_argument("--layout", choices=LAYOUTS, default="aiapy", help="store layout (default: %(default)s)")
+    layout.add_argument("--resolution", type=int, metavar="N", help="downsample full frames to N x N (SDOML: 512)")
+    layout.add_argument("--downsample", choices=("mean", "sum"), default="mean", help="how (default: %(default)s)")
+    layout.add_argument("--fixed-radius", type=float, metavar="ARCSEC", help="rescale to this solar radius (976)")
+    layout.add_argument("--cadence", type=float, metavar="SECONDS", help="at most one frame per channel per interval")
+    layout.add_argument("--quality", type=int, metavar="VALUE", help="keep only frames of this QUALITY (e.g. 0)")
+    _add_step_options(parser)
+    _add_where(parser)
     parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
-    parser.set_defaults(func=_prep)
+    parser.set_defaults(func=_cube)
+
+
+def _cube(args):
+    from aiapy.pipeline import build_cube
+
+    report = build_cube(
+        args.inputs, args.out, layout=args.layout, resolution=args.resolution, downsample=args.downsample,
+        fixed_radius=args.fixed_radius, cadence=args.cadence, quality=args.quality, workers=args.workers,
+        scheduler=args.scheduler, memory_limit=args.memory_limit, **prep_options(args),
+    )  # fmt: skip
+    if args.report:
+        report.write_json(args.report)
+    for result in report.failed:
+        print(f"FAILED {result.input}: {result.error}", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary())
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _add_archive(parser):
@@ -124,22 +183,79 @@ def prep_options(args):
     return {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
 
 
+def _named_steps(args):
+    """The steps named by ``--steps`` (None when not given); an empty list is refused."""
+    from aiapy.pipeline import STEP_ORDER
+
+    if not hasattr(args, "steps"):
+        return None
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    if not steps:
+        raise ValueError(
+            f"--steps {args.steps!r} names no step (an empty shell variable?); an output named level 1.5 must be "
+            f"level 1.5. Name at least one of {','.join(STEP_ORDER)}, or leave --steps out for the default."
+        )
+    if "update_pointing" in steps and getattr(args, "pointing", "header") == "header":
+        raise ValueError(
+            "--steps names update_pointing, but --pointing is 'header' (the default), which keeps the header's "
+            "pointing and skips that step. Give --pointing jsoc, lmsal, bundled or a table file, or leave "
+            "update_pointing out of --steps."
+        )
+    return steps
+
+
+def _preflight(args):
+    """
+    Check the arguments of ``aiapy prep`` against each other and the file system, before any work (issue 22):
+    the steps, the output and report folders, the report path, the number of workers and their memory.
+    """
+    from aiapy.pipeline import DEFAULT_STEPS
+    from aiapy.pipeline._fitsfile import image_header
+    from aiapy.pipeline._inputs import expand_inputs
+    from aiapy.pipeline._preflight import (
+        MAX_WORKERS,
+        cap_workers,
+        check_memory_limit,
+        check_report_path,
+        check_writable_folder,
+    )
+
+    steps = _named_steps(args) or list(DEFAULT_STEPS)
+    if getattr(args, "pointing", "header") == "header":
+        steps = [step for step in steps if step != "update_pointing"]  # the default: the header's pointing
+    inputs = expand_inputs(args.inputs) if args.inputs and args.jsoc is None else []
+    check_writable_folder(args.out, what="output folder (-o)", create=True)
+    if args.report:
+        check_report_path(args.report, inputs)
+    if args.workers is not None:
+        args.workers = cap_workers(args.workers, len(inputs) if args.jsoc is None else MAX_WORKERS)
+        shapes = []
+        for path in inputs:
+            try:
+                header = image_header(path)  # of a tile-compressed image: the table's, with ZNAXISn
+                shapes.append(tuple(int(header.get(f"ZNAXIS{n}", header[f"NAXIS{n}"])) for n in (2, 1)))
+            except (OSError, ValueError, KeyError):
+                continue  # an unreadable file is reported by the run
+        check_memory_limit(args.memory_limit, steps, shapes or ([(4096, 4096)] if args.jsoc else []))
+
+
 def _prep(args):
     from aiapy.pipeline import prep_files, prep_jsoc
 
+    archive = _archive_options(args)
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None and (args.inputs or args.channels is None):
+        raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+    if args.jsoc is None and not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
+    _preflight(args)
     run = {
         "workers": args.workers, "scheduler": args.scheduler, "memory_limit": args.memory_limit,
         "progress": False if (args.no_progress or args.quiet) else None, **prep_options(args),
     }  # fmt: skip
-    archive = _archive_options(args)
-    if args.jsoc is None and (args.channels is not None or archive):
-        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
     if args.jsoc is not None:
-        if args.inputs or args.channels is None:
-            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
         report = prep_jsoc(args.jsoc, args.channels, args.out, **run, **archive)
-    elif not args.inputs:
-        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
     else:
         report = prep_files(args.inputs, args.out, **run)
     if args.report:
@@ -280,7 +396,7 @@ def build_parser():
         target.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only print errors")
         target.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug messages")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_prep, _add_info, _add_psf):
+    for add in (_add_prep, _add_cube, _add_info, _add_psf):
         add(subparsers, common)
     return parser
 
@@ -302,7 +418,8 @@ def main(argv=None):
     handler = _configure_logging(args)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+            NotADirectoryError) as error:  # fmt: skip
         print(f"aiapy {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError as error:  # work larger than the memory: the size it needs, not a traceback

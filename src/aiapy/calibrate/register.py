@@ -22,7 +22,7 @@ __all__ = ["RegisterOptions", "prep", "register"]
 
 log = logging.getLogger(__name__)
 
-#: Peer-compatible spellings of the method names.
+#: Other spellings of the method names, as aiapy 0.12 accepts them.
 _ALIASES = {"scipy": "spline"}
 #: Output dtypes `register` computes in (``dtype=None`` follows `supported_float_type`).
 _DTYPES = ("float32", "float64")
@@ -164,7 +164,7 @@ def register(
         Value of output pixels that map outside the input. Default: the image minimum (as aia_prep). NaN is
         allowed.
     order : int
-        Order (0-5) of the B-spline of ``method="spline"``; 3 by default as in the peer aiapy and sunpy.
+        Order (0-5) of the B-spline of ``method="spline"``; 3 by default, as in aiapy 0.12 and sunpy.
     method : str
         The interpolation kernel, a name of the kernel registry (``"scipy"`` is accepted for ``"spline"``):
 

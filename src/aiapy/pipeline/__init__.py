@@ -1,4 +1,4 @@
-"""Batch processing of many AIA level-1 files to level 1.5: serially, on a local Dask cluster or on a
+"""Batch processing of many AIA level-1 files to level 1.5 (FITS files, or one Zarr data cube): serially, on a local Dask cluster or on a
 running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`,
 generated from the option sets composed in `PrepConfig`."""
 
@@ -20,6 +20,9 @@ from aiapy.pipeline._config import (
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._archive import ArchiveOptions
+from aiapy.pipeline._cube import LAYOUTS, ZarrCube
+from aiapy.pipeline._cubebuild import build_cube
+from aiapy.pipeline._cuberead import Cube, open_cube
 from aiapy.pipeline._jsoc import prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
 from aiapy.pipeline._output import COMPRESSIONS, check_output
@@ -31,6 +34,11 @@ from aiapy.pipeline._shared import SharedData
 __all__ = [
     "prep_files",
     "prep_jsoc",
+    "build_cube",
+    "open_cube",
+    "Cube",
+    "ZarrCube",
+    "LAYOUTS",
     "ArchiveOptions",
     "PrepReport",
     "FileResult",

@@ -1,0 +1,161 @@
+"""The Zarr data cube on the 60 real flare cutouts: frames equal the FITS outputs, appending, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+from aiapy.pipeline import build_cube, open_cube, prep_files
+from pipeline.cube_helpers import (
+    FIRST,
+    FLARE,
+    LAST,
+    TIMES,
+    assert_frames_equal_fits,
+    frame_files,
+    of_times,
+    offline,
+)
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The FITS outputs of the 60 cutouts and their cube, made with the same (default) settings."""
+    folder = tmp_path_factory.mktemp("flare")
+    with offline(folder):
+        report = prep_files(FLARE, folder / "fits")
+        cube_report = build_cube(FLARE, folder / "cube.zarr")
+    assert report.ok and cube_report.ok
+    return folder, cube_report
+
+
+def test_frames_equal_the_fits_outputs(reference):
+    folder, report = reference
+    assert report.counts == {"done": 60, "skipped": 0, "failed": 0, "cancelled": 0}
+    cube = open_cube(folder / "cube.zarr")
+    assert cube.channels == [94, 131, 171, 193, 211, 335]
+    assert_frames_equal_fits(cube, folder / "fits", FLARE)
+    binning, row, column, rows, columns = cube.grid
+    assert binning == 1 and (rows, columns) == (67, 71)  # the cutouts' windows (66-67 px) follow the region
+    assert cube.provenance["config_id"] == report.settings["config_id"]
+    assert cube.provenance["steps"] == ["register", "degradation", "exposure"]
+
+
+def test_xarray_reads_the_cube_without_aiapy(reference):
+    folder, _ = reference
+    script = (
+        "import sys, xarray\n"
+        f"ds = xarray.open_zarr({str(folder / 'cube.zarr')!r}, group='171A')\n"
+        "assert 'aiapy' not in sys.modules, 'aiapy was imported'\n"
+        "print(ds.data.shape, ds.data.dtype, ds.data.dims, str(ds.time.values[0])[:23], ds.exptime.values[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["(10,", "67,", "71)", "float32", "('time',", "'y',", "'x')", "2011-02-15T01:44:13.347",
+                                  "1.0"]  # fmt: skip
+
+
+def test_xarray_and_ndcube_views(reference):
+    folder, _ = reference
+    cube = open_cube(folder / "cube.zarr")
+    dataset = cube.xarray(193)
+    times = cube.times(193)
+    np.testing.assert_array_equal(dataset.time.values, times.datetime64.astype("datetime64[ns]"))
+    assert list(dataset.quality.values) == [0] * 10
+    frame = cube.frame_map(193, times[4])
+    np.testing.assert_array_equal(dataset.data[4].values, frame.data)
+    nd = cube.ndcube(193)
+    assert nd.data.shape == (10, 67, 71)
+    np.testing.assert_array_equal(np.asarray(nd.data[4]), frame.data)
+    world = nd.wcs.pixel_to_world(5, 7, 4)  # x, y, time index
+    sky = frame.wcs.pixel_to_world(5, 7)
+    assert abs((world[0].Tx - sky.Tx).to_value("arcsec")) < 1e-6
+    assert abs((world[0].Ty - sky.Ty).to_value("arcsec")) < 1e-6
+    assert abs((world[1] - times[4]).to_value("s")) < 1e-3
+
+
+def test_append_five_then_five_times(reference, tmp_path):
+    folder, _ = reference
+    store = tmp_path / "cube.zarr"
+    channels = (94, 171, 335)  # half the channels keep the test short; each has its own cube
+    first = build_cube(of_times(FIRST, channels), store)
+    assert first.counts["done"] == 15
+    before = frame_files(store)
+    second = build_cube(of_times(TIMES, channels), store)  # the same command with the later inputs added
+    assert second.counts == {"done": 15, "skipped": 15, "failed": 0, "cancelled": 0}
+    skipped = {r.input for r in second.results if r.status == "skipped"}
+    assert skipped == {str(p) for p in of_times(FIRST, channels)}
+    after = frame_files(store)
+    assert before and all(after[path] == before[path] for path in before)  # stored frames not rewritten
+    cube = open_cube(store)
+    assert cube.channels == list(channels) and [len(cube.times(c)) for c in channels] == [10] * 3
+    assert_frames_equal_fits(cube, folder / "fits", of_times(TIMES, channels))
+
+
+def test_append_refuses_an_earlier_frame(tmp_path):
+    store = tmp_path / "cube.zarr"
+    build_cube(of_times(LAST[:1]), store)
+    with pytest.raises(ValueError, match="earlier than the last frame"):
+        build_cube(of_times(FIRST[:1]), store)
+
+
+def test_refuses_a_store_of_other_settings_or_not_a_cube(tmp_path):
+    store = tmp_path / "cube.zarr"
+    build_cube(FLARE[:1], store)
+    with pytest.raises(ValueError, match="other layout settings"):
+        build_cube(FLARE[:1], store, fixed_radius=976)
+    other = tmp_path / "other.zarr"
+    zarr.open_group(other, mode="w").create_array("x", shape=(2,), dtype="f4")
+    with pytest.raises(FileExistsError, match="not an aiapy cube"):
+        build_cube(FLARE[:1], other)
+
+
+def _records(store):
+    return sorted((Path(store) / "_aiapy" / "frames").glob("*/*/*.json"))
+
+
+def test_kill_9_mid_run_then_resume(reference, tmp_path):
+    """A run killed with SIGKILL while writing leaves a store the next run completes: the frames with a record
+    are skipped, the others (possibly half written) are redone, and every frame equals the FITS output."""
+    folder, _ = reference
+    store = tmp_path / "cube.zarr"
+    inputs = of_times(TIMES, (131, 193, 211))
+    script = f"from aiapy.pipeline import build_cube; build_cube({[str(p) for p in inputs]!r}, {str(store)!r})"
+    env = os.environ | {"PYTHONPATH": str(SRC)}
+    process = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_records(store)) < 8 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the run finished before it was killed"
+    stored = len(_records(store))
+    assert 8 <= stored < len(inputs)
+    report = build_cube(inputs, store)
+    assert report.counts == {"done": len(inputs) - stored, "skipped": stored, "failed": 0, "cancelled": 0}
+    assert_frames_equal_fits(open_cube(store), folder / "fits", inputs)
+
+
+def test_a_frame_without_its_record_is_redone(reference, tmp_path):
+    """The resume rule: a frame counts as stored only with its record (written after the data); a corrupt
+    chunk without one is rewritten."""
+    folder, _ = reference
+    store = tmp_path / "cube.zarr"
+    build_cube(of_times(FIRST[:1]), store)
+    record = _records(store)[2]
+    channel, index = record.parent.name, int(record.stem)
+    record.unlink()  # as a run killed before writing the record
+    chunk = store / channel / "data" / "c" / str(index) / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:100])  # a write cut short
+    report = build_cube(of_times(FIRST[:1]), store)
+    assert report.counts["done"] == 1 and report.counts["skipped"] == 5
+    assert_frames_equal_fits(open_cube(store), folder / "fits", of_times(FIRST[:1]))
