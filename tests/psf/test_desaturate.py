@@ -8,7 +8,8 @@ from scipy import ndimage
 
 from aiapy.calibrate import saturation_mask
 from aiapy.data import sample
-from aiapy.psf import desaturate
+from aiapy.psf import calculate_psf, desaturate
+from aiapy.psf._desaturate import desaturate_array
 from aiapy.utils import PixelFlag
 from aiapy.utils.exceptions import AIApyUserWarning
 
@@ -137,3 +138,27 @@ def test_bad_options():
         desaturate(flare.smap, psf=np.ones((512, 512)))
     with pytest.raises(TypeError, match="two-dimensional sunpy Map"):
         desaturate(flare.smap.data)
+
+
+def test_fit_stays_finite_close_to_the_flagged_pixels():
+    """Fitting pixels next to the bloom (a ring of 3 px) once drove the EM to overflow; now it stays finite."""
+    flare = make_flare(*FLARES[7])
+    flagged = saturation_mask(flare.smap)
+    psf = calculate_psf(171 * u.AA, shape=(1024, 1024))
+    diffraction = calculate_psf(171 * u.AA, shape=(1024, 1024), component="diffraction")
+    result = desaturate_array(flare.smap.data, flagged, psf, diffraction, ring=3, dn_per_photon=1.13)
+    assert np.all(np.isfinite(result.image))
+
+
+def test_options_set():
+    from aiapy.psf import DesaturateOptions
+
+    options = DesaturateOptions(iterations=np.int64(30), support_level=0)
+    assert options.as_dict() == {"iterations": 30, "charge_conservation": True, "support_level": 0.0}
+    assert DesaturateOptions(support_level=None).support_level is None
+    with pytest.raises(ValueError, match="support_level"):
+        DesaturateOptions(support_level=True)
+    with pytest.raises(ValueError, match="iterations"):
+        DesaturateOptions(iterations=2.5)
+    with pytest.raises(TypeError, match="charge_conservation"):
+        DesaturateOptions(charge_conservation=1)

@@ -16,9 +16,10 @@ from aiapy.psf._mesh import filter_mesh_parameters
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.maps import add_history, check_level1, refresh_statistics
+from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag, pixel_flags
 
-__all__ = ["desaturate", "desaturate_array", "Desaturation", "MIN_ORDERS"]
+__all__ = ["desaturate", "desaturate_array", "Desaturation", "DesaturateOptions", "MIN_ORDERS"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,44 @@ MIN_ORDERS = 5
 _EV_PER_ELECTRON = 3.65
 # nominal camera gain (e-/DN) when the header has no DN_GAIN
 _NOMINAL_GAIN = 17.7
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DesaturateOptions(Options):
+    """
+    The options of `desaturate`, validated: what its keywords build, and what the batch pipeline composes into
+    its configuration.
+
+    Examples
+    --------
+    >>> from aiapy.psf import DesaturateOptions
+    >>> DesaturateOptions(iterations=80).support_level
+    0.1
+    """
+
+    iterations: int = option(60, help="EM iterations of each of desaturate's two stages")
+    charge_conservation: bool = option(
+        True, help="impose the charge read out in each bloomed column run (bloom conserves charge)"
+    )
+    support_level: float | None = option(
+        0.1, help="second stage: the excess kept where the estimate is >= max(full well, this x its peak)"
+    )
+
+    def _validate(self):
+        iterations = self.iterations
+        if not isinstance(iterations, int | np.integer) or isinstance(iterations, bool) or iterations < 1:
+            raise ValueError(f"iterations must be a positive integer; got {iterations!r}.")
+        object.__setattr__(self, "iterations", int(iterations))
+        if not isinstance(self.charge_conservation, bool | np.bool_):
+            raise TypeError(f"charge_conservation must be True or False; got {self.charge_conservation!r}.")
+        object.__setattr__(self, "charge_conservation", bool(self.charge_conservation))
+        level = self.support_level
+        if level is not None:
+            if isinstance(level, bool) or not isinstance(level, float | int | np.floating | np.integer):
+                raise ValueError(f"support_level must be None or in [0, 1); got {level!r}.")
+            if not 0 <= level < 1:
+                raise ValueError(f"support_level must be None or in [0, 1); got {level!r}.")
+            object.__setattr__(self, "support_level", float(level))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +198,7 @@ def desaturate_array(
     dn_per_photon=1.0,
     read_noise=1.15,
     full_well=16383.0,
-    ring=6,
+    ring=10,
     charge_conservation=True,
     support_level=0.1,
     missing=None,
@@ -245,7 +284,7 @@ def desaturate_array(
         denominator = np.maximum(full.adjoint(fit.astype(dtype) + windows_used), 1e-12)
         for _ in range(iterations):
             lit = full.forward(excess)
-            ratio = np.where(fit, data / np.maximum(lit + background, 1e-3), 0).astype(dtype)
+            ratio = np.where(fit, np.maximum(data, 0) / np.maximum(lit + background, read_noise), 0).astype(dtype)
             factors = target / np.maximum(window_sums(lit)[use] + base, 1e-3)
             for c, a, b, f in zip(columns[use], starts[use], stops[use], factors, strict=True):
                 ratio[a:b, c] = f
@@ -256,6 +295,8 @@ def desaturate_array(
             level = max(full_well, support_level * float(estimate[inside].max()))
             inside = ndimage.binary_dilation(estimate >= level) & inside
             excess = np.where(inside, excess, 0).astype(dtype)
+    if not np.all(np.isfinite(excess)):
+        raise ValueError("desaturate: the fit of the fringes diverged (non-finite values); the frame was left as it is.")
     lit = full.forward(excess)
     model = lit + background
     counts, expected = np.maximum(data[fit], 0) / dn_per_photon, np.maximum(model[fit], 1e-3) / dn_per_photon
@@ -352,7 +393,8 @@ def desaturate(
         ``BLOOM`` are replaced, ``MISSING`` never used). Default: the map's own flags if it carries any, else
         `aiapy.calibrate.saturation_mask`.
     iterations : int, optional
-        EM iterations of each of the two stages (default 60).
+        EM iterations of each of the two stages (default 60). The keywords other than ``psf`` and ``mask`` are
+        checked together as a `DesaturateOptions` (the batch pipeline passes one's ``as_dict()``).
     charge_conservation : bool
         Impose that each column run of flagged pixels, with the pixel that ends it above and below, holds the
         charge read out there (bloom moves charge along the column without losing it). Runs that touch the
@@ -395,7 +437,7 @@ def desaturate(
     the diffraction of the entrance-filter mesh into four arms of spikes, copies of the source at multiples of
     ``spacing_e`` along each arm. In a flare the core saturates and its charge blooms along CCD columns, but
     its fringes fall on unsaturated pixels (Schwartz et al. 2014; Torre et al. 2015). With ``F`` the fringe
-    pixels (unflagged, beyond 6 px of a flagged pixel, where the diffraction of the current estimate is above
+    pixels (unflagged, beyond 10 px of a flagged pixel, where the diffraction of the current estimate is above
     half the noise), the image is modelled as ``y = P * x + b``, ``x >= 0`` confined to the flagged pixels, and
     ``b`` the rest of the scene, interpolated into ``F`` from the unflagged pixels around it. ``x`` is the
     maximum-likelihood (Poisson) solution found by expectation maximisation (Richardson-Lucy restricted to
@@ -431,14 +473,16 @@ def desaturate(
         raise ValueError(
             f"desaturate needs an AIA EUV image ({EUV_CHANNELS}); this map's wavelength is {smap.wavelength}."
         ) from error
-    if iterations is None:
-        iterations = 60
-    if not isinstance(iterations, int | np.integer) or isinstance(iterations, bool) or iterations < 1:
-        raise ValueError(f"iterations must be a positive integer; got {iterations!r}.")
-    if not isinstance(charge_conservation, bool):
-        raise TypeError(f"charge_conservation must be True or False; got {charge_conservation!r}.")
-    if support_level is not None and not (isinstance(support_level, float | int) and 0 <= support_level < 1):
-        raise ValueError(f"support_level must be None or in [0, 1); got {support_level!r}.")
+    options = DesaturateOptions(
+        iterations=DesaturateOptions.iterations if iterations is None else iterations,
+        charge_conservation=charge_conservation,
+        support_level=support_level,
+    )
+    iterations, charge_conservation, support_level = (
+        options.iterations,
+        options.charge_conservation,
+        options.support_level,
+    )
     flagged, missing = _flags(smap, mask)
     meta = copy.deepcopy(smap.meta)
     shape = smap.data.shape
