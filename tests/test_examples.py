@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,7 @@ def test_gallery_example(script, tmp_path):
     figures = int(result.stdout.rsplit("figures:", 1)[1])
     assert figures >= 1, f"{script.name} drew no figure"
     assert " object at 0x" not in result.stdout, result.stdout  # no reprs printed
+    assert tempfile.gettempdir() not in result.stdout, result.stdout  # no scratch paths of the build machine
 
 
 @pytest.mark.slow
