@@ -246,3 +246,12 @@ def test_jsoc_dates_in_headers_with_the_jsoc_pointing(flare_inputs, tmp_path, lo
     report = prep_files(folder, tmp_path / "out", steps="update_pointing,register", pointing="jsoc")
     assert report.ok, [r.error for r in report.results]
     assert report.counts["done"] == len(flare_inputs)
+
+
+# Fault 21: only warnings that matter are counted ----------------------------------------------------------------
+
+
+def test_an_ordinary_file_has_no_warning(flare_inputs, tmp_path):
+    report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
+    assert report.ok and [result.warnings for result in report.results] == [[]] * len(flare_inputs)
+    assert "with warnings" not in report.summary()
