@@ -255,3 +255,19 @@ def test_an_ordinary_file_has_no_warning(flare_inputs, tmp_path):
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
     assert report.ok and [result.warnings for result in report.results] == [[]] * len(flare_inputs)
     assert "with warnings" not in report.summary()
+
+
+def test_info_of_a_truncated_file_and_of_a_thumbnail(flare_inputs, tmp_path, capsys):
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(flare_inputs[0].read_bytes()[:30000])
+    thumbnail = tmp_path / "thumbnail.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK on float data
+        data, header = fits.getdata(flare_inputs[0], header=True)
+    del header["BLANK"]
+    fits.HDUList([fits.PrimaryHDU(data[::8, ::8].copy()), fits.ImageHDU(data, header)]).writeto(thumbnail)
+    assert main(["info", str(truncated), str(thumbnail), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "truncated.fits is truncated: its FITS headers declare" in captured.err
+    facts = json.loads(captured.out)
+    assert (facts["hdu"], facts["shape"], facts["WAVELNTH"]) == (1, [67, 67], header["WAVELNTH"])
