@@ -76,7 +76,8 @@ def check_report_path(report, inputs):
         raise IsADirectoryError(f"--report {report} is a folder; give a file name, e.g. {path / 'report.json'}.")
     if path.exists() and not is_report(path):
         raise FileExistsError(
-            f"--report {report} exists and is not an aiapy report; it would be replaced. Move it or choose another name."
+            f"--report {report} exists and is not an aiapy report; it would be replaced. Move it or choose another "
+            "name."
         )
     check_writable_folder(path.parent if str(path.parent) else Path("."), what="folder of --report")
 
