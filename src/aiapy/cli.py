@@ -237,7 +237,8 @@ def _preflight(args):
                 shapes.append(tuple(int(header.get(f"ZNAXIS{n}", header[f"NAXIS{n}"])) for n in (2, 1)))
             except (OSError, ValueError, KeyError):
                 continue  # an unreadable file is reported by the run
-        check_memory_limit(args.memory_limit, steps, shapes or ([(4096, 4096)] if args.jsoc else []))
+        frames = shapes or ([(4096, 4096)] if args.jsoc else [])
+        check_memory_limit(args.memory_limit, steps, frames, workers=args.workers)
 
 
 def _prep(args):

@@ -20,7 +20,7 @@ from aiapy.data import sample
 from aiapy.pipeline import prep_files
 from aiapy.pipeline._archive import parse_time_range
 from aiapy.pipeline._inputs import expand_inputs
-from aiapy.pipeline._preflight import cap_workers
+from aiapy.pipeline._preflight import cap_workers, check_memory_limit
 from aiapy.utils.exceptions import AIApyUserWarning
 from aiapy.utils.io import read_map
 
@@ -271,3 +271,10 @@ def test_info_of_a_truncated_file_and_of_a_thumbnail(flare_inputs, tmp_path, cap
     assert "truncated.fits is truncated: its FITS headers declare" in captured.err
     facts = json.loads(captured.out)
     assert (facts["hdu"], facts["shape"], facts["WAVELNTH"]) == (1, [67, 67], header["WAVELNTH"])
+
+
+def test_too_many_workers_for_the_memory_are_refused():
+    with pytest.raises(MemoryError, match=r"8 workers sharing 4096 MiB \(--memory-limit auto\) is too small for a "
+                                          r"4096 x 4096 frame.*Use at most 4 worker\(s\)"):  # fmt: skip
+        check_memory_limit("auto", ["deconvolve", "register"], [(4096, 4096)], workers=8, total_memory=4 * 2**30)
+    check_memory_limit("auto", ["register"], [(4096, 4096)], workers=4, total_memory=4 * 2**30)  # 1 GiB each
