@@ -39,7 +39,8 @@ diffraction = calculate_psf(171 * u.AA, shape=(201, 201), component="diffraction
 print(f"core {core.sum():.3f} + diffraction {diffraction.sum():.3f} of the light in this 201 x 201 window")
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for ax, part, title in ((axes[0], core, "core"), (axes[1], diffraction, "diffraction")):
-    image = ax.imshow(part, origin="lower", cmap="magma", norm=LogNorm(vmin=1e-8, vmax=0.5), extent=[-100, 100, -100, 100])
+    norm = LogNorm(vmin=1e-8, vmax=0.5)
+    image = ax.imshow(part, origin="lower", cmap="magma", norm=norm, extent=[-100, 100, -100, 100])
     ax.set(xlabel="x offset [pix]", ylabel="y offset [pix]", title=f"171 Å PSF: {title}")
     fig.colorbar(image, ax=ax, label="fraction of the light per pixel")
 fig.tight_layout()
@@ -63,7 +64,8 @@ for key in ("DESATFLX", "DESATNCO", "DESATNBL", "DESATNSP", "DESATNFR", "DESATCS
 # The observed frame, the desaturated one and the truth, around the flare. The fringes are the crossed
 # arms of copies; the bloom is the vertical streak.
 rows, cols = np.nonzero(flagged)
-box = np.s_[int(np.median(rows)) - 100 : int(np.median(rows)) + 100, int(np.median(cols)) - 100 : int(np.median(cols)) + 100]
+middle = int(np.median(rows)), int(np.median(cols))
+box = np.s_[middle[0] - 100 : middle[0] + 100, middle[1] - 100 : middle[1] + 100]
 norm = LogNorm(vmin=100, vmax=flare.truth.max())
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
 for ax, image, title in (

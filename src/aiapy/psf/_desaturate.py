@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 #: The cutout must hold the fringes of at least this many diffraction orders on every side of the saturated
 #: region (``MIN_ORDERS x spacing_e`` pixels, 81 px at 171 A).
 MIN_ORDERS = 5
+#: Desaturation works on the flagged region's bounding box widened by this many pixels on each side (clipped to
+#: the frame): enough for the fringes of 15 orders at 171 A, and a bounded PSF for a full 4096 x 4096 frame.
+WINDOW_MARGIN = 256
 # electrons per eV of photon energy in silicon (1 / 3.65 eV)
 _EV_PER_ELECTRON = 3.65
 # nominal camera gain (e-/DN) when the header has no DN_GAIN
@@ -296,7 +299,7 @@ def desaturate_array(
             inside = ndimage.binary_dilation(estimate >= level) & inside
             excess = np.where(inside, excess, 0).astype(dtype)
     if not np.all(np.isfinite(excess)):
-        raise ValueError("desaturate: the fit of the fringes diverged (non-finite values); the frame was left as it is.")
+        raise ValueError("desaturate: the fit of the fringes diverged (non-finite values).")
     lit = full.forward(excess)
     model = lit + background
     counts, expected = np.maximum(data[fit], 0) / dn_per_photon, np.maximum(model[fit], 1e-3) / dn_per_photon
@@ -335,11 +338,31 @@ def _flags(smap, mask):
     mask = np.asarray(mask)
     if mask.shape != shape or mask.dtype.kind not in "biu":
         raise TypeError(
-            f"mask must be a boolean or PixelFlag (uint8) array of the data's shape {shape}; got {mask.dtype} {mask.shape}."
+            f"mask must be a boolean or PixelFlag (uint8) array of the data's shape {shape}; "
+            f"got {mask.dtype} {mask.shape}."
         )
     if mask.dtype.kind == "b":
         return mask & ~missing, missing
     return (mask & (PixelFlag.SATURATED | PixelFlag.BLOOM) != 0) & ~missing, missing | (mask & PixelFlag.MISSING != 0)
+
+
+def _in_frame(part, window, data):
+    """A `Desaturation` of a window of ``data`` put back into the whole frame."""
+
+    def whole(array, fill):
+        out = np.full(data.shape, fill, dtype=array.dtype)
+        out[window] = array
+        return out
+
+    image = data.copy()
+    image[window] = part.image
+    return dataclasses.replace(
+        part,
+        image=image,
+        replaced=whole(part.replaced, False),
+        core=whole(part.core, False),
+        fringe=whole(part.fringe, False),
+    )
 
 
 def _keyword(meta, key, value, comment):
@@ -385,9 +408,9 @@ def desaturate(
         A level-1 AIA EUV image (full frame or cutout) in DN, not registered (CCD columns along the array's
         first axis), with the flare's fringes in the frame. It is not modified.
     psf : (2 rows, 2 columns) array, optional
-        The full PSF on a grid twice the frame's size, centred on ``[rows, columns]``. Its diffraction part is
-        taken as the PSF beyond 3 px of its centre. Default: ``calculate_psf(channel, shape=(2 rows,
-        2 columns))`` and its ``component="diffraction"``.
+        The full PSF on a grid at least twice the frame's size, centred on ``[rows // 2, columns // 2]``. Its
+        diffraction part is taken as the PSF beyond 3 px of its centre. Default: `calculate_psf` on twice the
+        working window (below) and its ``component="diffraction"``.
     mask : (rows, columns) array, optional
         The saturated and bloomed pixels: booleans, or `~aiapy.utils.PixelFlag` bits (``SATURATED`` and
         ``BLOOM`` are replaced, ``MISSING`` never used). Default: the map's own flags if it carries any, else
@@ -411,7 +434,8 @@ def desaturate(
         replaced; every other pixel is unchanged. The mask (flags) is kept: the replaced pixels are model
         values, not measurements. The header gets a HISTORY line and ``DESATFLX`` (DN restored to the
         recovered core: its new values less what it read out; with charge conservation the bloom gives up
-        the same amount), ``DESATTOT`` (DN in the replaced pixels), ``DESATBKG`` (median background under the fitted fringes, DN),
+        the same amount), ``DESATTOT`` (DN in the replaced pixels), ``DESATBKG`` (median background under the
+        fitted fringes, DN),
         ``DESATNCO``/``DESATNBL``/``DESATNSP``/``DESATNFR`` (pixels of the fitted core, of the rest of the
         flagged region, of run ends, and fringe pixels fitted), ``DESATNCL`` (columns whose charge was
         imposed), ``DESATCST`` (reduced Cash statistic of the fringe fit) and ``DESATITR``.
@@ -452,7 +476,10 @@ def desaturate(
       second EM stage on a sparse support: the pixels where the first estimate reaches
       ``max(full well, support_level x peak)`` (sparsity, in the spirit of SE-DESAT, Guastavino et al. 2019).
 
-    The fringes of the frame's own background outside the flagged region are part of ``b``. The fringe spacing
+    The work is done on the flagged pixels' bounding box widened by ``WINDOW_MARGIN`` (256) pixels on each side,
+    clipped to the frame (the whole frame for a 512 x 512 cutout around a flare; a bounded problem for a full
+    4096 x 4096 frame). The fringes of the frame's own background outside the flagged region are part of
+    ``b``. The fringe spacing
     is that of the channel's nominal wavelength; no shift to the flare's dominant line is fitted.
 
     References
@@ -493,35 +520,43 @@ def desaturate(
         return smap._new_instance(smap.data, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=smap.mask)
     spacing = filter_mesh_parameters()[channel]["spacing_e"].to_value(u.pix)
     _check_size(flagged, shape, spacing)
-    grid = (2 * shape[0], 2 * shape[1])
+    rows, cols = np.nonzero(flagged)
+    window = np.s_[
+        max(int(rows.min()) - WINDOW_MARGIN, 0) : min(int(rows.max()) + 1 + WINDOW_MARGIN, shape[0]),
+        max(int(cols.min()) - WINDOW_MARGIN, 0) : min(int(cols.max()) + 1 + WINDOW_MARGIN, shape[1]),
+    ]
+    grid = (2 * (window[0].stop - window[0].start), 2 * (window[1].stop - window[1].start))
     if psf is None:
         full = calculate_psf(channel, shape=grid)
         diffraction = calculate_psf(channel, shape=grid, component="diffraction")
         words = f"calculate_psf({channel}, shape={grid})"
     else:
         full = np.asarray(psf, dtype=float)
-        if full.shape != grid:
+        if full.ndim != 2 or full.shape[0] < grid[0] or full.shape[1] < grid[1]:
             raise ValueError(
-                f"psf has shape {full.shape}; desaturate needs it on twice the frame's size, {grid} "
-                f"(calculate_psf(channel, shape={grid}))."
+                f"psf has shape {full.shape}; desaturate needs it on at least twice the frame's size "
+                f"(calculate_psf(channel, shape={(2 * shape[0], 2 * shape[1])})), centred on [rows // 2, columns // 2]."
             )
+        top, left = full.shape[0] // 2 - grid[0] // 2, full.shape[1] // 2 - grid[1] // 2
+        full = full[top : top + grid[0], left : left + grid[1]]
         diffraction = full.copy()
         diffraction[grid[0] // 2 - 3 : grid[0] // 2 + 4, grid[1] // 2 - 3 : grid[1] // 2 + 4] = 0
         words = "a user-supplied PSF"
     gain = float(meta.get("dn_gain") or _NOMINAL_GAIN)
     dn_per_photon = (1.98644586e-25 / channel.to_value(u.m)) / (_EV_PER_ELECTRON * 1.602176634e-19) / gain
     start = time.perf_counter()
-    result = desaturate_array(
-        np.asarray(smap.data, dtype=np.float32),
-        flagged,
+    part = desaturate_array(
+        np.asarray(smap.data[window], dtype=np.float32),
+        flagged[window],
         full,
         diffraction,
         iterations=int(iterations),
         dn_per_photon=dn_per_photon,
         charge_conservation=charge_conservation,
         support_level=support_level,
-        missing=missing,
+        missing=missing[window],
     )
+    result = _in_frame(part, window, np.asarray(smap.data, dtype=np.float32))
     if not result.fringe.sum():
         raise ValueError("desaturate: no fringe pixel of the saturated region is above the noise; nothing to fit.")
     log.debug("desaturate: %d flagged pixels in %.2f s", int(flagged.sum()), time.perf_counter() - start)
@@ -545,6 +580,7 @@ def desaturate(
         f"pixels (EM, {iterations} iterations x 2 stages, PSF {words}, charge_conservation={charge_conservation}, "
         f"support_level={support_level}); {restored:.4g} DN restored to the core",
     )
-    data = result.image.astype(np.promote_types(np.float32, smap.data.dtype if smap.data.dtype.kind == "f" else np.float32))
+    dtype = smap.data.dtype if smap.data.dtype.kind == "f" else np.float32
+    data = result.image.astype(np.promote_types(np.float32, dtype))
     data[missing] = np.nan
     return smap._new_instance(data, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=smap.mask)
