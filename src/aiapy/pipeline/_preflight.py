@@ -99,17 +99,17 @@ def cap_workers(workers, n_inputs):
         For a number that is not a positive integer, or more than `MAX_WORKERS`.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"--workers must be a positive number of processes; got {workers!r}.")
+        raise ValueError(f"workers must be a positive number of processes; got {workers!r}.")
     if workers > MAX_WORKERS:
         raise ValueError(
-            f"--workers {workers} is more processes than any machine has cores (at most {MAX_WORKERS}); this one "
+            f"workers = {workers} is more processes than any machine has cores (at most {MAX_WORKERS}); this one "
             f"has {_cores()}."
         )
     cores = _cores()
     capped = max(1, min(workers, n_inputs, cores))
     if capped < workers:
         log.warning(
-            "--workers %d capped to %d: %d input file(s), %d core(s); more processes would only wait.",
+            "workers %d capped to %d: %d input(s), %d core(s); more processes would only wait.",
             workers, capped, n_inputs, cores,
         )  # fmt: skip
     return capped
