@@ -137,6 +137,9 @@ class PrepReport:
         short = sum(result.short_exposure for result in self.results)
         if short:
             text += f"; {short} short exposure(s) (AEC)"
+        desaturated = sum(any(step.startswith("desaturate (") for step in result.steps) for result in self.results)
+        if desaturated:
+            text += f"; {desaturated} desaturated (flux restored in each file's steps)"
         warned = sum(bool(result.warnings) for result in self.results)
         if warned:
             text += f"; {warned} with warnings (in the report, or logged with -v)"

@@ -12,12 +12,13 @@ from aiapy.calibrate.degradation import degradation_division, has_calibration
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
+from aiapy.calibrate.saturation import flag_saturation
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
 from aiapy.pipeline._report import SHORT_EXPOSURE
-from aiapy.psf import deconvolve
+from aiapy.psf import deconvolve, desaturate
 from aiapy.utils.constants import LEVEL1
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.exposure import NOMINAL_EXPOSURE, SHORT_FRACTION, is_short_exposure
@@ -61,6 +62,23 @@ def _update_pointing(smap, config, shared, frame):
     return update_pointing(smap, pointing_table=shared.pointing_table), None
 
 
+def _desaturate(smap, config, shared, frame):
+    """Rebuild a saturated flare core from its fringes; the flags of the rebuilt pixels go on in the mask."""
+    flags = flag_saturation(smap, function="aiapy prep --desaturate")
+    if not flags.any():
+        return smap, "skipped (no saturated pixels)"
+    flagged = smap._new_instance(smap.data, smap.meta, plot_settings=smap.plot_settings, mask=pixel_flags(smap) | flags)
+    try:
+        result = desaturate(flagged, **config.desaturate.as_dict())
+    except ValueError as error:  # a frame it cannot work on (cutout too small...): noted, the others go on
+        return smap, f"skipped ({error})"
+    meta = result.meta
+    return result, (
+        f"({meta['desatnco'] + meta['desatnbl']} saturated/bloomed px, {meta['desatflx']:.4g} DN restored to the core, "
+        f"C-stat {meta['desatcst']:.3g})"
+    )
+
+
 def _deconvolve(smap, config, shared, frame):
     return deconvolve(smap, psf=shared.psf(smap), **config.deconvolve.as_dict()), None
 
@@ -88,6 +106,7 @@ def _exposure(smap, config, shared, frame):
 STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
+    "desaturate": _desaturate,
     "deconvolve": _deconvolve,
     "register": _register,
     "degradation": _degradation,
