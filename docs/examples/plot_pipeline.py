@@ -39,9 +39,9 @@ print(prep_files(inputs, out_dir, uncertainty=True, progress=False).summary())
 # %%
 # The outputs are FITS files in DN/s with an ``UNCERTAINTY`` HDU; :func:`aiapy.pipeline.read_output` reads
 # both back as maps. Each channel is shown on its own colour scale (1-99.9 percentiles): their
-# intensities differ by orders of magnitude. The white areas are the flare's core, saturated in several
-# channels: there the values do not measure the intensity, and the dark pixels along some of their edges
-# come from the saturated level-1 pixels too. Missing pixels (NaN) would be drawn in grey.
+# intensities differ by orders of magnitude. Grey pixels are missing (NaN) in the outputs: in the
+# flare's core they are the saturated and bloomed pixels, whose values do not measure the intensity
+# (see the flare-frames example).
 fig = plt.figure(figsize=(15, 9.5), layout="constrained")
 for index, path in enumerate(sorted(Path(result.output) for result in report.results)):
     smap, uncertainty = read_output(path)
@@ -54,7 +54,7 @@ for index, path in enumerate(sorted(Path(result.output) for result in report.res
         ax.coords[1].set_axislabel(" ")
     if index < 3:
         ax.coords[0].set_axislabel(" ")
-fig.suptitle("Level-1.5 outputs of prep_files (registered, degradation-corrected, DN/s), each on its own scale")
+fig.suptitle("Outputs of prep_files (level 1.5, degradation-corrected, DN/s), each on its own scale")
 plt.show()
 
 # %%
