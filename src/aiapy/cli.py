@@ -35,19 +35,21 @@ def _flag_type(hint):
     return types[0]
 
 
-def _add_option(group, name, field, hint):
-    """One ``--flag`` generated from an option field: its help, choices and default come from the field."""
-    flag = "--" + name.replace("_", "-")
+def _add_option(group, name, field, hint, *, aliases=()):
+    """One ``--flag`` (and ``aliases``, other names of it) generated from an option field, stored as ``name``:
+    its help, choices and default come from the field."""
+    flags = ["--" + flag.replace("_", "-") for flag in (*aliases, name)]
     kind = _flag_type(hint)
     text = field.metadata["help"] + (f" (default: {field.default})" if field.default is not None else "")
     # SUPPRESS: a flag not given is not passed on, so the option set's own default applies
     if kind is bool:
-        group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+        group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=text)  # fmt: skip
         return
     choices = field.metadata["choices"]
     if choices is not None:
         choices = [c for c in choices if c is not None]
-    group.add_argument(flag, dest=name, type=kind, choices=choices, default=argparse.SUPPRESS, help=text)
+    group.add_argument(*flags, dest=name, type=kind, choices=choices, default=argparse.SUPPRESS, help=text)
 
 
 def _add_prep(subparsers, common):
@@ -81,8 +83,11 @@ def _add_prep(subparsers, common):
 
 
 def _add_step_options(parser):
-    """The ``--steps`` flag and one flag per step option (`KEYWORDS`), in a group per step; the groups."""
-    from aiapy.pipeline import KEYWORDS, PrepConfig, STEP_ORDER
+    """
+    The ``--steps`` flag and one flag per step option, in a group per step: ``--<set>-<option>`` (`OPTIONS`),
+    and today's short flag (``--iterations``) where only one set has that option (`KEYWORDS`); the groups.
+    """
+    from aiapy.pipeline import OPTIONS, PrepConfig, keyword_name
 
     steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
@@ -92,12 +97,13 @@ def _add_step_options(parser):
         f"(default: {','.join(steps.default)})",
     )
     groups = {}
-    for name, (group, field, hint) in KEYWORDS.items():
+    for qualified, (group, field, hint) in OPTIONS.items():
         if not field.metadata["cli"]:
             continue
         if group not in groups:
             groups[group] = parser.add_argument_group(f"{group} options")
-        _add_option(groups[group], name, field, hint)
+        short = keyword_name(qualified)
+        _add_option(groups[group], short, field, hint, aliases=(qualified,) if short != qualified else ())
     return groups
 
 
@@ -177,10 +183,11 @@ def _archive_options(args):
 
 
 def prep_options(args):
-    """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and `KEYWORDS`)."""
-    from aiapy.pipeline import KEYWORDS
+    """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and each option by
+    its `~aiapy.pipeline.keyword_name`)."""
+    from aiapy.pipeline import OPTIONS, keyword_name
 
-    return {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
+    return {name: getattr(args, name) for name in ("steps", *map(keyword_name, OPTIONS)) if hasattr(args, name)}
 
 
 def _named_steps(args):

@@ -21,6 +21,9 @@ from aiapy.pipeline._config import (
     RespikeOptions,
     UncertaintyOptions,
     make_config,
+    OPTIONS,
+    AMBIGUOUS,
+    keyword_name,
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._archive import ArchiveOptions
