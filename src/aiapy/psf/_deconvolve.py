@@ -13,7 +13,7 @@ from scipy import ndimage
 from sunpy.map import GenericMap, MapSequence
 
 from aiapy.calibrate.saturation import input_flags
-from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
+from aiapy.psf._backends import DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL1, PLATE_SCALE
@@ -166,9 +166,9 @@ class DeconvolveOptions(Options):
     precision: str = option(
         "float32", help="precision of the FFTs and iterations (float32: within 1e-4 of float64)", choices=PRECISIONS
     )
-    backend: str = option(
-        DEFAULT_BACKEND, help=f"FFT backend, one of the registered ones: {describe_backends()}", choices=tuple(BACKENDS)
-    )
+    # no fixed choices: the registry is read when the options are checked, so a backend registered after this
+    # module was imported (aiapy.psf.register_backend) is taken, by the command line too
+    backend: str = option(DEFAULT_BACKEND, help="FFT backend, one of the registered ones (aiapy.psf.BACKENDS)")
     clip_negative: bool = option(
         True, help="set negative pixels to 0 first (False: warn if there are any)", cli=False
     )
