@@ -25,11 +25,13 @@ from aiapy.pipeline import (
     prep_files,
     read_output,
 )
+from aiapy.psf import DesaturateOptions
 from aiapy.utils.options import Options, option
 
 SETS = {
     "respike": RespikeOptions,
     "pointing": PointingOptions,
+    "desaturate": DesaturateOptions,
     "deconvolve": DeconvolveOptions,
     "register": RegisterOptions,
     "uncertainty": UncertaintyOptions,
@@ -141,38 +143,38 @@ def test_option_sets_are_namespaces():
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _DesaturateOptions(Options):
-    """A step with its own ``iterations`` (as a desaturation step has)."""
+class _SharpenOptions(Options):
+    """A step with its own ``iterations``, whose short name is not renamed (as ``desaturate``'s is)."""
 
-    iterations: int = option(10, help="desaturation iterations")
+    iterations: int = option(10, help="sharpening iterations")
 
 
 def test_a_new_step_may_have_its_own_iterations(monkeypatch):
     from aiapy.cli import build_parser, prep_options
     from aiapy.pipeline import _config
 
-    monkeypatch.setitem(_config._GROUPS, "desaturate", (_DesaturateOptions, "deconvolve"))
+    monkeypatch.setitem(_config._GROUPS, "sharpen", (_SharpenOptions, "deconvolve"))
     options, short = _config._options()
     keywords = {n: options[q[0]] for n, q in short.items() if len(q) == 1 and n != "steps"}
     monkeypatch.setattr(_config, "OPTIONS", options)
     monkeypatch.setattr(_config, "KEYWORDS", keywords)
     monkeypatch.setattr(_config, "AMBIGUOUS", {n: tuple(q) for n, q in short.items() if n not in keywords})
-    assert _config.AMBIGUOUS == {"iterations": ("deconvolve_iterations", "desaturate_iterations")}
-    config = PrepConfig(steps="deconvolve", deconvolve_iterations=3, desaturate={"iterations": 5}, method="linear")
-    assert (config.deconvolve.iterations, config.desaturate.iterations) == (3, 5)
+    assert _config.AMBIGUOUS == {"iterations": ("deconvolve_iterations", "sharpen_iterations")}
+    config = PrepConfig(steps="deconvolve", deconvolve_iterations=3, sharpen={"iterations": 5}, method="linear")
+    assert (config.deconvolve.iterations, config.sharpen.iterations) == (3, 5)
     assert {
         "deconvolve_iterations": 3,
-        "desaturate_iterations": 5,
+        "sharpen_iterations": 5,
         "method": "linear",
     }.items() <= config.keywords().items()
     with pytest.raises(TypeError, match="'iterations' is an option of several steps; give deconvolve_iterations or"):
         PrepConfig(iterations=3)
-    # the command line: --deconvolve-iterations and --desaturate-iterations, no --iterations (which one?)
+    # the command line: --deconvolve-iterations and --sharpen-iterations, no --iterations (which one?)
     monkeypatch.setattr("aiapy.pipeline.OPTIONS", options)
     parser = build_parser()
     args = parser.parse_args(
-        ["prep", "x.fits", "-o", "o", "--deconvolve-iterations", "3", "--desaturate-iterations", "5"]
+        ["prep", "x.fits", "-o", "o", "--deconvolve-iterations", "3", "--sharpen-iterations", "5"]
     )
-    assert prep_options(args) == {"deconvolve_iterations": 3, "desaturate_iterations": 5}
+    assert prep_options(args) == {"deconvolve_iterations": 3, "sharpen_iterations": 5}
     with pytest.raises(SystemExit):
         parser.parse_args(["prep", "x.fits", "-o", "o", "--iterations", "3"])

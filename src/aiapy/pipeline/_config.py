@@ -15,7 +15,7 @@ from aiapy.calibrate._interpolate import KERNELS
 from aiapy.calibrate.register import RegisterOptions
 from aiapy.pipeline._output import COMPRESSIONS
 from aiapy.pipeline._steps import STEPS
-from aiapy.psf import DeconvolveOptions
+from aiapy.psf import DeconvolveOptions, DesaturateOptions
 from aiapy.utils.options import Options, option
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
     "make_config",
 ]
 
-#: Every step (the registry of step functions), in the order SolarSoft applies them (respike and PSF
-#: deconvolution act on the level-1 CCD grid, so they come before registration; degradation and exposure
+#: Every step (the registry of step functions), in the order SolarSoft applies them (respike, desaturation and
+#: PSF deconvolution act on the level-1 CCD grid, so they come before registration; degradation and exposure
 #: are scalar and come last).
 STEP_ORDER = tuple(STEPS)
 #: The standard prep (``aia_prep`` + degradation correction + exposure normalisation).
@@ -126,6 +126,7 @@ class OutputOptions(Options):
 _GROUPS = {
     "respike": (RespikeOptions, "respike"),
     "pointing": (PointingOptions, "update_pointing"),
+    "desaturate": (DesaturateOptions, "desaturate"),
     "deconvolve": (DeconvolveOptions, "deconvolve"),
     "register": (RegisterOptions, "register"),
     "uncertainty": (UncertaintyOptions, None),
@@ -136,7 +137,11 @@ _SET_BY_RUN = {("register", "dtype"), ("register", "workers")}
 #: Fields that do not change an output's bytes, so are left out of `PrepConfig.config_id`.
 _NOT_IN_ID = {("register", "workers"), ("output", "overwrite")}
 #: Where a keyword is not its field's name: a group's one main field takes the group's name.
-_RENAMED = {("pointing", "source"): "pointing", ("uncertainty", "enabled"): "uncertainty"}
+_RENAMED = {
+    ("pointing", "source"): "pointing",
+    ("uncertainty", "enabled"): "uncertainty",
+    ("desaturate", "iterations"): "desaturate_iterations",
+}
 
 
 def _options():
@@ -194,6 +199,8 @@ def _normalise_steps(steps):
     unknown = [s for s in steps if s not in STEP_ORDER]
     if unknown:
         raise ValueError(f"steps {unknown} are not known; choose from {', '.join(STEP_ORDER)}.")
+    if not steps:  # an output named level 1.5 must be level 1.5
+        raise ValueError(f"steps names no step (an empty string or list); choose from {', '.join(STEP_ORDER)}.")
     return tuple(s for s in STEP_ORDER if s in steps)
 
 
@@ -219,6 +226,9 @@ class PrepConfig(Options):
         Steps from `STEP_ORDER`; they always run in that (SolarSoft) order. Default: `DEFAULT_STEPS`.
     respike : `RespikeOptions` or dict
     pointing : `PointingOptions` or dict
+    desaturate : `~aiapy.psf.DesaturateOptions` or dict
+        Options of the ``desaturate`` step (`aiapy.psf.desaturate`; its ``iterations`` is the keyword
+        ``desaturate_iterations``: the short ``iterations`` stays deconvolve's).
     deconvolve : `DeconvolveOptions` or dict
     register : `RegisterOptions` or dict
         Its ``dtype`` is the output's (``output.dtype``) and its ``workers`` one per Dask worker; both are
@@ -240,6 +250,7 @@ class PrepConfig(Options):
     steps: tuple = option(DEFAULT_STEPS, help="steps to apply, always in the SolarSoft order", choices=STEP_ORDER)
     respike: RespikeOptions = option(RespikeOptions(), help="options of respike", cli=False)
     pointing: PointingOptions = option(PointingOptions(), help="options of update_pointing", cli=False)
+    desaturate: DesaturateOptions = option(DesaturateOptions(), help="options of desaturate", cli=False)
     deconvolve: DeconvolveOptions = option(DeconvolveOptions(), help="options of deconvolve", cli=False)
     register: RegisterOptions = option(RegisterOptions(), help="options of register", cli=False)
     uncertainty: UncertaintyOptions = option(UncertaintyOptions(), help="the uncertainty HDU", cli=False)
@@ -276,6 +287,13 @@ class PrepConfig(Options):
             raise ValueError("register.dtype must be None: the output dtype (output.dtype) sets it.")
         if self.deconvolve.iterations < 1:  # deconvolve allows 0 (the clipped input): no use in a batch
             raise ValueError(f"iterations must be at least 1 in the pipeline; got {self.deconvolve.iterations}.")
+        # A step the user names runs: the default steps keep update_pointing for when a pointing source is given
+        if self.steps != DEFAULT_STEPS and "update_pointing" in self.steps and self.pointing.source == "header":
+            raise ValueError(
+                "steps names update_pointing, but pointing is 'header' (the default), which keeps the header's "
+                "pointing and skips that step: give pointing='jsoc', 'lmsal', 'bundled' or a table file, or leave "
+                "update_pointing out of steps."
+            )
 
     @property
     def active_steps(self):

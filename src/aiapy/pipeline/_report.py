@@ -125,6 +125,9 @@ class PrepReport:
         replaced = sum(result.replaced for result in self.results)
         if replaced:
             text += f"; {replaced} existing output(s) replaced (reasons in the report)"
+        desaturated = sum(any(step.startswith("desaturate (") for step in result.steps) for result in self.results)
+        if desaturated:
+            text += f"; {desaturated} desaturated (flux restored in each file's steps)"
         warned = sum(bool(result.warnings) for result in self.results)
         if warned:
             text += f"; {warned} with warnings (in the report, or logged with -v)"

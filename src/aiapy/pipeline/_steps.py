@@ -8,16 +8,18 @@ import astropy.units as u
 import numpy as np
 import sunpy.map
 
-from aiapy.calibrate.degradation import degradation_division
+from aiapy.calibrate.degradation import degradation_division, has_calibration
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
+from aiapy.calibrate.saturation import flag_saturation
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
-from aiapy.psf import deconvolve
+from aiapy.psf import deconvolve, desaturate
 from aiapy.utils.constants import LEVEL1
+from aiapy.utils.exceptions import warn_user
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
@@ -58,6 +60,23 @@ def _update_pointing(smap, config, shared, frame):
     return update_pointing(smap, pointing_table=shared.pointing_table), None
 
 
+def _desaturate(smap, config, shared, frame):
+    """Rebuild a saturated flare core from its fringes; the flags of the rebuilt pixels go on in the mask."""
+    flags = flag_saturation(smap, function="aiapy prep --desaturate")
+    if not flags.any():
+        return smap, "skipped (no saturated pixels)"
+    flagged = smap._new_instance(smap.data, smap.meta, plot_settings=smap.plot_settings, mask=pixel_flags(smap) | flags)
+    try:
+        result = desaturate(flagged, **config.desaturate.as_dict())
+    except ValueError as error:  # a frame it cannot work on (cutout too small...): noted, the others go on
+        return smap, f"skipped ({error})"
+    meta = result.meta
+    return result, (
+        f"({meta['desatnco'] + meta['desatnbl']} saturated/bloomed px, {meta['desatflx']:.4g} DN restored to the core, "
+        f"C-stat {meta['desatcst']:.3g})"
+    )
+
+
 def _deconvolve(smap, config, shared, frame):
     return deconvolve(smap, psf=shared.psf(smap), **config.deconvolve.as_dict()), None
 
@@ -68,6 +87,11 @@ def _register(smap, config, shared, frame):
 
 # The scalar steps divide in place: the data are this task's own (read from its file, or new from a step).
 def _degradation(smap, config, shared, frame):
+    if not has_calibration(smap.wavelength, shared.correction_table):  # 4500 A in the bundled tables
+        reason = f"the correction table has no {smap.wavelength.to_value(u.AA):.0f} A calibration"
+        warn_user(f"degradation skipped: {reason}; the data are not corrected for degradation (HISTORY says so).")
+        meta = add_history(smap.meta.copy(), f"pipeline: degradation skipped: {reason}")
+        return smap._new_instance(smap.data, meta, plot_settings=smap.plot_settings, mask=smap.mask), f"skipped ({reason})"
     return divide_map(smap, degradation_division(smap, correction_table=shared.correction_table), in_place=True), None
 
 
@@ -80,6 +104,7 @@ def _exposure(smap, config, shared, frame):
 STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
+    "desaturate": _desaturate,
     "deconvolve": _deconvolve,
     "register": _register,
     "degradation": _degradation,
@@ -119,6 +144,9 @@ def read_level1(path, timings=None):
     smap = _timed({} if timings is None else timings, "read", read_map, path)
     check_aia_map(smap, function="aiapy prep")
     check_level1(smap, function="aiapy prep")
+    image_type = smap.meta.get("img_type")
+    if image_type is not None and str(image_type).strip().upper() != "LIGHT":
+        raise ValueError(f"IMG_TYPE = {image_type!r}: a calibration frame, not a science (LIGHT) image; not prepped.")
     return smap
 
 
