@@ -91,7 +91,7 @@ def _add_prep(subparsers, common):
 def _add_step_options(parser):
     """
     The ``--steps`` flag and one flag per step option, in a group per step: ``--<set>-<option>`` (`OPTIONS`),
-    and today's short flag (``--iterations``) where only one set has that option (`KEYWORDS`); the groups.
+    and its short flag (``--iterations``) where only one set has that option (`KEYWORDS`); the groups.
     """
     from aiapy.pipeline import OPTIONS, PrepConfig, keyword_name
 

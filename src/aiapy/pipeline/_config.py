@@ -161,7 +161,7 @@ def _options():
 #: Every step option by its qualified name (``deconvolve_iterations``; flag ``--deconvolve-iterations``):
 #: ``name -> (group, dataclass field, type)``, generated from the option sets.
 OPTIONS, _SHORT = _options()
-#: Today's short keywords (and flags), each naming one option of one set: ``name -> (group, field, type)``. A
+#: The short keywords (and flags), each naming one option of one set: ``name -> (group, field, type)``. A
 #: field name that two sets share (two steps with ``iterations``) is no keyword: its qualified names are.
 KEYWORDS = {name: OPTIONS[names[0]] for name, names in _SHORT.items() if len(names) == 1 and name != "steps"}
 #: The qualified names behind each short name that is no keyword because several sets have that field.
@@ -212,7 +212,7 @@ class PrepConfig(Options):
     Built once (by `aiapy.pipeline.prep_files`, ``prep_jsoc`` or the ``aiapy prep`` command line), small and
     picklable, and handed to every task. Each step's options are a namespace: give the option sets (or dicts
     of their options), or single options by their qualified names (`OPTIONS`: ``<set>_<option>``), or by
-    today's short keywords where only one set has that option (`KEYWORDS`), or both (the keywords then
+    their short keywords where only one set has that option (`KEYWORDS`), or both (the keywords then
     change the given sets)::
 
         PrepConfig(steps=("register",), register=RegisterOptions(method="cubic-convolution"))
@@ -342,8 +342,8 @@ class PrepConfig(Options):
 
 def make_config(config=None, **keywords):
     """
-    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by today's flat keywords
-    (``steps=``, ``method=``, ``iterations=``, ...; see `KEYWORDS`), validated.
+    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by single options (``steps=``,
+    ``method=``, ``deconvolve_iterations=``, ...; see `KEYWORDS` and `OPTIONS`) or dicts per set, validated.
     """
     if config is None:
         return PrepConfig(**keywords)
