@@ -76,8 +76,10 @@ class JsocRecords(Source):
         archive = {k: v for k, v in self.archive.as_dict().items() if k != "email"}
         return archive | {
             "source": "jsoc", "time_range": [self.start.isot, self.end.isot], "channels": self.channels,
-            "quality_skipped": [{"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)}
-                                for r in self.skipped],
+            "quality_skipped": [
+                {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)}
+                for r in self.skipped
+            ],
         }  # fmt: skip
 
     def _export(self):

@@ -333,9 +333,9 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
     start, since = time.perf_counter(), time.time()
     items, failed = source.plan(config)
     sink.open(items, config)
-    report_settings = config.keywords() | {"executor": executor.kind, "config_id": config.config_id,
-                                           "out_dir": str(sink), "workers": executor.workers,
-                                           "scheduler": executor.scheduler} | source.settings() | (settings or {})  # fmt: skip
+    run_settings = {"executor": executor.kind, "config_id": config.config_id, "out_dir": str(sink),
+                    "workers": executor.workers, "scheduler": executor.scheduler}  # fmt: skip
+    report_settings = config.keywords() | run_settings | source.settings() | (settings or {})
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = Progress(len(items), show)
     collector, interrupted, todo = _Collector(source, sink, bar, {}), False, []
