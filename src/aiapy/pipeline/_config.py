@@ -112,6 +112,9 @@ class OutputOptions(Options):
         None, help="tile compression: rice (lossy, fpack-like) or gzip (lossless)", choices=tuple(COMPRESSIONS)
     )
     overwrite: bool = option(False, help="redo outputs that already exist and are valid")
+    skip_short_exposures: bool = option(
+        False, help="leave out frames shortened by the automatic exposure control (reported as skipped)"
+    )
 
     def _validate(self):
         object.__setattr__(self, "dtype", str(self.dtype))
@@ -120,6 +123,7 @@ class OutputOptions(Options):
         if self.compress not in COMPRESSIONS:
             raise ValueError(f"compress={self.compress!r} is not supported; choose from {list(COMPRESSIONS)}.")
         _check_bool("overwrite", self.overwrite)
+        _check_bool("skip_short_exposures", self.skip_short_exposures)
 
 
 #: The option set of each group of `PrepConfig`, and the step it belongs to (None: every run).
@@ -135,7 +139,7 @@ _GROUPS = {
 #: Fields the run sets itself: register writes the output dtype and uses one thread per Dask worker.
 _SET_BY_RUN = {("register", "dtype"), ("register", "workers")}
 #: Fields that do not change an output's bytes, so are left out of `PrepConfig.config_id`.
-_NOT_IN_ID = {("register", "workers"), ("output", "overwrite")}
+_NOT_IN_ID = {("register", "workers"), ("output", "overwrite"), ("output", "skip_short_exposures")}
 #: Where a keyword is not its field's name: a group's one main field takes the group's name.
 _RENAMED = {
     ("pointing", "source"): "pointing",

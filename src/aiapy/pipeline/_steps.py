@@ -17,9 +17,11 @@ from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
+from aiapy.pipeline._report import SHORT_EXPOSURE
 from aiapy.psf import deconvolve, desaturate
 from aiapy.utils.constants import LEVEL1
 from aiapy.utils.exceptions import warn_user
+from aiapy.utils.exposure import NOMINAL_EXPOSURE, SHORT_FRACTION, is_short_exposure
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
@@ -117,7 +119,9 @@ _SCALING = ("degradation", "exposure")
 
 def _uncertainty_map(smap, shared):
     unit = smap.unit if smap.unit is not None else u.DN
-    errors = estimate_error(u.Quantity(smap.data, unit / u.pix), smap.wavelength, error_table=shared.error_table)
+    counts = u.Quantity(smap.data, unit / u.pix)
+    # flagged pixels (saturated, bloomed, missing) are no measurement: their uncertainty is NaN
+    errors = estimate_error(counts, smap.wavelength, error_table=shared.error_table, flags=smap.mask)
     meta = smap.meta.copy()
     add_history(meta, "estimate_error: 1-sigma uncertainty (shot, read, dark, quantisation, compression)")
     return smap._new_instance(errors.to_value(unit / u.pix), meta)
@@ -137,6 +141,23 @@ def _check_result(smap):
         raise ValueError(f"the result has no pixels (shape {data.shape}); the input's geometry is degenerate.")
     if not np.isfinite(data.flat[data.size // 2]) and not np.isfinite(data).any():
         raise ValueError(f"every pixel of the result is NaN or infinite (shape {data.shape}).")
+
+
+def short_exposure_note(smap):
+    """
+    The report's note for a level-1 frame shortened by the automatic exposure control
+    (`aiapy.utils.is_short_exposure`), or None: also where that cannot be told (a channel without a known
+    nominal exposure, no valid EXPTIME), which the steps that need EXPTIME refuse themselves.
+    """
+    try:
+        channel = round(float(smap.meta.get("wavelnth", 0)))
+        exptime = float(smap.meta.get("exptime", np.nan))
+    except (TypeError, ValueError):
+        return None
+    if channel not in NOMINAL_EXPOSURE or not exptime > 0 or not is_short_exposure(smap):
+        return None
+    nominal = NOMINAL_EXPOSURE[channel]
+    return f"{SHORT_EXPOSURE}: EXPTIME {smap.exposure_time.to_value(u.s):.4g} s < {SHORT_FRACTION} x {nominal} s"
 
 
 def read_level1(path, timings=None):
