@@ -159,3 +159,35 @@ def test_a_frame_without_its_record_is_redone(reference, tmp_path):
     report = build_cube(of_times(FIRST[:1]), store)
     assert report.counts["done"] == 1 and report.counts["skipped"] == 5
     assert_frames_equal_fits(open_cube(store), folder / "fits", of_times(FIRST[:1]))
+
+
+def test_pixel_flags_are_stored_beside_the_data(tmp_path):
+    """A product's PixelFlag mask becomes the channel's ``mask`` array (uint8, on the grid, 0 elsewhere) and the
+    frame map's mask."""
+    from types import SimpleNamespace
+
+    from aiapy.calibrate import register
+    from aiapy.pipeline import PrepConfig, ZarrCube
+    from aiapy.pipeline._product import Product
+    from aiapy.utils import PixelFlag
+    from aiapy.utils.io import read_map
+
+    path = of_times(FIRST[:1], (171,))[0]
+    item = SimpleNamespace(name=str(path), path=path, identity={"AIAPYINP": "a"}, facts={})
+    config = PrepConfig(steps="register")
+    smap = register(read_map(path), dtype="float32")
+    flags = np.zeros(smap.data.shape, np.uint8)
+    flags[10:12, 20:23] = PixelFlag.SATURATED
+    flags[11, 20:30] |= np.uint8(PixelFlag.BLOOM)
+    sink = ZarrCube(tmp_path / "flags.zarr")
+    sink.open([item], config)
+    sink.write(item, Product(smap, mask=flags), config)
+    sink.close([])
+    assert sink.is_complete(item, config)
+    cube = open_cube(tmp_path / "flags.zarr")
+    frame = cube.frame_map(171, smap.meta["t_obs"])
+    stored = np.asarray(frame.mask)
+    assert stored.dtype == np.uint8 and stored.shape == frame.data.shape
+    assert (stored != 0).sum() == (flags != 0).sum()  # the flags, on the grid; nothing elsewhere
+    assert set(np.unique(stored)) == {0, PixelFlag.SATURATED, PixelFlag.BLOOM, PixelFlag.SATURATED | PixelFlag.BLOOM}
+    assert cube.xarray(171).mask.dtype == np.uint8

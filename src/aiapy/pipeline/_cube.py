@@ -14,6 +14,7 @@ import numbers
 import os
 import re
 import socket
+import time
 import warnings
 
 import numpy as np
@@ -90,15 +91,27 @@ def _codec(layout):
 
 
 def _input_header(item):
-    """The header of an item's input: its file (``item.path``, else ``item.name``), or ``item.header``."""
-    header = getattr(item, "header", None)
-    if header is not None:
+    """
+    What is known of an item's frame before it is prepped, as header keywords: its file's header where the
+    file is there (``item.path``); else, for an archive record not yet downloaded, a full frame of the
+    ``channel``, ``time`` and ``shape`` of ``item.facts``. `ValueError` where neither is known.
+    """
+    path = getattr(item, "path", None) or item.name
+    if os.path.isfile(path):
+        header = image_header(path)
+        if header.get("ZIMAGE"):  # the table header of a tile-compressed image: its image's shape under Z names
+            header = header.copy()
+            header["NAXIS1"], header["NAXIS2"] = header["ZNAXIS1"], header["ZNAXIS2"]
         return header
-    header = image_header(getattr(item, "path", None) or item.name)
-    if header.get("ZIMAGE"):  # the table header of a tile-compressed image: its image's shape under Z names
-        header = header.copy()
-        header["NAXIS1"], header["NAXIS2"] = header["ZNAXIS1"], header["ZNAXIS2"]
-    return header
+    facts = dict(getattr(item, "facts", None) or {})
+    if not {"channel", "time", "shape"} <= set(facts):
+        raise ValueError(f"{item.name}: neither its file nor its channel, time and shape are known.")
+    rows, columns = facts["shape"]
+    if rows != columns or DETECTOR_SIZE % rows:
+        raise ValueError(f"{item.name}: a {rows} x {columns} archive record is not a full frame.")
+    scale = 0.6 * DETECTOR_SIZE // rows
+    return {"WAVELNTH": facts["channel"], "T_OBS": str(facts["time"]), "NAXIS1": columns, "NAXIS2": rows,
+            "LVL_NUM": LEVEL15, "CDELT1": scale, "CRPIX1": (columns + 1) / 2, "CRPIX2": (rows + 1) / 2}  # fmt: skip
 
 
 def _time_of(value):
@@ -209,7 +222,12 @@ class ZarrCube(Sink):
             name = str(item.name)
             if not is_remote(self.url) and str(getattr(item, "path", name)).startswith(self.url + os.sep):
                 raise FileExistsError(f"the input {name} is inside the store {self.url}; choose another store.")
-            facts[name] = self._facts(_input_header(item))
+            try:
+                header = _input_header(item)
+            except (OSError, ValueError, KeyError) as error:  # the run reports this item failed, alone
+                log.debug("%s: not planned (%s)", name, error)
+                continue
+            facts[name] = self._facts(header)
         plan = {key: list(value) for key, value in (cube.get("frames") or {}).items()}
         if self.layout == "sdoml" and not {"degradation", "exposure"} <= set(config.active_steps):
             raise ValueError("layout='sdoml' frames are divided by degradation and exposure: keep those steps.")
@@ -327,18 +345,36 @@ class ZarrCube(Sink):
 
     # -- naming and resume --------------------------------------------------------------------------------
 
+    def __str__(self):
+        return self.url
+
     def target(self, item):
+        if str(item.name) not in self.slots:
+            return f"{self.url}#unplanned"
         group, channel, index = self.slots[str(item.name)]
         return f"{self.url}#{group + '/' if group else ''}{channel_name(channel)}[{index}]"
 
+    def _record(self, item):
+        slot = self.slots.get(str(item.name))
+        return None if slot is None else self.records.read(record_path(*slot))
+
+    def stale_reason(self, item, config):
+        """Why the stored frame of ``item`` is redone: None when it is complete, or there is none."""
+        record = self._record(item)
+        if record is None:
+            return None
+        if record["config_id"] != config.config_id:
+            return f"made with other settings or another aiapy version (settings {record['config_id']})"
+        if record["identity"] != _identity(item):
+            return "its input or the pointing table changed"
+        return None
+
     def is_complete(self, item, config):
-        group, channel, index = self.slots[str(item.name)]
-        record = self.records.read(record_path(group, channel, index))
-        return (
-            record is not None
-            and record["config_id"] == config.config_id
-            and record["identity"] == _identity(item)
-        )
+        return self._record(item) is not None and self.stale_reason(item, config) is None
+
+    def written_since(self, item, since):
+        record = self._record(item)
+        return record is not None and record.get("written", 0) >= since
 
     # -- on the worker --------------------------------------------------------------------------------------
 
@@ -361,6 +397,8 @@ class ZarrCube(Sink):
 
     def write(self, item, product, config):
         """Write the frame's chunks (the whole frame: one object per array), then its record; return the target."""
+        if str(item.name) not in self.slots:
+            raise ValueError(f"{item.name} was not planned into the cube (its header could not be read).")
         group, channel, index = self.slots[str(item.name)]
         smap, mask = self.frame(product, config)
         window = product_window(smap.meta)
@@ -391,6 +429,7 @@ class ZarrCube(Sink):
             "mask": mask is not None,
             "header": header.tostring(),
             "writer": f"{os.getpid()}@{socket.gethostname()}",
+            "written": time.time(),
         }
         self.records.write(record_path(group, channel, index), record)
         return self.target(item)
