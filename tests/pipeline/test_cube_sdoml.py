@@ -83,3 +83,44 @@ def test_sdoml_refuses_what_it_cannot_honour(tmp_path):
         build_cube(sample.SYNOPTIC_FILES[171], tmp_path / "b.zarr", layout="sdoml", resolution=500)
     with pytest.raises(ValueError, match="keep those steps"):
         build_cube(sample.SYNOPTIC_FILES[171], tmp_path / "c.zarr", layout="sdoml", resolution=512, steps="register")
+
+
+def test_sdoml_chunks_of_15_frames_and_appending(tmp_path):
+    """16 frames: the first chunk (15 frames) is written by the frame that completes it, the 16th alone by
+    ``close``; two more frames later complete the second chunk and leave the first untouched."""
+    import shutil
+    import warnings
+
+    from astropy.io import fits
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for index in range(18):
+        path = folder / f"synoptic_{index:02d}.fits"
+        shutil.copy(sample.SYNOPTIC_FILES[171], path.with_suffix(".fits.gz"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # the JSOC file's BLANK on float data
+            with fits.open(path.with_suffix(".fits.gz")) as hdulist:
+                del hdulist[0].header["BLANK"]
+                hdulist[0].header["T_OBS"] = f"2014-01-01T{index // 5:02d}:{index % 5 * 12:02d}:12.34Z"
+                hdulist[0].data = hdulist[0].data * (1 + index / 100)  # tell the frames apart
+                hdulist.writeto(path)
+        path.with_suffix(".fits.gz").unlink()
+        paths.append(path)
+    store = tmp_path / "s.zarr"
+    report = build_cube(paths[:16], store, layout="sdoml", resolution=512)
+    assert report.counts["done"] == 16
+    array = zarr.open_group(store, mode="r", zarr_format=2)["2014/171A"]
+    assert array.shape == (16, 512, 512) and len(array.attrs["T_OBS"]) == 16
+    first_chunk = store / "2014" / "171A" / "0.0.0"
+    stamp = first_chunk.stat().st_mtime_ns
+    means = np.nanmean(array[:], axis=(1, 2))
+    np.testing.assert_allclose(means / means[0], 1 + np.arange(16) / 100, rtol=1e-5)
+    report = build_cube(paths, store, layout="sdoml", resolution=512)
+    assert report.counts == {"done": 2, "skipped": 16, "failed": 0, "cancelled": 0}
+    array = zarr.open_group(store, mode="r", zarr_format=2)["2014/171A"]
+    assert array.shape == (18, 512, 512) and array.attrs["T_OBS"][-1] == "2014-01-01T03:24:12.34Z"
+    means = np.nanmean(array[:], axis=(1, 2))
+    np.testing.assert_allclose(means / means[0], 1 + np.arange(18) / 100, rtol=1e-5)
+    assert first_chunk.stat().st_mtime_ns == stamp

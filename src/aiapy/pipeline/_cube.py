@@ -432,7 +432,32 @@ class ZarrCube(Sink):
             "written": time.time(),
         }
         self.records.write(record_path(group, channel, index), record)
+        if self.layout == "sdoml":
+            self._assemble_if_whole(root, group, channel, index)
         return self.target(item)
+
+    def _assemble_if_whole(self, root, group, channel, index):
+        """
+        SDOML chunks hold 15 frames: the worker that stores the last frame of a chunk writes the chunk from the
+        staged frames (two that finish together write the same bytes). ``close`` writes the chunks left
+        incomplete (a failed frame, the last chunk of a run).
+        """
+        planned = root[stage_path(group, channel)].shape[0]
+        start = index - index % _SDOML_FRAMES
+        stop = min(start + _SDOML_FRAMES, planned)
+        done = [i for i in range(start, stop) if self.records.read(record_path(group, channel, i)) is not None]
+        if len(done) == stop - start:
+            self._assemble(root, group, channel_name(channel), start, stop, done)
+
+    def _assemble(self, root, group, name, start, stop, done):
+        """Write frames ``start:stop`` of an SDOML array from the staged ones (``done``; NaN for the others),
+        then the chunk's marker (which frames it holds)."""
+        stage = root[stage_path(group, int(name[:-1]))]
+        block = np.full((stop - start, *stage.shape[1:]), np.nan, np.float32)
+        for i in done:
+            block[i - start] = stage[i]
+        root[f"{group}/{name}"][start:stop] = block
+        self.records.write(_chunk_path(group, name, start), {"config_id": "chunk", "frames": done})
 
     def _mask_array(self, root, name):
         """The mask array of a channel, created by the first frame that has one (identical metadata from any
@@ -475,21 +500,21 @@ class ZarrCube(Sink):
 
     def _close_sdoml(self, root, group, channel, records):
         array = root[f"{group}/{channel}"]
-        stage = root[stage_path(group, int(channel[:-1]))]
-        marker = dict(array.attrs.get("aiapy_assembled") or {})
         for start in range(0, len(records), _SDOML_FRAMES):
             stop = min(start + _SDOML_FRAMES, len(records))
             done = [i for i in range(start, stop) if records[i] is not None]
-            if marker.get(str(start)) != done:
-                block = np.full((stop - start, *array.shape[1:]), np.nan, np.float32)
-                for i in done:
-                    block[i - start] = stage[i]
-                array[start:stop] = block
-                marker[str(start)] = done
+            marker = self.records.read(_chunk_path(group, channel, start))
+            if marker is None or marker["frames"] != done:
+                self._assemble(root, group, channel, start, stop, done)
         headers = [_header_values(r) for r in records]
         keys = sorted({key for h in headers if h for key in h})
         attributes = {key: [h.get(key) if h else None for h in headers] for key in keys}
-        array.attrs.update(attributes | {"_ARRAY_DIMENSIONS": ["t", "x", "y"], "aiapy_assembled": marker})
+        array.attrs.update(attributes | {"_ARRAY_DIMENSIONS": ["t", "x", "y"]})
+
+
+def _chunk_path(group, name, start):
+    """The record of which frames an SDOML chunk holds."""
+    return f"{record_path(group, int(name[:-1]), start).rsplit('/', 1)[0]}/chunk-{start:06d}.json"
 
 
 def _consolidate(root):
