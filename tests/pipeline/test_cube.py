@@ -191,3 +191,16 @@ def test_pixel_flags_are_stored_beside_the_data(tmp_path):
     assert (stored != 0).sum() == (flags != 0).sum()  # the flags, on the grid; nothing elsewhere
     assert set(np.unique(stored)) == {0, PixelFlag.SATURATED, PixelFlag.BLOOM, PixelFlag.SATURATED | PixelFlag.BLOOM}
     assert cube.xarray(171).mask.dtype == np.uint8
+
+
+def test_refuses_two_inputs_of_one_frame(tmp_path):
+    import shutil
+
+    path = of_times(FIRST[:1], (171,))[0]
+    copy = tmp_path / "copy.fits"
+    shutil.copy(path, copy)
+    with pytest.raises(ValueError, match="two inputs of /171A have T_OBS"):
+        build_cube([path, copy], tmp_path / "a.zarr")
+    build_cube(path, tmp_path / "b.zarr")
+    with pytest.raises(ValueError, match="two inputs of /171A have T_OBS"):  # one already in the cube
+        build_cube([path, copy], tmp_path / "b.zarr")

@@ -252,7 +252,8 @@ class ZarrCube(Sink):
             "frames": plan,
         }
         root.attrs[CUBE_KEY] = cube
-        self._create_arrays(root, plan)
+        if grid is not None:  # else no input could be planned: each is reported failed
+            self._create_arrays(root, plan)
         root.require_group("_aiapy")  # the records' folder, a node: listing the root meets no stray object
         _consolidate(root)
 
@@ -271,12 +272,16 @@ class ZarrCube(Sink):
 
     def _plan(self, facts, plan):
         """Slots of the items: a frame already planned keeps its index; new ones go after, in time order."""
-        slots, new = {}, {}
+        slots, new, index, taken = {}, {}, {}, {}
         for name, fact in facts.items():
             key = f"{fact['group']}/{channel_name(fact['channel'])}"
-            times = plan.setdefault(key, [])
-            if fact["t_obs"] in times:
-                slots[name] = (fact["group"], fact["channel"], times.index(fact["t_obs"]))
+            if key not in index:
+                index[key] = {t_obs: i for i, t_obs in enumerate(plan.setdefault(key, []))}
+            if fact["t_obs"] in index[key]:
+                slot = (fact["group"], fact["channel"], index[key][fact["t_obs"]])
+                if slot in taken:
+                    raise ValueError(f"two inputs of {key} have T_OBS {fact['t_obs']}: {name} and {taken[slot]}.")
+                slots[name], taken[slot] = slot, name
             else:
                 new.setdefault(key, []).append((fact["t_obs"], name, fact))
         for key, frames in new.items():
@@ -288,7 +293,7 @@ class ZarrCube(Sink):
                     f" ({times[-1]}): appending keeps time order. Build a new cube with all inputs."
                 )
             for t_obs, name, fact in frames:
-                if t_obs in times:
+                if times and times[-1] == t_obs:
                     raise ValueError(f"two inputs of {key} have T_OBS {t_obs}: {name} and another.")
                 times.append(t_obs)
                 slots[name] = (fact["group"], fact["channel"], len(times) - 1)
@@ -408,8 +413,11 @@ class ZarrCube(Sink):
                 " pointing step moved it): build the cube with the pointing the frames were planned with."
             )
         rows, columns = window.slices_in(self.grid)
-        frame = np.full((self.grid.rows, self.grid.columns), np.nan, np.float32)
-        frame[rows, columns] = smap.data
+        if window == self.grid:  # a full frame: written as it is (no copy where it is float32 already)
+            frame = np.asarray(smap.data, np.float32)
+        else:
+            frame = np.full((self.grid.rows, self.grid.columns), np.nan, np.float32)
+            frame[rows, columns] = smap.data
         root = self.root()
         name = channel_name(channel)
         if self.layout == "sdoml":
