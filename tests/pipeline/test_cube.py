@@ -58,8 +58,8 @@ def test_xarray_reads_the_cube_without_aiapy(reference):
         "print(ds.data.shape, ds.data.dtype, ds.data.dims, str(ds.time.values[0])[:23], ds.exptime.values[0])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["(10,", "67,", "71)", "float32", "('time',", "'y',", "'x')", "2011-02-15T01:44:13.347",
-                                  "1.0"]  # fmt: skip
+    expected = ["(10,", "67,", "71)", "float32", "('time',", "'y',", "'x')", "2011-02-15T01:44:13.347", "1.0"]
+    assert out.stdout.split() == expected
 
 
 def test_xarray_and_ndcube_views(reference):

@@ -19,9 +19,8 @@ def sdoml_store(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("sdoml")
     with offline(folder):
-        report = build_cube(
-            sorted(sample.SYNOPTIC_FILES.values()), folder / "sdoml.zarr", layout="sdoml", resolution=512, fixed_radius=976
-        )
+        inputs = sorted(sample.SYNOPTIC_FILES.values())
+        report = build_cube(inputs, folder / "sdoml.zarr", layout="sdoml", resolution=512, fixed_radius=976)
     return folder / "sdoml.zarr", report
 
 
