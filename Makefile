@@ -31,5 +31,4 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info docs/_build docs/api/generated docs/api/main docs/api/modules docs/generated \
-		docs/sg_execution_times.rst
+	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info docs/_build docs/api/generated docs/api/main docs/api/modules docs/generated

@@ -6,7 +6,7 @@ The standard prep is update_pointing (with a table built from the headers' own v
 register, degradation correction, exposure normalisation and a checksummed float32 write. Timed in this
 process:
 
-1. One file in one worker: the pipeline's per-file function (``process_file``, what a worker does for each
+1. One file in one worker: the pipeline's per-file task (``prep_item``, what a worker does for each
    file), with register on its default threads and on one thread (as in a Dask worker), against one plain
    ``scipy.ndimage.affine_transform(order=3)`` of the same frame in float64 (the baseline of
    ``bench_register.py``). Three interleaved runs, medians of wall and CPU time, page faults per file.
@@ -44,9 +44,9 @@ from aiapy.calibrate.register import level15_geometry, register
 from aiapy.calibrate.utils import get_correction_table, get_pointing_table
 from aiapy.data.sample import full_frame_171
 from aiapy.pipeline import prep_files, write_header_pointing_table
-from aiapy.pipeline._run import _dask_client, make_config
+from aiapy.pipeline import FileList, FitsFolder, Item, make_config
+from aiapy.pipeline._runner import Executor, Work, dask_client, prep_item
 from aiapy.pipeline._shared import build_shared
-from aiapy.pipeline._steps import process_file
 from aiapy.utils.io import read_map
 
 STEPS = ("update_pointing", "register", "degradation", "exposure")
@@ -98,7 +98,7 @@ def peak_rss_mib():
 
 
 def one_file(path, table, out_dir):
-    """Part 1: ``process_file`` on one file (default threads, one thread) against one affine_transform."""
+    """Part 1: ``prep_item`` on one file (default threads, one thread) against one affine_transform."""
     config = make_config(steps=STEPS, pointing=str(table), overwrite=True)
     configs = {
         "default threads": config,
@@ -116,12 +116,13 @@ def one_file(path, table, out_dir):
     for label, case_config in configs.items():
 
         def run(case_config=case_config):
-            output = out_dir / "one.fits"
-            result = process_file(path, output, case_config, shared)
+            sink = FitsFolder(out_dir)
+            item = Item(str(path), path, {})
+            result, _ = prep_item(Work(FileList([path]), sink, case_config, shared), item)
             assert result.status == "done", result.error
-            output.unlink()
+            sink.target(item).unlink()
 
-        cases[f"process_file, {label}"] = run
+        cases[f"prep_item, {label}"] = run
     for case in cases.values():  # load what loads once per process outside the timings
         case()
     costs = {label: [] for label in cases}
@@ -177,7 +178,7 @@ def main():
         config = make_config(steps=STEPS, pointing=str(table))
         config = config.replace(register=config.register.replace(workers=1))  # as prep_files runs on Dask
         start = time.perf_counter()
-        with _dask_client(args.workers, None, None, "auto", config) as client:
+        with dask_client(Executor(workers=args.workers), config) as client:
             startup = time.perf_counter() - start
             os.sync()
             workers_before, before = client.run(worker_usage), usage()

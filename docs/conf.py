@@ -35,6 +35,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",  # the [source] links of the API pages
+    "sphinx-mathjax-offline",  # MathJax served from _static (a copy from the PyPI package): no CDN
+    "sphinx_copybutton",
+    "sphinx_design",  # the cards of the landing page
     "numpydoc",
     "sphinx_automodapi.automodapi",
     "sphinx_automodapi.smart_resolver",
@@ -76,7 +80,7 @@ API_INTROS = {
     "aiapy.calibrate": "The calibration tables these functions read are in :doc:`aiapy.calibrate.utils`.",
     "aiapy.calibrate.utils": "``aiapy.calibrate.util`` is its older name; it re-exports the same objects.",
     "aiapy.pipeline": "The ``aiapy prep`` command runs this pipeline (see :doc:`aiapy.cli`).",
-    "aiapy.cli": "Run ``aiapy --help`` or ``aiapy prep --help`` for every option.",
+    "aiapy.cli": "Every command and option of ``aiapy`` is listed in :doc:`../../guides/cli`.",
     "aiapy.utils": "``aiapy.util`` is its older name; it re-exports the same objects.",
 }
 _SCALARS = (int, float, str, bytes, bool, type(None))
@@ -156,6 +160,26 @@ _write_api_pages(_api_pages())
 # would be a page outside every toctree, so the stubs are rewritten on every build.
 shutil.rmtree(DOCS / "api" / "generated", ignore_errors=True)
 
+# -- The user guide's table of contents ---------------------------------------------------------------
+#: Pages of the user guide (docs/guides/index.rst), in this order; any other page in docs/guides follows
+#: them, before the last three (written into docs/generated/guides_toctree.txt, which the index includes).
+GUIDES = ["getting_started", "preparing_data", "desaturation", "pipeline", "jsoc", "cli", "offline"]
+GUIDES_LAST = ["../differences", "performance", "citing"]
+
+
+def _write_guides_toctree():
+    found = sorted(path.stem for path in (DOCS / "guides").iterdir() if path.suffix in (".rst", ".md"))
+    others = [name for name in found if name not in GUIDES + GUIDES_LAST + ["index"]]
+    entries = "".join(f"   {name}\n" for name in [g for g in GUIDES if g in found] + others + GUIDES_LAST)
+    text = f".. toctree::\n   :maxdepth: 2\n\n{entries}"
+    path = DOCS / "generated" / "guides_toctree.txt"
+    path.parent.mkdir(exist_ok=True)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+_write_guides_toctree()
+
 # -- intersphinx (opt-in, see the module docstring) ---------------------------------------------------
 # AIAPY_DOCS_INTERSPHINX=1 fetches the inventories from the projects' sites; =<folder> reads saved copies
 # named <project>.inv from that folder (e.g. objects.inv files downloaded once), with no network.
@@ -207,29 +231,47 @@ _UNRESOLVABLE = ["drms", "parfive", "cupy"] + [
 nitpick_ignore_regex = [(r"py:.*", rf"({'|'.join(_UNRESOLVABLE)})(\..*)?")]
 
 # -- HTML -----------------------------------------------------------------------------------------------
+# The top bar lists the pages of the root toctree (index.rst): installation, the user guide, the examples,
+# the API reference, the changelog and help; the left sidebar lists the pages of the current section.
 html_theme = "pydata_sphinx_theme"
 html_title = f"aiapy {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["aiapy.css"]
+html_favicon = "_static/favicon.svg"
+html_logo = "_static/aiapy_logo.svg"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "secondary_sidebar_items": ["page-toc"],
+    "header_links_before_dropdown": 7,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    "logo": {"text": "aiapy", "alt_text": "aiapy"},
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
 }
+html_sidebars = {"index": [], "installation": [], "changelog": [], "help": []}  # single pages: full width
 html_show_sourcelink = False
+# The copy button leaves out prompts and the output of doctest-style blocks.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = False
 
 # -- sphinx-gallery -------------------------------------------------------------------------------------
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "generated/gallery",
-    # Execute every example ...
-    "filename_pattern": r"\.py$",
-    # ... except demo.py, the `make demo` driver: it runs the other scripts as subprocesses and writes a
-    # folder of FITS files and text, so it has no figures of its own to show; its steps are examples here.
+    # Execute the plot_*.py examples; the others (prep_jsoc.py, which needs the JSOC) are shown, not run
+    # (the tests run them against loopback servers) ...
+    "filename_pattern": r"/plot_[^/]*\.py$",
+    # ... and demo.py, the `make demo` driver, is not shown: it writes a folder of figures, FITS files and
+    # text, whose steps are the examples here.
     "ignore_pattern": r"(demo\.py|__init__\.py)$",
-    "reset_argv": "aiapy_gallery.reset_argv",
-    "image_scrapers": ("matplotlib", "aiapy_gallery.png_scraper"),
-    "within_subsection_order": "FileNameSortKey",
+    # No repr of a block's last expression ("<matplotlib.legend.Legend object at 0x...>"): examples print
+    # what they mean to show.
+    "capture_repr": (),
+    "within_subsection_order": "aiapy_gallery.example_order",
     "download_all_examples": False,
+    # No page of execution times: sphinx-gallery styles it with scripts from CDNs.
+    "write_computation_times": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,

@@ -13,14 +13,14 @@ def _isolated_network_settings(monkeypatch, tmp_path_factory):
     """
     No test reaches the internet or the user's cache: remote services point at a closed local port
     (tests that need a server use the ``loopback_jsoc`` fixture, which overrides these), the cache is a
-    temporary directory and no user config file is read.
+    temporary directory of the test's own (no test sees what another cached) and no user config file is read.
     """
     dead = "http://127.0.0.1:9/"  # the discard port: nothing listens there, connections are refused
     monkeypatch.setenv("AIAPY_CONFIG", str(tmp_path_factory.getbasetemp() / "no-such-aiapy.cfg"))
     monkeypatch.setenv("AIAPY_JSOC_URL", dead)
     monkeypatch.setenv("AIAPY_SSW_MIRRORS", dead)
     monkeypatch.setenv("AIAPY_POINTING_URL", dead + "aia_pointing_table.csv")
-    monkeypatch.setenv("AIAPY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "aiapy-cache"))
+    monkeypatch.setenv("AIAPY_CACHE_DIR", str(tmp_path_factory.mktemp("aiapy-cache")))  # one per test
     monkeypatch.setenv("AIAPY_NET_BACKOFF", "0.01")  # refused connections: retries without waiting seconds
 
 

@@ -95,10 +95,12 @@ def test_calibrate_call_shapes():
     ],
 )
 def test_network_call_shapes_bind(function, args, kwargs):
-    """These reach the JSOC by default; their call shapes bind (the calls are tested in their modules)."""
+    """These reach the JSOC by default; their call shapes bind (the calls are tested in their modules): each
+    argument lands on the parameter of aiapy 0.12's name."""
     import aiapy.calibrate
 
-    assert inspect.signature(getattr(aiapy.calibrate, function)).bind(*args, **kwargs)
+    bound = inspect.signature(getattr(aiapy.calibrate, function)).bind(*args, **kwargs)
+    assert bound.arguments == {"smap": "smap", **kwargs}
 
 
 @pytest.mark.parametrize("module", ["aiapy.calibrate.utils", "aiapy.calibrate.util"])
@@ -158,6 +160,6 @@ def test_utils_call_shapes(module):
     assert utils.check_quality_flag(0) == ["nominal"]
     assert issubclass(utils.AIApyUserWarning, UserWarning) and issubclass(utils.AIApyWarning, AstropyWarning)
     assert utils.AiapyUserWarning is utils.AIApyUserWarning
-    assert inspect.signature(utils.sdo_location).bind("2011-01-01")
+    assert inspect.signature(utils.sdo_location).bind("2011-01-01").arguments == {"time": "2011-01-01"}
     echo = utils.validate_channel("channel", valid_channels="all")(lambda channel: channel)
     assert echo(17.1 * u.nm).unit == u.nm

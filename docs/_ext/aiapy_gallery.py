@@ -1,49 +1,26 @@
 """
-Sphinx-gallery hooks for the example scripts that write PNG files instead of leaving figures open.
+The order of the gallery's examples: from one image to many, as a reader meets the steps.
 
-``psf_deconvolution.py`` and ``responses.py`` are also plain command-line scripts (``--out DIR``, used by
-``make demo`` and the tests): they save their figures and close them, so sphinx-gallery's matplotlib
-scraper sees none. `reset_argv` gives each of them an empty scratch folder as ``--out``, and
-`png_scraper` moves the PNG files that appear there into the gallery, as the figures of that code block.
-Sphinx-gallery runs an example with ``__doc__ = ""`` (it shows the docstring as text); these scripts
-build their ``--help`` from their docstring, so `reset_argv` gives it back, as Python would.
+Examples not listed here (new ones) come after the single-image steps, in the order of their file names,
+and before the batch pipeline, so that a new example needs no edit here to appear.
 """
 
-import ast
-import shutil
-import tempfile
-from pathlib import Path
-
-from sphinx_gallery.scrapers import figure_rst
-
-#: Scripts run with ``--out <scratch folder>`` (file names in docs/examples/).
-FILE_WRITING_SCRIPTS = ("psf_deconvolution.py", "responses.py")
-_SCRATCH = Path(tempfile.gettempdir()) / "aiapy-gallery"
-
-
-def _scratch(src_file):
-    return _SCRATCH / Path(src_file).stem
-
-
-def reset_argv(gallery_conf, script_vars):
-    """Command-line arguments of an example: ``--out`` an emptied scratch folder for file-writing scripts."""
-    source = Path(script_vars["src_file"]).read_text(encoding="utf-8")
-    script_vars["example_globals"]["__doc__"] = ast.get_docstring(ast.parse(source), clean=False)
-    if Path(script_vars["src_file"]).name not in FILE_WRITING_SCRIPTS:
-        return []
-    out = _scratch(script_vars["src_file"])
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    return ["--out", str(out)]
+#: File names of docs/examples in the order of the gallery; ``"*"`` stands for every unlisted example.
+ORDER = (
+    "plot_full_disk_level15.py",
+    "plot_register_cutout.py",
+    "plot_psf_cutout.py",
+    "plot_respike.py",
+    "plot_degradation.py",
+    "plot_uncertainties.py",
+    "plot_channel_responses.py",
+    "*",
+    "plot_pipeline.py",
+    "prep_jsoc.py",
+)
 
 
-def png_scraper(block, block_vars, gallery_conf):
-    """Move the PNG files a block wrote into its scratch folder into the gallery (sorted by name)."""
-    out = _scratch(block_vars["src_file"])
-    if Path(block_vars["src_file"]).name not in FILE_WRITING_SCRIPTS or not out.is_dir():
-        return ""
-    images = []
-    for png, target in zip(sorted(out.glob("*.png")), block_vars["image_path_iterator"]):
-        shutil.move(png, target)
-        images.append(target)
-    return figure_rst(images, gallery_conf["src_dir"])
+def example_order(filename):
+    """Sort key of an example's file name (sphinx-gallery's ``within_subsection_order``)."""
+    position = ORDER.index(filename) if filename in ORDER else ORDER.index("*")
+    return position, filename

@@ -7,15 +7,22 @@ Local Sphinx extension of the aiapy documentation.
 * References that name an aiapy object by the module it is defined in (``aiapy.calibrate.degradation.degradation``)
   or without its module (``AIApyUserWarning``) resolve to where the API reference documents it, when
   exactly one documented object has that name.
+* ``.. aiapy-cli:: module:function`` renders the options of an `argparse` parser (the ``aiapy`` command),
+  read from the parser when the site is built, so that the page follows every change of the command.
 * A real aiapy object that the API reference does not list (``aiapy.utils.exceptions.warn_user``, or
   ``CONFIG_KEY`` in a docstring of ``aiapy.pipeline``) is shown as code without a link; a name that
   exists nowhere stays an error (``-n -W``).
 """
 
+import argparse
 import importlib
+import os
 import pkgutil
 
+from docutils import nodes
+from sphinx import addnodes
 from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.docutils import SphinxDirective
 
 #: Object types of class members, which a bare name refers to only when nothing else has that name.
 _MEMBER_TYPES = ("attribute", "method", "property", "classmethod", "staticmethod")
@@ -42,15 +49,73 @@ def _attribute_comment(fullname):
     return None
 
 
+def _module_docstring_entry(fullname):
+    """
+    The description of ``NAME`` in its module's docstring, where the docstring lists it as a definition
+    list item (a line ````NAME```` or ````NAME````, ````OTHER```` followed by indented text), or None.
+    """
+    module, _, name = fullname.rpartition(".")
+    try:
+        text = importlib.import_module(module).__doc__ or ""
+    except ImportError:
+        return None
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        names = [part.strip().strip("`") for part in line.split(",")]
+        if line.startswith("``") and name in names:
+            body = []
+            for following in lines[index + 1 :]:
+                if following.strip() and not following.startswith(" "):
+                    break
+                body.append(following.strip())
+            return [" ".join(" ".join(body).split())] if any(body) else None
+    return None
+
+
+def _is_path_value(obj):
+    """A path, or a container of paths: a value that names a file of the machine that built the site."""
+    if isinstance(obj, os.PathLike):
+        return True
+    if isinstance(obj, dict):
+        return any(_is_path_value(value) for value in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_is_path_value(value) for value in obj)
+    return False
+
+
 def constant_docstring(app, what, name, obj, options, lines):
-    """Replace the type docstring autodoc gives a constant by the constant's ``#:`` comment."""
+    """
+    Replace the type docstring autodoc gives a constant by the constant's ``#:`` comment, or by its entry
+    in the module's docstring.
+    """
     if what != "data" or not name.startswith("aiapy."):
         return
-    comment = _attribute_comment(name)
+    comment = _attribute_comment(name) or _module_docstring_entry(name)
     if comment is not None:
         lines[:] = comment
     elif lines and type(obj).__doc__ and lines[0].strip() in type(obj).__doc__:
         lines[:] = []
+
+
+def hide_path_values(app, doctree):
+    """
+    Remove the ``= value`` of documented constants whose value is a path (or holds paths): it names a
+    folder of the machine that built the site, not something a reader can use.
+    """
+    for signature in doctree.findall(addnodes.desc_signature):
+        module, fullname = signature.get("module"), signature.get("fullname")
+        if not module or not fullname or not module.startswith("aiapy"):
+            continue
+        try:
+            value = importlib.import_module(module)
+            for part in fullname.split("."):
+                value = getattr(value, part)
+        except (ImportError, AttributeError):
+            continue
+        if _is_path_value(value):
+            for annotation in list(signature.findall(addnodes.desc_annotation)):
+                if "=" in annotation.astext():
+                    annotation.parent.remove(annotation)
 
 
 def resolve_aiapy(app, env, node, contnode):
@@ -110,7 +175,69 @@ def _imports(fullname):
     return False
 
 
+class ArgparseDirective(SphinxDirective):
+    """
+    The commands and options of an `argparse` parser, one section per subcommand.
+
+    The argument names the function that builds the parser, ``module:function``. Each subcommand gets a
+    section with its usage, its description and one definition list per option group (the option
+    strings, then the help text with its defaults filled in).
+    """
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        module, _, function = self.arguments[0].partition(":")
+        parser = getattr(importlib.import_module(module), function)()
+        prog = parser.prog
+        result = [*self._describe(parser, parser.description)]
+        for action in parser._actions:  # noqa: SLF001 (argparse has no public view of its actions)
+            if not isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+                continue
+            helps = {choice.dest: choice.help for choice in action._choices_actions}  # noqa: SLF001
+            for name, subparser in action.choices.items():
+                title = f"{prog} {name}"
+                section = nodes.section(ids=[nodes.make_id(f"command-{title}")], names=[nodes.fully_normalize_name(title)])
+                section += nodes.title(text=title)
+                section += self._describe(subparser, subparser.description or helps.get(name))
+                self.state.document.note_implicit_target(section)
+                result.append(section)
+        return result
+
+    @staticmethod
+    def _describe(parser, description):
+        formatter = argparse.HelpFormatter(parser.prog, width=88, max_help_position=30)
+        formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)  # noqa: SLF001
+        usage = formatter.format_help().strip()
+        found = [nodes.literal_block(usage, usage, language="text")]
+        if description:
+            found.append(nodes.paragraph(text=description))
+        for group in parser._action_groups:  # noqa: SLF001
+            actions = [action for action in group._group_actions if action.help != argparse.SUPPRESS]  # noqa: SLF001
+            actions = [action for action in actions if not isinstance(action, argparse._SubParsersAction)]  # noqa: SLF001
+            if not actions:
+                continue
+            found.append(nodes.rubric(text=group.title[:1].upper() + group.title[1:]))
+            if group.description:
+                found.append(nodes.paragraph(text=group.description))
+            items = nodes.definition_list()
+            for action in actions:
+                invocation = formatter._format_action_invocation(action)  # noqa: SLF001
+                text = formatter._expand_help(action) if action.help else ""  # noqa: SLF001
+                term = nodes.term()
+                for index, spelling in enumerate(invocation.split(", ")):
+                    if index:
+                        term += nodes.Text(", ")
+                    term += nodes.literal(spelling, spelling)
+                items += nodes.definition_list_item("", term, nodes.definition("", nodes.paragraph(text=text)))
+            found.append(items)
+        return found
+
+
 def setup(app):
+    app.add_directive("aiapy-cli", ArgparseDirective)
     app.connect("autodoc-process-docstring", constant_docstring)
+    app.connect("doctree-read", hide_path_values)
     app.connect("missing-reference", resolve_aiapy)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -24,22 +24,22 @@ counts = m_171.quantity / u.pix
 nominal = estimate_error(counts, m_171.wavelength)
 chianti = estimate_error(counts, m_171.wavelength, include_chianti=True)
 eve = estimate_error(counts, m_171.wavelength, include_eve=True)
-print(f"median counts {np.nanmedian(counts):.1f}, median uncertainty {np.nanmedian(nominal):.2f}")
+print(f"median counts {np.nanmedian(counts.value):.1f} {counts.unit}, median uncertainty {np.nanmedian(nominal.value):.2f} {nominal.unit}")
 
 # %%
 # The relative uncertainty falls as the square root of the counts where shot noise dominates; the
 # systematic terms are a floor proportional to the counts.
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
 image = ax1.imshow((counts / nominal).value, origin="lower", cmap="viridis", vmin=0)
-fig.colorbar(image, ax=ax1, label="signal / noise")
-ax1.set_title("171 Å signal to noise (nominal)")
+fig.colorbar(image, ax=ax1, label="signal / noise (dimensionless)")
+ax1.set(title="signal to noise (nominal)", xlabel="x [pixel]", ylabel="y [pixel]")
 order = np.argsort(counts.value, axis=None)[::50]
 x = counts.value.ravel()[order]
 for errors, label in ((nominal, "nominal"), (eve, "+ EVE calibration"), (chianti, "+ CHIANTI")):
     ax2.plot(x, errors.value.ravel()[order] / x, ".", ms=1, label=label)
-ax2.set(xscale="log", yscale="log", xlabel=f"counts [{counts.unit:latex}]", ylabel="relative uncertainty",
+ax2.set(xscale="log", yscale="log", xlabel=f"counts [{counts.unit.to_string('latex_inline')}]", ylabel="relative uncertainty",
         title="uncertainty per pixel")
 ax2.legend(markerscale=10, frameon=False)
-fig.tight_layout()
+fig.suptitle(f"AIA 171 Å {m_171.date.iso[:19]}, level 1.5 (real cutout): estimate_error")
 
 plt.show()

@@ -23,7 +23,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 _BITPIX = {8: "uint8", 16: "int16", 32: "int32", -32: "float32", -64: "float64"}
 _INFO_KEYS = (
-    "TELESCOP", "INSTRUME", "WAVELNTH", "WAVE_STR", "T_OBS", "DATE-OBS", "LVL_NUM", "EXPTIME", "BUNIT",
+    "TELESCOP", "INSTRUME", "WAVELNTH", "WAVE_STR", "IMG_TYPE", "T_OBS", "DATE-OBS", "LVL_NUM", "EXPTIME", "BUNIT",
     "CDELT1", "CDELT2", "CRPIX1", "CRPIX2", "CRVAL1", "CRVAL2", "CROTA2", "X0_MP", "Y0_MP", "R_SUN",
     "RSUN_OBS", "DSUN_OBS", "DATAMIN", "DATAMAX", "NSPIKES", "PERCENTD", "FSN",
 )  # fmt: skip
@@ -183,22 +183,79 @@ def prep_options(args):
     return {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
 
 
+def _named_steps(args):
+    """The steps named by ``--steps`` (None when not given); an empty list is refused."""
+    from aiapy.pipeline import STEP_ORDER
+
+    if not hasattr(args, "steps"):
+        return None
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    if not steps:
+        raise ValueError(
+            f"--steps {args.steps!r} names no step (an empty shell variable?); an output named level 1.5 must be "
+            f"level 1.5. Name at least one of {','.join(STEP_ORDER)}, or leave --steps out for the default."
+        )
+    if "update_pointing" in steps and getattr(args, "pointing", "header") == "header":
+        raise ValueError(
+            "--steps names update_pointing, but --pointing is 'header' (the default), which keeps the header's "
+            "pointing and skips that step. Give --pointing jsoc, lmsal, bundled or a table file, or leave "
+            "update_pointing out of --steps."
+        )
+    return steps
+
+
+def _preflight(args):
+    """
+    Check the arguments of ``aiapy prep`` against each other and the file system, before any work (issue 22):
+    the steps, the output and report folders, the report path, the number of workers and their memory.
+    """
+    from aiapy.pipeline import DEFAULT_STEPS
+    from aiapy.pipeline._fitsfile import image_header
+    from aiapy.pipeline._inputs import expand_inputs
+    from aiapy.pipeline._preflight import (
+        MAX_WORKERS,
+        cap_workers,
+        check_memory_limit,
+        check_report_path,
+        check_writable_folder,
+    )
+
+    steps = _named_steps(args) or list(DEFAULT_STEPS)
+    if getattr(args, "pointing", "header") == "header":
+        steps = [step for step in steps if step != "update_pointing"]  # the default: the header's pointing
+    inputs = expand_inputs(args.inputs) if args.inputs and args.jsoc is None else []
+    check_writable_folder(args.out, what="output folder (-o)", create=True)
+    if args.report:
+        check_report_path(args.report, inputs)
+    if args.workers is not None:
+        args.workers = cap_workers(args.workers, len(inputs) if args.jsoc is None else MAX_WORKERS)
+        shapes = []
+        for path in inputs:
+            try:
+                header = image_header(path)  # of a tile-compressed image: the table's, with ZNAXISn
+                shapes.append(tuple(int(header.get(f"ZNAXIS{n}", header[f"NAXIS{n}"])) for n in (2, 1)))
+            except (OSError, ValueError, KeyError):
+                continue  # an unreadable file is reported by the run
+        check_memory_limit(args.memory_limit, steps, shapes or ([(4096, 4096)] if args.jsoc else []))
+
+
 def _prep(args):
     from aiapy.pipeline import prep_files, prep_jsoc
 
+    archive = _archive_options(args)
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None and (args.inputs or args.channels is None):
+        raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+    if args.jsoc is None and not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
+    _preflight(args)
     run = {
         "workers": args.workers, "scheduler": args.scheduler, "memory_limit": args.memory_limit,
         "progress": False if (args.no_progress or args.quiet) else None, **prep_options(args),
     }  # fmt: skip
-    archive = _archive_options(args)
-    if args.jsoc is None and (args.channels is not None or archive):
-        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
     if args.jsoc is not None:
-        if args.inputs or args.channels is None:
-            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
         report = prep_jsoc(args.jsoc, args.channels, args.out, **run, **archive)
-    elif not args.inputs:
-        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
     else:
         report = prep_files(args.inputs, args.out, **run)
     if args.report:
@@ -361,7 +418,8 @@ def main(argv=None):
     handler = _configure_logging(args)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+            NotADirectoryError) as error:  # fmt: skip
         print(f"aiapy {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError as error:  # work larger than the memory: the size it needs, not a traceback

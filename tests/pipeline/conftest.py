@@ -1,7 +1,10 @@
-"""Inputs for the pipeline tests: copies of real bundled level-1 files, plus bad ones."""
+"""Fixtures of the pipeline tests: copies of real bundled level-1 files, bad ones, the loopback JSOC export
+server and a local Dask cluster."""
 
 import shutil
+import warnings
 
+import distributed
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -43,3 +46,45 @@ def bad_inputs(tmp_path):
 def pointing_csv(tmp_path):
     """A master pointing table built from the flare cutouts' own header values (runs update_pointing offline)."""
     return str(write_header_pointing_table(sample.flare_maps(), tmp_path / "pointing.csv"))
+
+
+@pytest.fixture(scope="session")
+def _export_server():
+    from loopback_export import LoopbackExport
+
+    server = LoopbackExport().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def jsoc_export(_export_server, monkeypatch, tmp_path):
+    """The loopback export server, aiapy pointed at it: 1 s timeouts, 2 retries, 10 ms back-off."""
+    server = _export_server
+    server.reset()
+    environ = {
+        "AIAPY_CONFIG": str(tmp_path / "no-such.cfg"), "AIAPY_JSOC_URL": server.url,
+        "AIAPY_CACHE_DIR": str(tmp_path / "cache"), "AIAPY_NET_TIMEOUT": "1", "AIAPY_NET_RETRIES": "2",
+        "AIAPY_NET_BACKOFF": "0.01",
+    }  # fmt: skip
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A 2-worker local Dask cluster (started once per module) and its client."""
+    with warnings.catch_warnings():
+        # a busy test machine can make the cluster's start-up or shutdown slow, which distributed warns about
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
+        )
+        dask_client = distributed.Client(cluster)
+    yield dask_client
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dask_client.close()
+        cluster.close()

@@ -1,4 +1,4 @@
-"""The pipeline on a 2-worker Dask LocalCluster (started once for this module): same outputs as serial."""
+"""The pipeline on a 2-worker Dask LocalCluster (the ``client`` fixture): same outputs as serial."""
 
 import warnings
 
@@ -7,25 +7,7 @@ import pytest
 
 from aiapy.pipeline import PrepConfig, prep_files, read_output
 
-distributed = pytest.importorskip("distributed")
-
 STEPS = "update_pointing,register,degradation,exposure"
-
-
-@pytest.fixture(scope="module")
-def client():
-    with warnings.catch_warnings():
-        # a busy test machine can make the cluster's start-up or shutdown slow, which distributed warns about
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
-        )
-        dask_client = distributed.Client(cluster)
-    yield dask_client
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dask_client.close()
-        cluster.close()
 
 
 @pytest.mark.slow
@@ -51,7 +33,7 @@ def test_two_workers_match_serial(client, flare_inputs, bad_inputs, pointing_csv
 
 def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys, monkeypatch):
     from aiapy.cli import main
-    from aiapy.pipeline import _run
+    from aiapy.pipeline import _runner
 
     address = client.scheduler.address
     status = main(["prep", *map(str, flare_inputs), "--out", str(tmp_path / "out"), "--steps", "register,exposure",
@@ -59,7 +41,7 @@ def test_cli_on_a_running_scheduler(client, flare_inputs, tmp_path, capsys, monk
     assert status == 0 and "4 done" in capsys.readouterr().out
     assert len(list((tmp_path / "out").glob("*_lev1.5.fits"))) == 4
     # workers that cannot import the pipeline are refused when joining, with a clear message, no task run
-    monkeypatch.setattr(_run, "_WORKER_MODULE", "aiapy.pipeline._not_installed")
+    monkeypatch.setattr(_runner, "WORKER_MODULE", "aiapy.pipeline._not_installed")
     status = main(["prep", str(flare_inputs[0]), "--out", str(tmp_path / "none"), "--scheduler", address])
     assert status == 1 and "cannot import aiapy.pipeline._not_installed" in capsys.readouterr().err
     assert not any((tmp_path / "none").glob("*.fits"))
@@ -70,7 +52,7 @@ def test_local_cluster_workers_are_ready(tmp_path):
     """The local cluster of ``workers=N`` starts with the pipeline imported on every worker, register's
     compiled code loaded, and the settings that keep its tasks fast (no statistical profiler, glibc's
     adaptive mmap threshold left on)."""
-    from aiapy.pipeline._run import _dask_client
+    from aiapy.pipeline._runner import Executor, dask_client
 
     def state():
         import os
@@ -80,7 +62,7 @@ def test_local_cluster_workers_are_ready(tmp_path):
 
         compiled = sys.modules.get("aiapy.calibrate._compiled")
         return (
-            "aiapy.pipeline._steps" in sys.modules,
+            "aiapy.pipeline._runner" in sys.modules,
             compiled is not None and any(getattr(f, "signatures", None) for f in vars(compiled).values()),
             dask.config.get("distributed.worker.profile.enabled"),
             os.environ.get("MALLOC_TRIM_THRESHOLD_"),
@@ -88,21 +70,6 @@ def test_local_cluster_workers_are_ready(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed may warn about a slow start-up on a busy machine
-        with _dask_client(1, None, None, "1GiB", PrepConfig()) as local:
+        with dask_client(Executor(workers=1, memory_limit="1GiB"), PrepConfig()) as local:
             states = list(local.run(state).values())
     assert states == [(True, True, False, None)]
-
-
-def test_ctrl_c_counts_what_the_workers_finished(client, flare_inputs, tmp_path, monkeypatch):
-    """Ctrl-C while results are still on their way back: files the workers finished are reported done."""
-
-    def interrupted(futures):
-        futures = list(futures)
-        distributed.wait(futures)  # every worker has finished and written its output
-        yield futures[0]
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(distributed, "as_completed", interrupted)
-    report = prep_files(flare_inputs, tmp_path / "out", steps="exposure", client=client)
-    assert report.interrupted and report.counts["done"] == 4 == len(list((tmp_path / "out").iterdir()))
-    assert all(result.steps == ["exposure"] for result in report.results)  # the workers' own results

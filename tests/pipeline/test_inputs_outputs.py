@@ -9,7 +9,7 @@ from astropy.io import fits
 from aiapy.pipeline import _output, check_output, expand_inputs, is_aiapy_output, output_path
 from aiapy.pipeline._inputs import temporary_path
 from aiapy.pipeline._output import write_output
-from aiapy.pipeline._run import prepare_out_dir
+from aiapy.pipeline._output import prepare_out_dir
 
 
 def test_expand_files_directories_and_globs(flare_inputs, tmp_path):

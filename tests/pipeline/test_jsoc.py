@@ -17,36 +17,12 @@ import pytest
 from aiapy.net import NoDataError, RemoteUnavailableError
 from aiapy.pipeline import PrepConfig, check_output, prep_files, prep_jsoc, read_output
 from aiapy.pipeline import _jsoc as jsoc_module
+from aiapy.pipeline import _runner
 
 RANGE = "2011-02-15T01:44/2011-02-15T01:47"  # 2 times
 CHANNELS = [171, 193]
 KEYS = [(t, c) for t in ("2011-02-15T01:44:02Z", "2011-02-15T01:46:02Z") for c in CHANNELS]
 TESTS = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def _export_server():
-    from loopback_export import LoopbackExport
-
-    server = LoopbackExport().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def jsoc_export(_export_server, monkeypatch, tmp_path):
-    """The loopback export server, aiapy pointed at it: 1 s timeouts, 2 retries, 10 ms back-off."""
-    server = _export_server
-    server.reset()
-    environ = {
-        "AIAPY_CONFIG": str(tmp_path / "no-such.cfg"), "AIAPY_JSOC_URL": server.url,
-        "AIAPY_CACHE_DIR": str(tmp_path / "cache"), "AIAPY_NET_TIMEOUT": "1", "AIAPY_NET_RETRIES": "2",
-        "AIAPY_NET_BACKOFF": "0.01",
-    }  # fmt: skip
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    yield server
-    server.reset()
 
 
 def _run(out, **options):
@@ -290,7 +266,7 @@ def test_respike_gets_spikes_in_the_same_export(jsoc_export, tmp_path):
 
 
 def test_disk_use_is_bounded_and_downloads_run_ahead(jsoc_export, tmp_path, monkeypatch):
-    real = jsoc_module.process_file
+    real = _runner.prep_item
     seen = []
 
     def slow_prep(*args):
@@ -298,7 +274,7 @@ def test_disk_use_is_bounded_and_downloads_run_ahead(jsoc_export, tmp_path, monk
         seen.append(len(list((tmp_path / "out" / ".level1").glob("*.fits"))))
         return real(*args)
 
-    monkeypatch.setattr(jsoc_module, "process_file", slow_prep)
+    monkeypatch.setattr(_runner, "prep_item", slow_prep)
     report = _run(tmp_path / "out", in_flight=1)
     assert report.ok
     assert max(seen) == 2  # 2 x in_flight: the next file waits on disk, no more
@@ -388,8 +364,9 @@ def test_no_records_is_an_error(jsoc_export, tmp_path):
 
 def test_downloads_and_prep_on_dask_workers(jsoc_export, tmp_path, monkeypatch):
     """With Dask, each record is downloaded and prepped by a worker process; faults and resume as without."""
-    distributed = pytest.importorskip("distributed")
     import warnings
+
+    import distributed
 
     from aiapy.pipeline import _archive
 

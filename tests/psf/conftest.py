@@ -59,3 +59,15 @@ def oracle_psf():
 @pytest.fixture
 def oracle_rl():
     return plain_richardson_lucy
+
+
+@pytest.fixture
+def cuda():
+    """CuPy with a usable CUDA device; the test is skipped where there is none."""
+    cupy = pytest.importorskip("cupy")
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy found no CUDA device")
+    except cupy.cuda.runtime.CUDARuntimeError:
+        pytest.skip("CuPy cannot use a CUDA device")
+    return cupy

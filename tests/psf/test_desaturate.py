@@ -1,6 +1,7 @@
 """Desaturation: eight synthetic flares against their truth, the real cutouts' refusal, provenance."""
 
 import astropy.units as u
+import aiapy.psf._desaturate
 import numpy as np
 import pytest
 import sunpy.map
@@ -8,7 +9,8 @@ from scipy import ndimage
 
 from aiapy.calibrate import saturation_mask
 from aiapy.data import sample
-from aiapy.psf import desaturate
+from aiapy.psf import calculate_psf, desaturate
+from aiapy.psf._desaturate import desaturate_array
 from aiapy.utils import PixelFlag
 from aiapy.utils.exceptions import AIApyUserWarning
 
@@ -72,7 +74,8 @@ def test_provenance(flares):
     total = result.data[flagged].sum(dtype=float) + result.data[replaced & ~flagged].sum(dtype=float)
     assert meta["desattot"] == pytest.approx(total, rel=1e-3)
     core_gain = (result.data - flare.smap.data)[flagged].clip(min=0).sum(dtype=float)
-    assert 0.5 * core_gain < meta["desatflx"] <= core_gain * 1.001 and np.isfinite(meta["desatcst"]) and meta["desatbkg"] > 0
+    assert 0.5 * core_gain < meta["desatflx"] <= core_gain * 1.001
+    assert np.isfinite(meta["desatcst"]) and meta["desatbkg"] > 0
     assert meta["keycomments"]["DESATFLX"].startswith("[DN]")
     assert meta["datamax"] == pytest.approx(float(result.data.max()))
     assert flare.smap.meta.get("desatflx") is None  # the input is not modified
@@ -137,3 +140,45 @@ def test_bad_options():
         desaturate(flare.smap, psf=np.ones((512, 512)))
     with pytest.raises(TypeError, match="two-dimensional sunpy Map"):
         desaturate(flare.smap.data)
+
+
+def test_fit_stays_finite_close_to_the_flagged_pixels():
+    """Fitting pixels next to the bloom (a ring of 3 px) once drove the EM to overflow; now it stays finite."""
+    flare = make_flare(*FLARES[7])
+    flagged = saturation_mask(flare.smap)
+    psf = calculate_psf(171 * u.AA, shape=(1024, 1024))
+    diffraction = calculate_psf(171 * u.AA, shape=(1024, 1024), component="diffraction")
+    result = desaturate_array(flare.smap.data, flagged, psf, diffraction, ring=3, dn_per_photon=1.13)
+    assert np.all(np.isfinite(result.image))
+
+
+def test_options_set():
+    from aiapy.psf import DesaturateOptions
+
+    options = DesaturateOptions(iterations=np.int64(30), support_level=0)
+    assert options.as_dict() == {"iterations": 30, "charge_conservation": True, "support_level": 0.0}
+    assert DesaturateOptions(support_level=None).support_level is None
+    with pytest.raises(ValueError, match="support_level"):
+        DesaturateOptions(support_level=True)
+    with pytest.raises(ValueError, match="iterations"):
+        DesaturateOptions(iterations=2.5)
+    with pytest.raises(TypeError, match="charge_conservation"):
+        DesaturateOptions(charge_conservation=1)
+
+
+def test_large_frame_works_on_a_window_around_the_flare():
+    flare = make_flare(*FLARES[2], shape=(1024, 1024))
+    flagged = saturation_mask(flare.smap)
+    result = desaturate(flare.smap)
+    rows, cols = np.nonzero(flagged)
+    margin = aiapy.psf._desaturate.WINDOW_MARGIN
+    r0, r1 = rows.min() - margin, rows.max() + 1 + margin
+    c0, c1 = cols.min() - margin, cols.max() + 1 + margin
+    assert 0 < r0 and r1 < 1024 and 0 < c0 and c1 < 1024  # a window inside the frame
+    crop = flare.smap.submap([c0, r0] * u.pix, top_right=[c1 - 1, r1 - 1] * u.pix)
+    assert crop.data.shape == (r1 - r0, c1 - c0)
+    np.testing.assert_array_equal(desaturate(crop).data, result.data[r0:r1, c0:c1])
+    np.testing.assert_array_equal(result.data[:r0], flare.smap.data[:r0])
+    true = flare.truth[flagged].sum(dtype=float)
+    assert abs(result.data[flagged].sum(dtype=float) / true - 1) < 0.05
+    assert np.abs(result.data - flare.truth)[flagged].sum() / true < 0.45

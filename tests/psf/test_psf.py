@@ -214,19 +214,9 @@ def test_registry():
     assert aiapy.psf.__all__[:4] == ["calculate_psf", "psf", "filter_mesh_parameters", "deconvolve"]
 
 
-def _cupy_or_skip():
-    cupy = pytest.importorskip("cupy")
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA device")
-    except cupy.cuda.runtime.CUDARuntimeError:
-        pytest.skip("no usable CUDA device")
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("channel", [94, 335])
-def test_gpu_matches_cpu(channel):
-    _cupy_or_skip()
+def test_gpu_matches_cpu(channel, cuda):
     cpu = calculate_psf(channel * u.AA)
     gpu = calculate_psf(channel * u.AA, backend="cupy")
     assert isinstance(gpu, np.ndarray)

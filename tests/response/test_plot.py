@@ -17,7 +17,7 @@ from aiapy.utils.channels import EUV_CHANNELS
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "responses.py"
+DEMO = Path(__file__).parents[2] / "docs" / "examples" / "demo.py"
 
 
 @pytest.fixture
@@ -71,11 +71,12 @@ def test_bad_channel(axes):
         plot_degradation_curves(Time(["2009-01-01"]), axes=axes)
 
 
-def test_example_script(tmp_path):
-    spec = importlib.util.spec_from_file_location("responses_example", EXAMPLE)
+def test_demo_response_figures(tmp_path):
+    """The demo's response figures (``make demo``; README images) are drawn with these helpers."""
+    spec = importlib.util.spec_from_file_location("demo", DEMO)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    paths = module.main(tmp_path / "figures")
+    paths = module.response_figures(tmp_path / "figures")
     names = ["wavelength_responses.png", "degradation_curves.png", "temperature_responses.png"]
     assert [p.name for p in paths] == names
     for path in paths:

@@ -5,9 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
+import sunpy.map
 from astropy.io import fits
 
 from aiapy.data import get_file
+from aiapy.utils import PixelFlag, pixel_flags
 from aiapy.utils.io import read_map
 from aiapy.utils.times import parse_time_text
 
@@ -73,3 +75,52 @@ def test_parse_time_text(text, iso, scale):
 def test_parse_time_text_refuses_nonsense():
     with pytest.raises(ValueError):
         parse_time_text("yesterday-ish")
+
+
+def _flare_with_checksum(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK on float data, which read_map drops
+        data, header = fits.getdata(get_file(FLARE), header=True)
+    del header["BLANK"]
+    fits.PrimaryHDU(data, header).writeto(path, checksum=True)
+    return path
+
+
+def test_a_file_that_fails_its_checksum_is_refused(tmp_path):
+    """The principle's "integrity information a file carries": CHECKSUM/DATASUM, when present, are verified."""
+    good = _flare_with_checksum(tmp_path / "good.fits")
+    np.testing.assert_array_equal(read_map(good).data, read_map(get_file(FLARE)).data)
+    damaged = bytearray(good.read_bytes())
+    damaged[-5000] ^= 0x40  # one bit of one pixel
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(damaged)
+    with pytest.raises(OSError, match=r"bad.fits is corrupt: HDU PRIMARY fails its DATASUM check"):
+        read_map(bad)
+
+
+def test_pixel_flags_of_integer_fill():
+    smap = read_map(get_file(FLARE))
+    data = np.clip(smap.data, 0, 3000).astype(np.int16)
+    data[10:12, 20:25] = -32768
+    meta = {key: value for key, value in smap.meta.items() if key != "blank"}
+    flags = pixel_flags(sunpy.map.Map(data, meta))
+    assert np.array_equal(flags == PixelFlag.MISSING, data == -32768)
+    data32 = data.astype(np.int32)
+    data32[0, 0] = -999
+    flags = pixel_flags(sunpy.map.Map(data32, dict(meta, blank=-999)))
+    assert flags[0, 0] == PixelFlag.MISSING and flags.sum() == 1
+
+
+def test_a_compressed_image_that_fails_its_datasum_is_refused(tmp_path):
+    data = np.clip(read_map(get_file(FLARE)).data, 0, 3000).astype(np.int16)
+    header = fits.Header({key.upper(): value for key, value in read_map(get_file(FLARE)).meta.items()
+                          if key not in ("history", "comment", "keycomments", "blank")})  # fmt: skip
+    good = tmp_path / "good.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, header)]).writeto(good, checksum=True)
+    np.testing.assert_array_equal(read_map(good).data, data)
+    damaged = bytearray(good.read_bytes())
+    damaged[-3000] ^= 0x40
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(damaged)
+    with pytest.raises(OSError, match=r"bad.fits is corrupt: HDU COMPRESSED_IMAGE fails its DATASUM check"):
+        read_map(bad)

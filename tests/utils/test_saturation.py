@@ -84,3 +84,19 @@ def test_nan_and_bad_arguments():
             saturation_flags(data, level)
     with pytest.raises(ValueError, match="bloom_fraction"):
         saturation_flags(data, 15000, bloom_fraction=0)
+
+
+def test_separate_cores_in_one_frame_are_flagged_as_alone(flare):
+    # The search works in boxes around the saturated pixels: cores pasted at several places of a larger frame
+    # get the flags they get alone, and nothing else is flagged.
+    core = flare[211][-1].data
+    alone = saturation_flags(core, SATURATION_LEVEL[211])
+    frame = np.full((400, 300), 100.0, np.float32)
+    places = [(10, 10), (10, 200), (250, 10), (250, 150), (120, 100)]
+    for y, x in places:
+        frame[y : y + 67, x : x + 67] = core
+    flags = saturation_flags(frame, SATURATION_LEVEL[211])
+    expected = np.zeros(frame.shape, np.uint8)
+    for y, x in places:
+        expected[y : y + 67, x : x + 67] = alone
+    assert np.array_equal(flags, expected)

@@ -234,8 +234,8 @@ def _resample_rows(source, matrix, offset, coef, tap0, rounding, mirror, missing
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _support_flags(flags, image, flagged_rows, matrix, offset, tap0, ntaps, rounding, mirror, guard, out, out_flags,
-                   r0, r1):  # fmt: skip
+def _support_flags(flags, image, flagged_rows, first, last, matrix, offset, tap0, ntaps, rounding, mirror, guard, out,
+                   out_flags, r0, r1):  # fmt: skip
     """
     The output flags of rows ``r0:r1`` (`~aiapy.utils.PixelFlag` bits, ``uint8``), and the outputs they change.
 
@@ -248,7 +248,9 @@ def _support_flags(flags, image, flagged_rows, matrix, offset, tap0, ntaps, roun
     - ``SATURATED`` and ``BLOOM`` are carried from the nearest input pixel.
 
     ``flagged_rows[r]`` counts the input rows before ``r`` that hold a flag: an output row whose taps can
-    reach none of them is skipped, so the pass costs almost nothing away from flagged pixels.
+    reach none of them is skipped; ``first[r]`` and ``last[r]`` are the first and last flagged columns of
+    input row ``r``: a pixel whose taps lie wholly left or right of those of the rows its row can reach is
+    skipped. So the pass costs almost nothing away from flagged pixels.
     """
     ny, nx = flags.shape
     ncols = out.shape[1]
@@ -260,9 +262,13 @@ def _support_flags(flags, image, flagged_rows, matrix, offset, tap0, ntaps, roun
         hi = min(max(int(np.floor(py0 + reach + rounding)) + tap0 + 2 * ntaps, 0), ny)
         if flagged_rows[hi] == flagged_rows[lo]:
             continue
+        left, right = nx, -1
+        for r in range(lo, hi):
+            left = min(left, first[r])
+            right = max(right, last[r])
         for j in range(ncols):
             py, px = _position(py0, px0, m01, m11, j)
-            if not _inside(py, px, ny, nx):
+            if not _inside(py, px, ny, nx) or px + ntaps < left or px - ntaps > right:
                 continue
             by = int(np.floor(py + rounding)) + tap0
             bx = int(np.floor(px + rounding)) + tap0

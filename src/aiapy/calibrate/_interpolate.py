@@ -391,12 +391,10 @@ def resample_flagged(
     out = np.empty(output_shape, dtype)
     log.debug("affine_resample: %s (order %d) %s -> %s, %s, %d threads", method, order, image.shape, output_shape,
               dtype, workers)  # fmt: skip
-    if flags is not None and not flags.any():
-        flags = None
-    bad = None if flags is None else (flags & PixelFlag.MISSING) != 0
-    if bad is not None and bad.any():
-        image = fill_missing(image, bad, dtype)
-    elif image.dtype == np.float16 or flags is not None:
+    present = 0 if flags is None else int(np.bitwise_or.reduce(flags.ravel()))  # the bits set anywhere
+    if present & PixelFlag.MISSING:
+        image = fill_missing(image, (flags & PixelFlag.MISSING) != 0, dtype)
+    elif image.dtype == np.float16:
         image = image.astype(dtype)
     rows = _chunks(output_shape[0], _TASK_ROWS)
     with ThreadPoolExecutor(workers) as pool:
@@ -415,12 +413,19 @@ def resample_flagged(
             args = (source, matrix, offset, coef, kernel.taps[0], kernel.rounding, kernel.edge == "mirror")
             args += (dtype.type(missing), clip is not None, dtype.type(low), dtype.type(high), out)
             _run(pool, lambda r: _resample_rows(*args, *r), rows)
-        if flags is None:
+        if not present:
             return out, None
         out_flags = np.zeros(output_shape, np.uint8)
         taps, rounding = _support(kernel, order)
-        flagged_rows = np.concatenate([[0], np.cumsum(flags.any(axis=1))])
-        args = (flags, image, flagged_rows, matrix, offset, taps[0], len(taps), rounding, kernel.edge == "mirror")
+        flagged = flags.max(axis=1) != 0
+        flagged_rows = np.concatenate([[0], np.cumsum(flagged)])
+        first = np.full(flags.shape[0], flags.shape[1], np.int64)
+        last = np.full(flags.shape[0], -1, np.int64)
+        hits = flags[flagged] != 0
+        first[flagged] = hits.argmax(axis=1)
+        last[flagged] = flags.shape[1] - 1 - hits[:, ::-1].argmax(axis=1)
+        args = (flags, image, flagged_rows, first, last, matrix, offset, taps[0], len(taps), rounding)
+        args += (kernel.edge == "mirror",)
         args += (np.uint8(GUARDED if guard else 0), out, out_flags)
         _run(pool, lambda r: _support_flags(*args, *r), rows)
     return out, out_flags

@@ -25,7 +25,7 @@ from astropy.time import Time
 
 from aiapy.calibrate.utils import LATEST_CORRECTION_VERSION, get_correction_table
 from aiapy.utils.channels import validate_channel
-from aiapy.utils.header import checked_map, header_changes
+from aiapy.utils.header import header_changes, with_changes
 from aiapy.utils.maps import (
     Division,
     applied_flag,
@@ -224,7 +224,6 @@ def correct_degradation(
         If the map was corrected for degradation before (``DEGCORR = T``, or the HISTORY line of an earlier
         aiapy), or the time is unreadable or outside every epoch of the table.
     """
-    smap = checked_map(smap, function="correct_degradation")
     division = degradation_division(
         smap, obstime=obstime, correction_table=correction_table, calibration_version=calibration_version
     )
@@ -234,6 +233,7 @@ def correct_degradation(
 def degradation_division(smap, *, obstime=None, correction_table=None, calibration_version=LATEST_CORRECTION_VERSION):
     """The `~aiapy.utils.maps.Division` that `correct_degradation` applies to ``smap`` (checked first)."""
     changes = header_changes(smap, function="correct_degradation")
+    smap = with_changes(smap, changes)  # what divide_map writes too (Division.meta)
     check_not_applied(smap, function="correct_degradation")
     require_keys(smap, ["WAVELNTH"], function="correct_degradation")
     if obstime is None:

@@ -3,7 +3,7 @@
 import astropy.units as u
 
 from aiapy.utils.exceptions import warn_metadata
-from aiapy.utils.header import header_changes
+from aiapy.utils.header import header_changes, with_changes
 from aiapy.utils.maps import Division, applied_flag, check_not_applied, divide_map, exposure_time
 
 __all__ = ["normalize_exposure"]
@@ -76,8 +76,9 @@ def _count_unit(smap):
 def exposure_division(smap):
     """The `~aiapy.utils.maps.Division` that `normalize_exposure` applies to ``smap`` (checked first)."""
     changes = header_changes(smap, function="normalize_exposure")
+    smap = with_changes(smap, changes)  # what divide_map writes too (Division.meta)
     check_not_applied(smap, function="normalize_exposure")
-    exptime = exposure_time(smap, function="normalize_exposure", meta={**smap.meta, **changes}).to_value(u.s)
+    exptime = exposure_time(smap, function="normalize_exposure").to_value(u.s)
     unit = _count_unit(smap) / u.s
     history = f"normalize_exposure: divided by EXPTIME = {exptime} s"
     return Division(

@@ -22,7 +22,7 @@ __all__ = ["RegisterOptions", "prep", "register"]
 
 log = logging.getLogger(__name__)
 
-#: Peer-compatible spellings of the method names.
+#: Other spellings of the method names, as aiapy 0.12 accepts them.
 _ALIASES = {"scipy": "spline"}
 #: Output dtypes `register` computes in (``dtype=None`` follows `supported_float_type`).
 _DTYPES = ("float32", "float64")
@@ -164,7 +164,7 @@ def register(
         Value of output pixels that map outside the input. Default: the image minimum (as aia_prep). NaN is
         allowed.
     order : int
-        Order (0-5) of the B-spline of ``method="spline"``; 3 by default as in the peer aiapy and sunpy.
+        Order (0-5) of the B-spline of ``method="spline"``; 3 by default, as in aiapy 0.12 and sunpy.
     method : str
         The interpolation kernel, a name of the kernel registry (``"scipy"`` is accepted for ``"spline"``):
 
@@ -295,7 +295,8 @@ def register(
     flags = input_flags(smap, function="register")
     if bad is not None:
         flags[bad] |= np.uint8(PixelFlag.MISSING)
-    if not np.isnan(low) and (flags & PixelFlag.MISSING).any():  # the mask's missing pixels: not in the range
+    present = int(np.bitwise_or.reduce(flags.ravel()))  # the bits set anywhere
+    if not np.isnan(low) and present & PixelFlag.MISSING:  # the mask's missing pixels: not in the range
         bad = (flags & PixelFlag.MISSING) != 0
         low, high = (np.nan, np.nan) if bad.all() else (float(data[~bad].min()), float(data[~bad].max()))
     if np.isnan(low):
@@ -310,7 +311,7 @@ def register(
     params = {"a": float(options.cubic)} if method == "cubic-convolution" else {}
     resample_options = {"method": method, "order": options.order, "missing": missing, "dtype": dtype,
                         "workers": options.workers, "clip": bounds, **params}  # fmt: skip
-    if flags.any():
+    if present:
         out, out_flags = resample_flagged(
             data, matrix, offset, shape, flags=flags, guard=options.guard_saturation, **resample_options
         )
@@ -319,7 +320,9 @@ def register(
     text = f"method={method!r}" + (f", order={options.order}" if method == "spline" else "")
     text += f", cubic={options.cubic}" if method == "cubic-convolution" else ""
     text += f", clip={options.clip_for_method}"
-    guarded = int(np.count_nonzero(flags & GUARDED))
+    guarded = 0
+    if present & GUARDED:
+        guarded = int(np.count_nonzero(flags if not present & PixelFlag.MISSING else flags & GUARDED))
     if guarded:
         text += f", guard_saturation={options.guard_saturation} ({guarded} saturated/bloomed input pixels)"
     meta = _level15_meta(smap, out, crpix, scale)

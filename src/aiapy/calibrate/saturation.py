@@ -119,7 +119,8 @@ def flag_saturation(smap, *, level=None, bloom=True, function="flag_saturation")
             raise ValueError(f"level must be one finite, positive value; got {level}.")
         ceiling = None
     flags = saturation_flags(np.asarray(smap.data), value, ceiling=ceiling, bloom=bloom)
-    flags[pixel_flags(smap) & PixelFlag.MISSING != 0] = 0
+    if smap.mask is not None:  # NaN pixels are never at the level; masked ones may be
+        flags[pixel_flags(smap) & PixelFlag.MISSING != 0] = 0
     return flags
 
 
@@ -137,7 +138,9 @@ def input_flags(smap, *, detect=True, function):
     mask = getattr(smap, "mask", None)
     carries_flags = mask is not None and np.asarray(mask).dtype == np.uint8
     if detect and not carries_flags and _raw_level1(smap):
-        flags |= flag_saturation(smap, function=function)
+        saturation = flag_saturation(smap, function=function)
+        if saturation.any():
+            flags |= saturation
     return flags
 
 

@@ -1,5 +1,8 @@
-"""Batch processing of many AIA level-1 files to level 1.5 (FITS files, or one Zarr data cube): serially, on a local Dask cluster or on a
-running ``dask.distributed`` scheduler. The command line ``aiapy prep`` is a thin layer over `prep_files`,
+"""Batch processing of many AIA level-1 files to level 1.5 (FITS files, or one Zarr data cube): serially, on a
+local Dask cluster or on a running ``dask.distributed`` scheduler. One runner (`run`) takes items from a source
+(`FileList`: files on disk; `JsocRecords`: the archive), preps each (`prep_map`) and hands the `Product` to a
+sink (`FitsFolder`, `ZarrCube`); `prep_files` and `prep_jsoc` are its front ends. The command line
+``aiapy prep`` is a thin layer over them,
 generated from the option sets composed in `PrepConfig`."""
 
 from aiapy.pipeline import _config
@@ -17,19 +20,23 @@ from aiapy.pipeline._config import (
     RegisterOptions,
     RespikeOptions,
     UncertaintyOptions,
+    make_config,
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._archive import ArchiveOptions
 from aiapy.pipeline._cube import LAYOUTS, ZarrCube
 from aiapy.pipeline._cubebuild import build_cube
 from aiapy.pipeline._cuberead import Cube, open_cube
-from aiapy.pipeline._jsoc import prep_jsoc
+from aiapy.pipeline._jsoc import JsocRecords, prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
-from aiapy.pipeline._output import COMPRESSIONS, check_output
+from aiapy.pipeline._output import COMPRESSIONS, FitsFolder, check_output, plan_outputs
 from aiapy.pipeline._pointing import write_header_pointing_table
+from aiapy.pipeline._product import Item, Product, Sink, Source, Staged, StageError
 from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import make_config, plan_outputs, prep_files
+from aiapy.pipeline._run import FileList, prep_files
+from aiapy.pipeline._runner import INTERRUPTED_NOTE, Executor, run
 from aiapy.pipeline._shared import SharedData
+from aiapy.pipeline._steps import prep_map
 
 __all__ = [
     "prep_files",
@@ -44,7 +51,19 @@ __all__ = [
     "FileResult",
     *_config.__all__,  # the option sets and their registries
     "SharedData",
-    "make_config",
+    "run",
+    "Executor",
+    "INTERRUPTED_NOTE",
+    "Source",
+    "Sink",
+    "Item",
+    "Staged",
+    "StageError",
+    "Product",
+    "FileList",
+    "JsocRecords",
+    "FitsFolder",
+    "prep_map",
     "plan_outputs",
     "COMPRESSIONS",
     "expand_inputs",

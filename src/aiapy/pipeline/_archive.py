@@ -37,6 +37,7 @@ from aiapy.net.export import (
     verify_fits,
 )
 from aiapy.utils.options import Options, option
+from aiapy.utils.times import parse_time_text
 
 __all__ = [
     "SERIES", "EXPORT_CHUNK", "KEYWORDS", "QUALITY_CHOICES", "ArchiveOptions", "Record", "query_records", "Downloads",
@@ -133,21 +134,28 @@ class Record:
 
 
 def parse_time_range(time_range):
-    """``(start, end)`` Times of a `sunpy.time.TimeRange`, a ``"START/END"`` string or a 2-sequence."""
+    """
+    ``(start, end)`` Times of a `sunpy.time.TimeRange`, a ``"START/END"`` string or a 2-sequence (ISO or JSOC
+    forms, `aiapy.utils.times.parse_time_text`). An end before the start is refused, never swapped.
+    """
+    if isinstance(time_range, TimeRange):
+        return time_range.start.utc, time_range.end.utc
+    given = time_range
     if isinstance(time_range, str):
-        parts = time_range.split("/")
-        if len(parts) != 2:
-            raise ValueError(
-                f"time_range {time_range!r} must be 'START/END', e.g. '2011-02-15T00:00/2011-02-15T06:00'."
-            )
-        time_range = parts
+        time_range = time_range.split("/")
+        if len(time_range) != 2:
+            raise ValueError(f"time_range {given!r} must be 'START/END', e.g. '2011-02-15T00:00/2011-02-15T06:00'.")
     try:
-        span = time_range if isinstance(time_range, TimeRange) else TimeRange(*time_range)
+        start, end = (value if isinstance(value, Time) else parse_time_text(value) for value in time_range)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"time_range {time_range!r} is not a time range: {error}") from None
-    if span.end <= span.start:
-        raise ValueError(f"time_range {time_range!r} ends before it starts.")
-    return span.start.utc, span.end.utc
+        raise ValueError(f"time_range {given!r} is not a time range: {error}") from None
+    if not (start.isscalar and end.isscalar):
+        raise ValueError(f"time_range {given!r} must be two single times.")
+    if end <= start:
+        raise ValueError(
+            f"time_range {given!r} ends ({end.utc.isot}) before it starts ({start.utc.isot}); give START/END in order."
+        )
+    return start.utc, end.utc
 
 
 def parse_cadence(cadence):

@@ -32,6 +32,7 @@ __all__ = [
     "UncertaintyOptions",
     "OutputOptions",
     "KEYWORDS",
+    "make_config",
 ]
 
 #: Every step (the registry of step functions), in the order SolarSoft applies them (respike and PSF
@@ -275,3 +276,18 @@ class PrepConfig(Options):
         """A short hash of `settings`, stored in every output header (``AIAPYCFG``)."""
         text = json.dumps(self.settings(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def make_config(config=None, **keywords):
+    """
+    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by today's flat keywords
+    (``steps=``, ``method=``, ``iterations=``, ...; see `KEYWORDS`), validated.
+    """
+    if config is None:
+        return PrepConfig(**keywords)
+    if not isinstance(config, PrepConfig):
+        raise TypeError(f"config must be a PrepConfig, not {type(config).__name__}.")
+    if not keywords:
+        return config
+    groups = {f.name: getattr(config, f.name) for f in config.fields()}
+    return PrepConfig(**(groups | keywords))

@@ -15,9 +15,9 @@ from aiapy.pipeline._fitsfile import image_header
 from aiapy.pipeline._inputs import expand_inputs, input_identity
 from aiapy.pipeline._product import Product
 from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import make_config
+from aiapy.pipeline._config import make_config
 from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
-from aiapy.pipeline._steps import STEPS
+from aiapy.pipeline._steps import STEPS, find_spikes_file
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import check_aia_map
 
@@ -42,8 +42,9 @@ def _prep(item, sink, config, shared):
         try:
             smap = read_map(item.path)
             check_aia_map(smap, function="aiapy cube")
+            frame = {"spikes": find_spikes_file(item.path, config.respike.spikes_dir)}
             for step in steps_for(smap, config):
-                smap, note = STEPS[step](smap, config, shared, item.path)
+                smap, note = STEPS[step](smap, config, shared, frame)
                 result.steps.append(f"{step} {note}" if note else step)
             sink.write(item, Product(smap, mask=getattr(smap, "mask", None)), config)
             result.status = "done"

@@ -20,6 +20,13 @@ def _lines(value):
     return [line for line in str(value).splitlines() if line.strip()]
 
 
+def _fitting(key, value, comment):
+    """``comment`` cut to what fits on the 80-character card of ``key = value`` (astropy would warn and cut it)."""
+    value_end = max(30, len(fits.Card(key, value).image.rstrip()))  # FITS fixed format: the value ends at column 30
+    room = 80 - value_end - len(" / ")
+    return comment[: max(room, 0)]
+
+
 def output_header(meta, extra=()):
     """
     A `~astropy.io.fits.Header` from a map's metadata, for writing float data.
@@ -32,7 +39,7 @@ def output_header(meta, extra=()):
     meta : mapping
         The map's metadata (``smap.meta``).
     extra : iterable of (keyword, value, comment)
-        Cards appended after the metadata.
+        Cards appended after the metadata (a comment longer than the card's room is cut, without a warning).
     """
     header = fits.Header()
     for key, value in meta.items():
@@ -46,7 +53,7 @@ def output_header(meta, extra=()):
             continue
         header[upper] = value
     for key, value, comment in extra:
-        header[key] = (value, comment)
+        header[key] = (value, _fitting(key, value, comment))
     for line in _lines(meta.get("comment", "")):
         header.add_comment(line)
     for line in _lines(meta.get("history", "")):

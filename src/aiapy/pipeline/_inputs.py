@@ -50,7 +50,8 @@ def expand_inputs(inputs):
     Returns
     -------
     list of `pathlib.Path`
-        Resolved paths, sorted, duplicates removed. aiapy's own outputs (named ``*_lev1.5.fits`` and
+        Absolute paths as given (a symbolic link is not replaced by its target, so outputs are named after
+        the names the user sees, not after a content-addressed store's), sorted, duplicates removed. aiapy's own outputs (named ``*_lev1.5.fits`` and
         carrying the pipeline's settings key) are left out (logged), whether found in a directory, by a
         pattern or listed (as a shell expands ``in/*.fits``), so an output folder that is also the input
         folder can be run again.
@@ -86,7 +87,7 @@ def expand_inputs(inputs):
         matches = [match for match in found_here if not _is_output(match)]
         if len(matches) < len(found_here):
             log.info("%s: %d aiapy output(s) left out", item, len(found_here) - len(matches))
-        found.update(match.resolve() for match in matches)
+        found.update(Path(os.path.abspath(match)) for match in matches)  # links not followed: names as given
     return sorted(found)
 
 

@@ -1,14 +1,10 @@
 """From the archive to level 1.5 in one call: `prep_jsoc` finds level-1 records at the JSOC, downloads them
-and preps them, the downloads overlapped with the prep so that the slower of the two sets the pace."""
+and preps them, the downloads overlapped with the prep so that the slower of the two sets the pace: the runner
+(`aiapy.pipeline._runner.run`) over the archive's records (`JsocRecords`) into a folder of FITS files."""
 
 import asyncio
-import dataclasses
-import logging
-import sys
-import time
+import contextlib
 from pathlib import Path
-
-from astropy.io import fits
 
 from aiapy.net.config import get_settings
 from aiapy.pipeline._archive import (
@@ -23,25 +19,14 @@ from aiapy.pipeline._archive import (
     prepare_folder,
     query_records,
 )
-from aiapy.pipeline._output import check_output
-from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._run import (
-    _dask_client,
-    _Progress,
-    _report_settings,
-    _validate_executor,
-    make_config,
-    plan_outputs,
-    prepare_out_dir,
-)
-from aiapy.pipeline._shared import build_shared
-from aiapy.pipeline._steps import process_file
+from aiapy.pipeline._config import make_config
+from aiapy.pipeline._output import FitsFolder
+from aiapy.pipeline._product import Item, Source, Staged, StageError
+from aiapy.pipeline._runner import Executor, run
 from aiapy.utils.constants import DETECTOR_SHAPE
 from aiapy.utils.quality import check_quality_flag
 
-__all__ = ["prep_jsoc"]
-
-log = logging.getLogger(__name__)
+__all__ = ["prep_jsoc", "JsocRecords"]
 
 _LEVEL1_DIR = ".level1"
 
@@ -58,138 +43,89 @@ def _configs(config, options):
     return prep, archive
 
 
-class _ArchiveProgress(_Progress):
-    """The prep's progress bar (or log lines), with the downloaded count and rate in its postfix."""
+class JsocRecords(Source):
+    """
+    The level-1 records of a time range and channels at the JSOC (`query_records`), each an item named by its
+    record and identified by its FSN; exported in chunks and downloaded into ``folder`` (``keep``: left there
+    for later runs, else deleted once prepped). Prepped serially, a background thread of this process
+    downloads ahead (`Downloads`); on Dask, each task downloads its record's files on its worker.
+    """
 
-    def __init__(self, total, show):
-        super().__init__(total, show)
-        self.downloaded, self.nbytes, self.start = 0, 0, time.perf_counter()
+    label = "aiapy prep --jsoc"
 
-    def fetched(self, item):
-        if item.paths is None:
+    def __init__(self, start, end, channels, archive, folder, settings):
+        self.start, self.end, self.channels, self.archive = start, end, channels, archive
+        self.folder, self.settings_, self.keep = Path(folder), settings, archive.keep_level1 is not None
+        self.segments, self.records, self.skipped = ("image",), {}, []
+
+    def plan(self, config):
+        records = query_records(self.start, self.end, self.channels, cadence=self.archive.cadence_seconds,
+                                settings=self.settings_)  # fmt: skip
+        self.skipped = [r for r in records if r.quality != 0] if self.archive.quality == "good" else []
+        records = [r for r in records if r not in self.skipped]
+        self.segments = ("image", "spikes") if "respike" in config.active_steps else ("image",)
+        self.records = {r.name: r for r in records}
+        items = [
+            Item(r.name, r.files(self.folder, ["image"])[0], {"FSN": r.fsn},
+                 {"channel": r.channel, "shape": DETECTOR_SHAPE, "time": r.t_obs})
+            for r in records
+        ]  # fmt: skip
+        return items, {}
+
+    def settings(self):
+        archive = {k: v for k, v in self.archive.as_dict().items() if k != "email"}
+        return archive | {
+            "source": "jsoc", "time_range": [self.start.isot, self.end.isot], "channels": self.channels,
+            "quality_skipped": [{"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)}
+                                for r in self.skipped],
+        }  # fmt: skip
+
+    def _export(self):
+        return {"email": self.archive.email, "export_timeout": float(self.archive.export_timeout),
+                "settings": self.settings_}  # fmt: skip
+
+    @contextlib.contextmanager
+    def feed(self, items, *, serial):
+        """Serially: the records as the download thread has their files (at most ``2 * in_flight`` on disk or in
+        flight unless kept); on Dask: each export's records and their URLs as the export is ready."""
+        records = [self.records[item.name] for item in items]
+        by_record = {self.records[item.name]: item for item in items}
+        if not serial:
+            prepare_folder(self.folder)
+            yield ([(by_record[r], source) for r, source in batch.items()]
+                   for batch in exports(records, self.folder, self.segments, **self._export()))  # fmt: skip
             return
-        self.downloaded += 1
-        self.nbytes += item.nbytes
-        rate = self.nbytes / 2**20 / max(time.perf_counter() - self.start, 1e-9)
-        text = f"downloaded {self.downloaded}/{self.total} ({rate:.1f} MiB/s)"
-        if self.bar is not None:
-            self.bar.set_postfix_str(text)
-        log.log(logging.DEBUG if self.bar is not None else logging.INFO, "%s: %s", item.record.name, text)
-
-
-def _failed(record, output, error, seconds=0.0):
-    return FileResult(record.name, str(output), "failed", seconds=seconds, error=error)
-
-
-def _as_record_result(result, item):
-    """The prep's result, named by the record, with the download's time."""
-    result.input = item.record.name
-    result.timings["download"] = item.seconds
-    return result
-
-
-def _prep_fetched(item, output, config, shared, keep):
-    """A record's result: its download's failure, or the prep of its files (then deleted, unless kept)."""
-    if item.error is not None:
-        return _failed(item.record, output, item.error, item.seconds)
-    result = process_file(item.paths[0], output, config, shared)
-    if not keep:
-        Downloads.remove(item.paths)
-    return _as_record_result(result, item)
-
-
-def _fetch_and_prep(record, source, output, config, shared, *, folder, segments, keep, settings):
-    """A Dask task: download one record's files into ``folder`` (see `fetch_record`) and prep them."""
-    item = asyncio.run(fetch_record(record, source, folder, segments, settings=settings))
-    return item, _prep_fetched(item, output, config, shared, keep)
-
-
-class _Prep:
-    """Preps the records as their files arrive (here, or downloaded and prepped on Dask) and collects the results."""
-
-    def __init__(self, outputs, config, shared, progress, keep):
-        self.outputs, self.config, self.shared = outputs, config, shared
-        self.progress, self.keep, self.results = progress, keep, {}
-
-    def _record(self, item, result):
-        self.results[item.record] = result
-        self.progress.update(result)
-
-    def run_serial(self, downloads):
-        """Prep each record in this thread as the download thread hands it over."""
-        for item in downloads:
-            self.progress.fetched(item)
-            self._record(item, _prep_fetched(item, self.outputs[item.record], self.config, self.shared, self.keep))
-            if item.error is None:
-                downloads.release()
-
-    def run_dask(self, client, batches, **fetch):
-        """
-        One task per record, submitted as its export (``batches``, from `exports`) is ready: the worker
-        downloads the files and preps them. Dask runs one task per worker thread, so at most that many records'
-        files are on disk (unless kept).
-        """
-        from distributed import as_completed
-
-        [shared] = client.scatter([self.shared], broadcast=True, hash=False)
-        # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
-        config = self.config.replace(register=self.config.register.replace(workers=1))
-        futures = {}
+        in_flight = self.archive.in_flight
+        downloads = Downloads(records, self.folder, segments=self.segments, in_flight=in_flight,
+                              slots=None if self.keep else 2 * in_flight, **self._export())  # fmt: skip
         try:
-            for sources in batches:
-                for record, source in sources.items():
-                    task = client.submit(_fetch_and_prep, record, source, self.outputs[record], config, shared,
-                                         keep=self.keep, pure=False, **fetch)  # fmt: skip
-                    futures[task] = record
-                self._collect(futures, [f for f in futures if f.done()])
-            self._collect(futures, as_completed(list(futures)))
+            yield self._fetched(downloads.start(), by_record)
         finally:
-            client.cancel(list(futures))
+            downloads.stop()
 
-    def _collect(self, futures, done):
-        for future in done:
-            record = futures.pop(future)
-            try:
-                item, result = future.result()
-            except Exception as error:  # a worker died (memory limit, killed): that record failed
-                message = f"{type(error).__name__}: {error}"
-                item, result = Fetched(record), _failed(record, self.outputs[record], message)
-            self.progress.fetched(item)
-            self._record(item, result)
+    @staticmethod
+    def _fetched(downloads, by_record):
+        for fetched in downloads:
+            yield [(by_record[fetched.record], fetched)]
+            if fetched.error is None:
+                downloads.release()  # the record's files are prepped (and deleted unless kept)
 
+    def item_of(self, unit):
+        return unit[0]
 
-def _complete(records, outputs, config, shared):
-    """
-    The records whose output is complete and valid (same settings, same pointing table, made from that
-    record: its FSN), skipped without a download.
-    """
-    if config.output.overwrite:
-        return {}
-    identity = {"AIAPYPNT": shared.pointing_id} if shared.pointing_id is not None else None
-    complete = {}
-    for record in records:
-        output = outputs[record]
-        valid, _ = check_output(
-            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
-        )
-        if valid and _fsn(output) == record.fsn:
-            complete[record] = FileResult(record.name, str(output), "skipped")
-    return complete
-
-
-def _fsn(path):
-    with fits.open(path) as hdulist:
-        return next((h.header["FSN"] for h in hdulist if "FSN" in h.header), None)
-
-
-def _settings(config, archive, start, end, channels, out_dir, executor, skipped):
-    archive_settings = {k: v for k, v in archive.as_dict().items() if k != "email"}
-    return _report_settings(config, executor, out_dir) | archive_settings | {
-        "source": "jsoc", "time_range": [start.isot, end.isot], "channels": channels,
-        "quality_skipped": [
-            {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)} for r in skipped
-        ],
-    }  # fmt: skip
+    @contextlib.contextmanager
+    def stage(self, unit):
+        item, fetched = unit
+        if not isinstance(fetched, Fetched):  # on a Dask worker: the export's URLs (or its error)
+            record = self.records[item.name]
+            fetched = asyncio.run(fetch_record(record, fetched, self.folder, self.segments, settings=self.settings_))
+        if fetched.error is not None:
+            raise StageError(fetched.error)
+        try:
+            yield Staged(fetched.paths[0], {"download": fetched.seconds}, fetched.nbytes)
+        finally:
+            if not self.keep:
+                Downloads.remove(fetched.paths)
 
 
 def prep_jsoc(
@@ -282,57 +218,15 @@ def prep_jsoc(
     aiapy.net.NoDataError
         If no record matches.
     """
-    started = time.perf_counter()
     start, end = parse_time_range(time_range)
     channels = parse_channels(channels)
     config, archive = _configs(config, {"cadence": cadence, "email": email, **options})
-    executor = _validate_executor(workers, scheduler, client)
+    executor = Executor(workers, scheduler, client, memory_limit)
     settings = get_settings()
     check_reachable(settings)
-    records = query_records(start, end, channels, cadence=archive.cadence_seconds, settings=settings)
-    skipped = [r for r in records if r.quality != 0] if archive.quality == "good" else []
-    records = [r for r in records if r not in skipped]
     out_dir = Path(out_dir).expanduser().resolve()
-    keep = archive.keep_level1 is not None
-    folder = Path(archive.keep_level1).expanduser().resolve() if keep else out_dir / _LEVEL1_DIR
-    outputs = dict(zip(records, plan_outputs([r.files(folder, ["image"])[0] for r in records], out_dir), strict=True))
-    prepare_out_dir(out_dir)
-    segments = ("image", "spikes") if "respike" in config.active_steps else ("image",)
-    results, interrupted, prep, downloads, bar, shared = {}, False, None, None, None, None
-    try:
-        headers = [{"channel": r.channel, "shape": DETECTOR_SHAPE, "time": r.t_obs} for r in records]
-        shared = build_shared(config, headers)  # a remote pointing table: once for the whole range
-        results = _complete(records, outputs, config, shared)
-        todo = [r for r in records if r not in results]
-        log.info("aiapy prep --jsoc: %d record(s), %d to fetch, %d with QUALITY != 0 skipped, steps %s, %s",
-                 len(records), len(todo), len(skipped), ", ".join(config.active_steps) or "none", executor)  # fmt: skip
-        bar = _ArchiveProgress(len(todo), sys.stderr.isatty() if progress is None else bool(progress))
-        prep = _Prep(outputs, config, shared, bar, keep)
-        export = {"email": archive.email, "export_timeout": float(archive.export_timeout), "settings": settings}
-        if executor == "serial":
-            downloads = Downloads(todo, folder, segments=segments, in_flight=archive.in_flight,
-                                  slots=None if keep else 2 * archive.in_flight, **export)  # fmt: skip
-            prep.run_serial(downloads.start())
-        else:
-            prepare_folder(folder)
-            with _dask_client(workers, scheduler, client, memory_limit, config) as dask_client:
-                batches = exports(todo, folder, segments, **export)
-                prep.run_dask(dask_client, batches, folder=folder, segments=segments, settings=settings)
-    except KeyboardInterrupt:
-        interrupted = True
-        log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
-    finally:
-        if downloads is not None:
-            downloads.stop()
-        if bar is not None:
-            bar.close()
-    results.update(prep.results if prep is not None else {})
-    if interrupted and shared is not None:  # outputs the prep finished meanwhile (Dask workers) are on disk
-        for record, result in _complete([r for r in records if r not in results], outputs, config, shared).items():
-            note = ["finished when the run was interrupted"]
-            results[record] = dataclasses.replace(result, status="done", steps=note)
-    ordered = [results.get(r) or FileResult(r.name, str(outputs[r]), "cancelled") for r in records]
-    report_settings = _settings(config, archive, start, end, channels, out_dir, executor, skipped)
-    report = PrepReport(ordered, report_settings, time.perf_counter() - started, interrupted)
-    log.info("%s", report.summary())
-    return report
+    folder = (
+        Path(archive.keep_level1).expanduser().resolve() if archive.keep_level1 is not None else out_dir / _LEVEL1_DIR
+    )
+    source = JsocRecords(start, end, channels, archive, folder, settings)
+    return run(source, FitsFolder(out_dir), config, executor=executor, progress=progress)

@@ -2,16 +2,29 @@
 
 import dataclasses
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["FileResult", "PrepReport", "STATUSES", "REDONE"]
+__all__ = ["FileResult", "PrepReport", "STATUSES", "REDONE", "is_report"]
 
 #: Every status a file can end with. ``done`` and ``skipped`` (a complete, valid output already existed)
 #: are successes; ``failed`` carries the error; ``cancelled`` files were not processed (Ctrl-C).
 STATUSES = ("done", "skipped", "failed", "cancelled")
 #: The first note of a file whose existing output was replaced: ``"existing output redone (<reason>)"``.
 REDONE = "existing output redone"
+#: The keys of the JSON report `PrepReport.write_json` writes: a file without them is not a report.
+_REPORT_KEYS = frozenset({"summary", "counts", "settings", "results"})
+
+
+def is_report(path):
+    """Whether ``path`` holds a JSON report written by aiapy (`PrepReport.write_json`)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = json.load(handle)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(content, dict) and _REPORT_KEYS <= content.keys()
 
 
 @dataclasses.dataclass
@@ -129,5 +142,18 @@ class PrepReport:
         }
 
     def write_json(self, path):
-        """Write `to_dict` to ``path`` as indented JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        """
+        Write `to_dict` to ``path`` as indented JSON; an existing file is replaced only if it is an aiapy report.
+
+        Raises
+        ------
+        FileExistsError
+            If ``path`` exists and is not an aiapy JSON report (`is_report`): a report never replaces a file it
+            did not write.
+        """
+        path = Path(path)
+        if path.exists() and not is_report(path):
+            raise FileExistsError(f"{path} exists and is not an aiapy report; the report would replace it.")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+        temporary.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
+        temporary.replace(path)

@@ -1,245 +1,51 @@
-"""Running the pipeline over many files: serially, on a local Dask cluster, or on a running scheduler."""
+"""`prep_files`: the runner (`aiapy.pipeline._runner.run`) over level-1 files on disk (`FileList`) into a folder of
+FITS files (`FitsFolder`)."""
 
 import contextlib
-import importlib
-import logging
-import os
-import sys
-import time
-import uuid
-from pathlib import Path
 
-from tqdm.auto import tqdm
+from aiapy.pipeline._config import make_config
+from aiapy.pipeline._inputs import expand_inputs, input_identity
+from aiapy.pipeline._output import FitsFolder
+from aiapy.pipeline._product import Item, Source, Staged
+from aiapy.pipeline._runner import Executor, run
+from aiapy.pipeline._shared import needs_headers, scan_header
 
-from aiapy.pipeline._config import PrepConfig
-from aiapy.pipeline._inputs import expand_inputs, output_path, remove_stale_temporaries
-from aiapy.pipeline._output import check_output, is_aiapy_output
-from aiapy.pipeline._report import FileResult, PrepReport
-from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
-from aiapy.pipeline._steps import identity_of, load_kernels, process_file
-
-__all__ = ["prep_files", "make_config", "plan_outputs", "prepare_out_dir"]
-
-log = logging.getLogger(__name__)
-
-# Dask config for local worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_ in the workers, which
-# turns off glibc's adaptive mmap threshold, so more temporaries are mmap'd and page-faulted afresh:
-# register ran slower (the tap engine itself allocates nothing per tile, so it is not affected). None leaves
-# it out (single-threaded BLAS/OpenMP stay); `_without_environ` also keeps out the copy that an earlier
-# default Dask cluster leaves in this process's environment.
-# The statistical profiler samples every thread's stack every 10 ms, taking the GIL from a task that makes
-# many short numpy calls per image: it is off (the gain is measured by benchmarks/bench_pipeline.py).
-_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
-#: What every worker must import to run a task.
-_WORKER_MODULE = "aiapy.pipeline._steps"
-_WORKER_CONFIG = {
-    f"distributed.nanny.pre-spawn-environ.{_MALLOC_TRIM}": None,
-    "distributed.worker.profile.enabled": False,
-}
+__all__ = ["prep_files", "FileList"]
 
 
-def make_config(config=None, **keywords):
+class FileList(Source):
     """
-    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by today's flat keywords
-    (``steps=``, ``method=``, ``iterations=``, ...; see `KEYWORDS`), validated.
+    Level-1 files on disk: files, directories (their FITS files) and glob patterns (`expand_inputs`), each an
+    item named by its path and identified by its size, modification time and observation keys
+    (`input_identity`), prepped where it is.
     """
-    if config is None:
-        return PrepConfig(**keywords)
-    if not isinstance(config, PrepConfig):
-        raise TypeError(f"config must be a PrepConfig, not {type(config).__name__}.")
-    if not keywords:
-        return config
-    groups = {f.name: getattr(config, f.name) for f in config.fields()}
-    return PrepConfig(**(groups | keywords))
 
+    def __init__(self, inputs):
+        self.inputs = inputs
 
-def _validate_executor(workers, scheduler, client):
-    """Check the executor options; return ``"serial"`` or ``"dask"``."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be None (serial) or a positive int, not {workers!r}.")
-    if sum(x is not None for x in (workers, scheduler, client)) > 1:
-        raise ValueError("give at most one of workers, scheduler and client.")
-    return "serial" if workers is None and scheduler is None and client is None else "dask"
+    def plan(self, config):
+        items, failed = [], {}
+        scan = needs_headers(config)
+        for path in expand_inputs(self.inputs):
+            identity, facts = {}, {}
+            try:
+                identity["AIAPYINP"] = input_identity(path)
+                facts = scan_header(path) if scan else {}
+            except (OSError, ValueError, KeyError, TypeError) as error:  # fails alone, before any work
+                failed[str(path)] = f"{type(error).__name__}: {error}"
+            items.append(Item(str(path), path, identity, facts))
+        return items, failed
 
+    @contextlib.contextmanager
+    def feed(self, items, *, serial):
+        yield [items]
 
-def _report_settings(config, executor, out_dir):
-    """The settings every run reports: each option by its keyword, the executor, ``config_id``, ``out_dir``."""
-    return config.keywords() | {"executor": executor, "config_id": config.config_id, "out_dir": str(out_dir)}
+    def item_of(self, unit):
+        return unit
 
-
-def plan_outputs(paths, out_dir):
-    """
-    The output path of each input, checked before any work: refused (`FileExistsError`, naming the file)
-    when an output would replace an input or a file that is not an aiapy output, and (`ValueError`) when
-    two inputs share an output name.
-    """
-    outputs = [output_path(path, Path(out_dir).expanduser().resolve()) for path in paths]
-    inputs, seen = set(paths), {}
-    for path, output in zip(paths, outputs, strict=True):
-        if output in seen:
-            raise ValueError(f"inputs {seen[output]} and {path} would both be written to {output}; rename one.")
-        seen[output] = path
-        if output in inputs:
-            raise FileExistsError(f"the output of {path} would replace the input {output}; choose another --out.")
-        if output.exists() and not is_aiapy_output(output):
-            raise FileExistsError(
-                f"{output} exists and is not an aiapy output; it would be replaced by the output of {path}. "
-                "Move it or choose another --out."
-            )
-    return outputs
-
-
-def prepare_out_dir(out_dir):
-    """Create the output folder if needed and remove the temporary files killed runs of this host left there."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out_dir)
-
-
-def _scan(paths, outputs, config):
-    """Headers for the shared inputs; files whose header cannot be read fail here, before any work."""
-    headers, early = {}, {}
-    if not needs_headers(config):
-        return headers, early
-    for path, output in zip(paths, outputs, strict=True):
-        try:
-            headers[path] = scan_header(path)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            early[path] = FileResult(str(path), str(output), "failed", error=f"{type(error).__name__}: {error}")
-    return headers, early
-
-
-class _Progress:
-    """A progress bar on a terminal, otherwise one log line per file."""
-
-    def __init__(self, total, show):
-        self.total, self.count = total, 0
-        self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True) if show else None
-
-    def update(self, result):
-        self.count += 1
-        text = f"[{self.count}/{self.total}] {result.status} {result.input}"
-        text += f": {result.error}" if result.error else f" -> {result.output} ({result.seconds:.1f} s)"
-        if result.replaced:
-            text += f" [{result.steps[0]}]"
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(result.status, refresh=False)
-        quiet = logging.DEBUG if self.bar is not None else logging.INFO
-        log.log(logging.WARNING if result.status == "failed" else quiet, text)
-        for message in result.warnings:
-            log.debug("%s: %s", result.input, message)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _run_serial(tasks, config, shared, progress, results):
-    for path, output in tasks:
-        results[path] = process_file(path, output, config, shared)
-        progress.update(results[path])
-
-
-@contextlib.contextmanager
-def _dask_client(workers, scheduler, client, memory_limit, config):
-    """
-    The client of a run: ``client`` as it is; or one of a running ``scheduler``, or of a new local cluster
-    of ``workers`` processes, whose workers import the pipeline and load the compiled code of the run's
-    ``config`` before any task.
-    """
-    if client is not None:
-        yield client
-        return
-    import dask
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        with Client(scheduler) as remote:
-            _load_on_workers(remote, config)
-            yield remote
-        return
-    with dask.config.set(_WORKER_CONFIG), _without_environ(_MALLOC_TRIM):
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit, dashboard_address=":0"
-        )
-    with cluster, Client(cluster) as local:
-        log.info("Local Dask cluster: %d worker process(es), dashboard %s", workers, local.dashboard_link)
-        _load_on_workers(local, config)
-        yield local
-
-
-@contextlib.contextmanager
-def _without_environ(name):
-    """Leave ``name`` out of this process's environment (which worker processes inherit), then restore it."""
-    value = os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        if value is not None:
-            os.environ[name] = value
-
-
-def _load_on_workers(client, config):
-    """
-    Import the pipeline on every worker now, as part of starting or joining the cluster (seconds of
-    imports per worker, sunpy's mostly), and load the compiled code of ``config``'s steps, rather than in
-    each worker's first task; a cluster whose workers cannot import it is refused here, before any task.
-    """
-    try:
-        client.run(importlib.import_module, _WORKER_MODULE)
-        client.run(load_kernels, config)
-    except ImportError as error:
-        raise RuntimeError(
-            f"The Dask workers cannot import {_WORKER_MODULE} ({type(error).__name__}: {error}); install the"
-            " same aiapy in the workers' environment."
-        ) from error
-
-
-def _run_dask(tasks, config, shared, progress, client, results):
-    from distributed import as_completed
-
-    # The tables and PSFs go to every worker once; each task receives a reference, not a copy.
-    [shared_future] = client.scatter([shared], broadcast=True, hash=False)
-    token = uuid.uuid4().hex[:8]  # task keys unique to this run, even when runs share a client
-    futures = {}
-    for index, (path, output) in enumerate(tasks):
-        future = client.submit(process_file, path, output, config, shared_future, key=f"prep-{token}-{index}")
-        futures[future] = (path, output)
-    try:
-        for future in as_completed(futures):
-            _collect(future, futures[future], progress, results)
-    except KeyboardInterrupt:
-        for future, task in futures.items():  # files the workers finished meanwhile are on disk: count them
-            if future.status == "finished" and task[0] not in results:
-                _collect(future, task, progress, results)
-        raise
-    finally:
-        client.cancel(list(futures))
-
-
-def _collect(future, task, progress, results):
-    path, output = task
-    try:
-        result = future.result()
-    except Exception as error:  # a worker died (memory limit, killed): that file failed
-        result = FileResult(str(path), str(output), "failed", error=f"{type(error).__name__}: {error}")
-    results[path] = result
-    progress.update(result)
-
-
-def _on_disk(path, output, config, shared, since):
-    """After Ctrl-C: the result of a file not reported, from its output if this run wrote a valid one."""
-    try:
-        written = shared is not None and os.stat(output).st_mtime >= since
-        identity = identity_of(path, shared) if written else None
-        valid = written and check_output(
-            output, config_id=config.config_id, uncertainty=config.uncertainty.enabled, identity=identity
-        )[0]
-    except (OSError, ValueError, KeyError, TypeError):
-        valid = False
-    if valid:
-        return FileResult(str(path), str(output), "done", steps=["finished when the run was interrupted"])
-    return FileResult(str(path), str(output), "cancelled")
+    @contextlib.contextmanager
+    def stage(self, unit):
+        yield Staged(unit.path)
 
 
 def prep_files(
@@ -340,40 +146,6 @@ def prep_files(
     >>> names
     ['aia_171_level1_cutout_769x705_2013-03-10_lev1.5.fits']
     """
-    start, since = time.perf_counter(), time.time()
     config = make_config(config, **options)
-    executor = _validate_executor(workers, scheduler, client)
-    paths = expand_inputs(inputs)
-    out_dir = Path(out_dir).expanduser().resolve()
-    outputs = plan_outputs(paths, out_dir)
-    prepare_out_dir(out_dir)
-    settings = _report_settings(config, executor, out_dir) | {"workers": workers, "scheduler": scheduler}
-    log.info("aiapy prep: %d file(s), steps %s, %s", len(paths), ", ".join(config.active_steps) or "none", executor)
-    progress = _Progress(len(paths), sys.stderr.isatty() if progress is None else bool(progress))
-    results, interrupted, shared = {}, False, None
-    try:
-        headers, early = _scan(paths, outputs, config)
-        results.update(early)
-        for result in early.values():
-            progress.update(result)
-        shared = build_shared(config, list(headers.values()))
-        tasks = [(p, o) for p, o in zip(paths, outputs, strict=True) if p not in results]
-        if executor == "serial":
-            _run_serial(tasks, config, shared, progress, results)
-        else:
-            # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
-            config = config.replace(register=config.register.replace(workers=1))
-            with _dask_client(workers, scheduler, client, memory_limit, config) as dask_client:
-                _run_dask(tasks, config, shared, progress, dask_client, results)
-    except KeyboardInterrupt:
-        interrupted = True
-        log.warning("Interrupted: finished outputs are kept; rerun the same command to resume.")
-    finally:
-        progress.close()
-    ordered = [
-        results.get(path) or _on_disk(path, output, config, shared, since)
-        for path, output in zip(paths, outputs, strict=True)
-    ]
-    report = PrepReport(ordered, settings, time.perf_counter() - start, interrupted)
-    log.info("%s", report.summary())
-    return report
+    executor = Executor(workers, scheduler, client, memory_limit)
+    return run(FileList(inputs), FitsFolder(out_dir), config, executor=executor, progress=progress)

@@ -12,6 +12,9 @@ from astropy.time import Time
 from aiapy.calibrate.utils import get_correction_table, get_error_table, get_pointing_table
 from aiapy.pipeline._fitsfile import open_images
 from aiapy.psf import calculate_psf
+from aiapy.psf._deconvolve import on_psf_grid
+from aiapy.utils.channels import EUV_CHANNELS
+from aiapy.utils.io import aia_image_hdu
 from aiapy.utils.times import parse_time_text
 
 __all__ = ["SharedData", "scan_header", "build_shared", "needs_headers", "table_digest"]
@@ -46,7 +49,12 @@ class SharedData:
     psfs: dict = dataclasses.field(default_factory=dict)
 
     def psf(self, smap):
-        """The PSF of ``smap``'s channel and shape (None if not computed: `deconvolve` then computes it)."""
+        """
+        The PSF of ``smap``'s channel and shape; None if not computed or if the map's pixels are not those the PSF
+        is made for (binned data): `deconvolve` then computes it, or refuses the map with the reason.
+        """
+        if not on_psf_grid(smap):
+            return None
         return self.psfs.get((int(round(smap.wavelength.to_value(u.AA))), smap.data.shape))
 
 
@@ -76,7 +84,7 @@ def scan_header(path):
         If the file is not FITS or has no 2-D image with WAVELNTH and DATE-OBS (or T_OBS).
     """
     with open_images(path) as (_, images):
-        header = images[0].header
+        header = aia_image_hdu(images, path).header
         return {
             "channel": int(round(float(header["WAVELNTH"]))),
             "shape": (int(header["NAXIS2"]), int(header["NAXIS1"])),
@@ -115,7 +123,9 @@ def build_shared(config, headers):
     pointing_table = _pointing_table(config, headers) if "update_pointing" in steps else None
     psfs = {}
     if "deconvolve" in steps:
-        for key in sorted({(h["channel"], h["shape"]) for h in headers}):
+        euv = {round(channel.to_value(u.AA)) for channel in EUV_CHANNELS}
+        # other channels have no PSF model: their files fail one by one (deconvolve says why), the others run
+        for key in sorted({(h["channel"], h["shape"]) for h in headers if h["channel"] in euv}):
             start = time.perf_counter()
             psfs[key] = calculate_psf(key[0] * u.AA, shape=key[1])
             log.info("PSF of %d A on a %d x %d grid in %.1f s", key[0], *key[1], time.perf_counter() - start)

@@ -1,43 +1,34 @@
-"""The per-file work of the batch pipeline: read, apply the steps in SolarSoft order, write."""
+"""The per-frame work of the batch pipeline: the steps, applied in SolarSoft order to a map by `prep_map`."""
 
-import contextlib
 import logging
 import time
-import warnings
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import sunpy.map
 
-from aiapy._version import __version__
 from aiapy.calibrate.degradation import degradation_division
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
-from aiapy.pipeline._header import output_header
 from aiapy.pipeline._inputs import input_identity
-from aiapy.pipeline._output import CONFIG_KEY, check_output, write_output
-from aiapy.pipeline._report import REDONE, FileResult
+from aiapy.pipeline._product import Product
 from aiapy.psf import deconvolve
 from aiapy.utils.constants import LEVEL1
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
+from aiapy.utils.pixelflags import pixel_flags
 
-__all__ = ["process_file", "find_spikes_file", "identity_of", "load_kernels", "STEPS"]
+__all__ = ["prep_map", "read_level1", "find_spikes_file", "identity_of", "load_kernels", "STEPS"]
 
 log = logging.getLogger(__name__)
 
 _SPIKES_NAMES = tuple(
     pattern + gz for pattern in ("{stem}.spikes.fits", "{stem}_spikes.fits", "{lev1}.spikes.fits") for gz in ("", ".gz")
 )
-
-
-def _check_level1(smap):
-    check_aia_map(smap, function="aiapy prep")
-    check_level1(smap, function="aiapy prep")
 
 
 def find_spikes_file(input_path, spikes_dir=None):
@@ -57,35 +48,35 @@ def find_spikes_file(input_path, spikes_dir=None):
     return None
 
 
-def _respike(smap, config, shared, path):
-    spikes_path = find_spikes_file(path, config.respike.spikes_dir)
-    if spikes_path is None:
+def _respike(smap, config, shared, frame):
+    if frame.get("spikes") is None:
         return smap, "skipped (no spikes file)"
-    return respike(smap, spikes=spikes_path), None
+    return respike(smap, spikes=frame["spikes"]), None
 
 
-def _update_pointing(smap, config, shared, path):
+def _update_pointing(smap, config, shared, frame):
     return update_pointing(smap, pointing_table=shared.pointing_table), None
 
 
-def _deconvolve(smap, config, shared, path):
+def _deconvolve(smap, config, shared, frame):
     return deconvolve(smap, psf=shared.psf(smap), **config.deconvolve.as_dict()), None
 
 
-def _register(smap, config, shared, path):
+def _register(smap, config, shared, frame):
     return register(smap, **config.register_options().as_dict()), None
 
 
 # The scalar steps divide in place: the data are this task's own (read from its file, or new from a step).
-def _degradation(smap, config, shared, path):
+def _degradation(smap, config, shared, frame):
     return divide_map(smap, degradation_division(smap, correction_table=shared.correction_table), in_place=True), None
 
 
-def _exposure(smap, config, shared, path):
+def _exposure(smap, config, shared, frame):
     return divide_map(smap, exposure_division(smap), in_place=True), None
 
 
-#: Each step, in the order they run: ``function(smap, config, shared, input_path) -> (new map, note or None)``.
+#: Each step, in the order they run: ``function(smap, config, shared, frame) -> (new map, note or None)``, where
+#: ``frame`` holds the frame's own extra inputs (``spikes``: its spikes file or None).
 STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
@@ -107,22 +98,6 @@ def _uncertainty_map(smap, shared):
     return smap._new_instance(errors.to_value(unit / u.pix), meta)
 
 
-def _run_steps(smap, config, shared, path, result):
-    """Apply the active steps, noting each in ``result.steps``; return the map and its uncertainty (or None)."""
-    wanted = config.uncertainty.enabled
-    errors = None
-    for step in config.active_steps:
-        if wanted and errors is None and step in _SCALING:
-            errors = _timed(result.timings, "uncertainty", _uncertainty_map, smap, shared)
-        smap, note = _timed(result.timings, step, STEPS[step], smap, config, shared, path)
-        if errors is not None:
-            errors, _ = STEPS[step](errors, config, shared, path)
-        result.steps.append(f"{step} {note}" if note else step)
-    if wanted and errors is None:
-        errors = _timed(result.timings, "uncertainty", _uncertainty_map, smap, shared)
-    return smap, errors
-
-
 def _timed(timings, name, function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -139,24 +114,60 @@ def _check_result(smap):
         raise ValueError(f"every pixel of the result is NaN or infinite (shape {data.shape}).")
 
 
-def _write(smap, errors, output, config, config_id, identity):
-    dtype = np.dtype(config.output.dtype)
-    meta = smap.meta.copy()  # every step keeps DATAMIN/DATAMAX/DATAMEAN true: no pass over the data here
-    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config_id})")
-    extra = [
-        (CONFIG_KEY, config_id, "aiapy pipeline settings identifier"),
-        ("AIAPYVER", __version__, "aiapy version that wrote this file"),
-        ("AIAPYINP", identity["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN...)"),
-    ]
-    if "AIAPYPNT" in identity:
-        extra.append(("AIAPYPNT", identity["AIAPYPNT"], "digest of the master pointing table used"))
-    write_output(
-        output,
-        np.asarray(smap.data, dtype=dtype),
-        output_header(meta, extra),
-        compress=config.output.compress,
-        uncertainty=None if errors is None else np.asarray(errors.data, dtype=dtype),
-    )
+def read_level1(path, timings=None):
+    """Read a level-1 AIA file (refused, naming the reason, if it is not one), timed in ``timings["read"]``."""
+    smap = _timed({} if timings is None else timings, "read", read_map, path)
+    check_aia_map(smap, function="aiapy prep")
+    check_level1(smap, function="aiapy prep")
+    return smap
+
+
+def prep_map(smap, config, shared, *, spikes=None, notes=None):
+    """
+    Apply the active steps of ``config`` to a level-1 map, in the SolarSoft order; no file is read or written.
+
+    Parameters
+    ----------
+    smap : `~sunpy.map.sources.AIAMap`
+        A level-1 map (its data may be divided in place by the scalar steps: pass a map of the caller's own).
+    config : `PrepConfig`
+    shared : `SharedData`
+        The run's tables and PSFs (`build_shared`).
+    spikes : path-like, optional
+        The frame's spikes file, for the respike step (without it, respike is skipped and noted).
+    notes : dict, optional
+        Where to note the steps run (``steps``) and their seconds (``timings``); a new dict by default. The
+        notes of a step that fails are kept in it.
+
+    Returns
+    -------
+    `Product`
+        The level-1.5 map; its uncertainty (``config.uncertainty``: estimated on the counts before the
+        scaling steps, then scaled like the image); its `aiapy.utils.pixel_flags` where any pixel is flagged.
+
+    Raises
+    ------
+    ValueError
+        If the result has no pixel, or no finite pixel.
+    """
+    notes = {"steps": [], "timings": {}} if notes is None else notes
+    notes.setdefault("steps", [])
+    timings = notes.setdefault("timings", {})
+    frame = {"spikes": spikes}
+    wanted = config.uncertainty.enabled
+    errors = None
+    for step in config.active_steps:
+        if wanted and errors is None and step in _SCALING:
+            errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+        smap, note = _timed(timings, step, STEPS[step], smap, config, shared, frame)
+        if errors is not None:
+            errors, _ = STEPS[step](errors, config, shared, frame)
+        notes["steps"].append(f"{step} {note}" if note else step)
+    if wanted and errors is None:
+        errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
+    _check_result(smap)
+    flags = pixel_flags(smap)
+    return Product(smap, None if errors is None else errors.data, flags if flags.any() else None, notes)
 
 
 def identity_of(input_path, shared):
@@ -208,75 +219,3 @@ def load_kernels(config):
         return
     corner = sunpy.map.Map(np.zeros((64, 64), np.int16), _WARM_UP_HEADER)
     register(corner, **config.register_options(workers=1).as_dict())
-
-
-_STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
-
-
-def _reset_peak_memory():
-    """Reset the kernel's peak-RSS mark of this process (Linux >= 4.0), so the next reading is per file."""
-    with contextlib.suppress(OSError):
-        _CLEAR_REFS.write_text("5")
-
-
-def _peak_memory_mib():
-    """Peak resident memory of this process since the last reset, in MiB (None where unknown)."""
-    try:
-        for line in _STATUS.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def process_file(input_path, output_path, config, shared):
-    """
-    Prepare one file: skip it if a complete valid output exists, else read, apply the steps, write.
-
-    Never raises for a bad file (only for KeyboardInterrupt/SystemExit): errors become a ``failed``
-    `FileResult`. Warnings are collected into the result and logged, not raised.
-
-    Parameters
-    ----------
-    input_path, output_path : str or path-like
-    config : `PrepConfig`
-    shared : `SharedData`
-        From `build_shared`.
-
-    Returns
-    -------
-    `FileResult`
-        ``done`` only for a written output with finite pixels: a result with no pixel, or none finite,
-        is ``failed``.
-    """
-    _reset_peak_memory()
-    start = time.perf_counter()
-    result = FileResult(input=str(input_path), output=str(output_path), status="failed")
-    config_id = config.config_id
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            identity = identity_of(input_path, shared)
-            if not config.output.overwrite:
-                valid, reason = check_output(
-                    output_path, config_id=config_id, uncertainty=config.uncertainty.enabled, identity=identity
-                )
-                if valid:
-                    result.status = "skipped"
-                elif reason != "missing":
-                    result.steps.append(f"{REDONE} ({reason})")
-            if result.status != "skipped":
-                smap = _timed(result.timings, "read", read_map, input_path)
-                _check_level1(smap)
-                smap, errors = _run_steps(smap, config, shared, input_path, result)
-                _check_result(smap)
-                _timed(result.timings, "write", _write, smap, errors, output_path, config, config_id, identity)
-                result.status = "done"
-        except Exception as error:  # one bad file must not stop the batch; the report carries the error
-            result.error = f"{type(error).__name__}: {error}"
-    result.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    result.seconds = time.perf_counter() - start
-    result.peak_memory_mib = _peak_memory_mib()
-    return result

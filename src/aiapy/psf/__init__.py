@@ -7,7 +7,7 @@ from aiapy.psf import _calculate
 from aiapy.psf._backends import BACKENDS, register_backend
 from aiapy.psf._calculate import DEFAULT_ORDERS, calculate_psf, clear_psf_cache, psf
 from aiapy.psf._deconvolve import ACCELERATIONS, BOUNDARIES, PRECISIONS, DeconvolveOptions, deconvolve
-from aiapy.psf._desaturate import desaturate
+from aiapy.psf._desaturate import DesaturateOptions, desaturate
 from aiapy.psf._model import COMPONENTS
 from aiapy.psf._mesh import filter_mesh_parameters
 
@@ -18,6 +18,7 @@ __all__ = [
     "deconvolve",
     "DeconvolveOptions",
     "desaturate",
+    "DesaturateOptions",
     "COMPONENTS",
     "clear_psf_cache",
     "register_backend",

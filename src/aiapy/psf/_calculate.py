@@ -146,7 +146,8 @@ def calculate_psf(
     Returns
     -------
     (rows, columns) `~numpy.ndarray` of float64, read-only
-        The PSF (``component="full"``), summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are cached in memory (up to
+        The PSF (``component="full"``), summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are
+        cached in memory (up to
         ``aiapy.psf.PSF_CACHE_BYTES``, by default one full-detector PSF per channel; 0 disables the memory
         cache), so the array is shared and read-only; use ``.copy()`` to modify it.
 

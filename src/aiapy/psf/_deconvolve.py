@@ -27,6 +27,7 @@ from aiapy.utils.saturation import GUARDED
 
 __all__ = [
     "deconvolve",
+    "on_psf_grid",
     "DeconvolveOptions",
     "richardson_lucy",
     "transfer_function",
@@ -218,6 +219,12 @@ def _prepare_psf(psf, smap):
     if abs(total - 1) > _PSF_SUM_TOLERANCE:
         warn_user(f"psf sums to {total:.6g}, not 1; it is normalised to 1.", stacklevel=3)
     return psf, "a user-supplied PSF array"
+
+
+def on_psf_grid(smap):
+    """Whether ``smap``'s pixels are those `calculate_psf` models: 0.6 arcsec within 1 % (level-1 CCD pixels)."""
+    scale = u.Quantity(smap.scale).to_value(u.arcsec / u.pix)
+    return bool(np.all(np.abs(scale / PLATE_SCALE - 1) <= _SCALE_TOLERANCE))
 
 
 def _check_grid(smap, *, psf_given):

@@ -16,19 +16,61 @@ from aiapy.psf._mesh import filter_mesh_parameters
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.maps import add_history, check_level1, refresh_statistics
+from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag, pixel_flags
 
-__all__ = ["desaturate", "desaturate_array", "Desaturation", "MIN_ORDERS"]
+__all__ = ["desaturate", "desaturate_array", "Desaturation", "DesaturateOptions", "MIN_ORDERS"]
 
 log = logging.getLogger(__name__)
 
 #: The cutout must hold the fringes of at least this many diffraction orders on every side of the saturated
 #: region (``MIN_ORDERS x spacing_e`` pixels, 81 px at 171 A).
 MIN_ORDERS = 5
+#: Desaturation works on the flagged region's bounding box widened by this many pixels on each side (clipped to
+#: the frame): enough for the fringes of 15 orders at 171 A, and a bounded PSF for a full 4096 x 4096 frame.
+WINDOW_MARGIN = 256
 # electrons per eV of photon energy in silicon (1 / 3.65 eV)
 _EV_PER_ELECTRON = 3.65
 # nominal camera gain (e-/DN) when the header has no DN_GAIN
 _NOMINAL_GAIN = 17.7
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DesaturateOptions(Options):
+    """
+    The options of `desaturate`, validated: what its keywords build, and what the batch pipeline composes into
+    its configuration.
+
+    Examples
+    --------
+    >>> from aiapy.psf import DesaturateOptions
+    >>> DesaturateOptions(iterations=80).support_level
+    0.1
+    """
+
+    iterations: int = option(60, help="EM iterations of each of desaturate's two stages")
+    charge_conservation: bool = option(
+        True, help="impose the charge read out in each bloomed column run (bloom conserves charge)"
+    )
+    support_level: float | None = option(
+        0.1, help="second stage: the excess kept where the estimate is >= max(full well, this x its peak)"
+    )
+
+    def _validate(self):
+        iterations = self.iterations
+        if not isinstance(iterations, int | np.integer) or isinstance(iterations, bool) or iterations < 1:
+            raise ValueError(f"iterations must be a positive integer; got {iterations!r}.")
+        object.__setattr__(self, "iterations", int(iterations))
+        if not isinstance(self.charge_conservation, bool | np.bool_):
+            raise TypeError(f"charge_conservation must be True or False; got {self.charge_conservation!r}.")
+        object.__setattr__(self, "charge_conservation", bool(self.charge_conservation))
+        level = self.support_level
+        if level is not None:
+            if isinstance(level, bool) or not isinstance(level, float | int | np.floating | np.integer):
+                raise ValueError(f"support_level must be None or in [0, 1); got {level!r}.")
+            if not 0 <= level < 1:
+                raise ValueError(f"support_level must be None or in [0, 1); got {level!r}.")
+            object.__setattr__(self, "support_level", float(level))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +201,7 @@ def desaturate_array(
     dn_per_photon=1.0,
     read_noise=1.15,
     full_well=16383.0,
-    ring=6,
+    ring=10,
     charge_conservation=True,
     support_level=0.1,
     missing=None,
@@ -245,7 +287,7 @@ def desaturate_array(
         denominator = np.maximum(full.adjoint(fit.astype(dtype) + windows_used), 1e-12)
         for _ in range(iterations):
             lit = full.forward(excess)
-            ratio = np.where(fit, data / np.maximum(lit + background, 1e-3), 0).astype(dtype)
+            ratio = np.where(fit, np.maximum(data, 0) / np.maximum(lit + background, read_noise), 0).astype(dtype)
             factors = target / np.maximum(window_sums(lit)[use] + base, 1e-3)
             for c, a, b, f in zip(columns[use], starts[use], stops[use], factors, strict=True):
                 ratio[a:b, c] = f
@@ -256,6 +298,8 @@ def desaturate_array(
             level = max(full_well, support_level * float(estimate[inside].max()))
             inside = ndimage.binary_dilation(estimate >= level) & inside
             excess = np.where(inside, excess, 0).astype(dtype)
+    if not np.all(np.isfinite(excess)):
+        raise ValueError("desaturate: the fit of the fringes diverged (non-finite values).")
     lit = full.forward(excess)
     model = lit + background
     counts, expected = np.maximum(data[fit], 0) / dn_per_photon, np.maximum(model[fit], 1e-3) / dn_per_photon
@@ -294,11 +338,31 @@ def _flags(smap, mask):
     mask = np.asarray(mask)
     if mask.shape != shape or mask.dtype.kind not in "biu":
         raise TypeError(
-            f"mask must be a boolean or PixelFlag (uint8) array of the data's shape {shape}; got {mask.dtype} {mask.shape}."
+            f"mask must be a boolean or PixelFlag (uint8) array of the data's shape {shape}; "
+            f"got {mask.dtype} {mask.shape}."
         )
     if mask.dtype.kind == "b":
         return mask & ~missing, missing
     return (mask & (PixelFlag.SATURATED | PixelFlag.BLOOM) != 0) & ~missing, missing | (mask & PixelFlag.MISSING != 0)
+
+
+def _in_frame(part, window, data):
+    """A `Desaturation` of a window of ``data`` put back into the whole frame."""
+
+    def whole(array, fill):
+        out = np.full(data.shape, fill, dtype=array.dtype)
+        out[window] = array
+        return out
+
+    image = data.copy()
+    image[window] = part.image
+    return dataclasses.replace(
+        part,
+        image=image,
+        replaced=whole(part.replaced, False),
+        core=whole(part.core, False),
+        fringe=whole(part.fringe, False),
+    )
 
 
 def _keyword(meta, key, value, comment):
@@ -344,15 +408,16 @@ def desaturate(
         A level-1 AIA EUV image (full frame or cutout) in DN, not registered (CCD columns along the array's
         first axis), with the flare's fringes in the frame. It is not modified.
     psf : (2 rows, 2 columns) array, optional
-        The full PSF on a grid twice the frame's size, centred on ``[rows, columns]``. Its diffraction part is
-        taken as the PSF beyond 3 px of its centre. Default: ``calculate_psf(channel, shape=(2 rows,
-        2 columns))`` and its ``component="diffraction"``.
+        The full PSF on a grid at least twice the frame's size, centred on ``[rows // 2, columns // 2]``. Its
+        diffraction part is taken as the PSF beyond 3 px of its centre. Default: `calculate_psf` on twice the
+        working window (below) and its ``component="diffraction"``.
     mask : (rows, columns) array, optional
         The saturated and bloomed pixels: booleans, or `~aiapy.utils.PixelFlag` bits (``SATURATED`` and
         ``BLOOM`` are replaced, ``MISSING`` never used). Default: the map's own flags if it carries any, else
         `aiapy.calibrate.saturation_mask`.
     iterations : int, optional
-        EM iterations of each of the two stages (default 60).
+        EM iterations of each of the two stages (default 60). The keywords other than ``psf`` and ``mask`` are
+        checked together as a `DesaturateOptions` (the batch pipeline passes one's ``as_dict()``).
     charge_conservation : bool
         Impose that each column run of flagged pixels, with the pixel that ends it above and below, holds the
         charge read out there (bloom moves charge along the column without losing it). Runs that touch the
@@ -369,7 +434,8 @@ def desaturate(
         replaced; every other pixel is unchanged. The mask (flags) is kept: the replaced pixels are model
         values, not measurements. The header gets a HISTORY line and ``DESATFLX`` (DN restored to the
         recovered core: its new values less what it read out; with charge conservation the bloom gives up
-        the same amount), ``DESATTOT`` (DN in the replaced pixels), ``DESATBKG`` (median background under the fitted fringes, DN),
+        the same amount), ``DESATTOT`` (DN in the replaced pixels), ``DESATBKG`` (median background under the
+        fitted fringes, DN),
         ``DESATNCO``/``DESATNBL``/``DESATNSP``/``DESATNFR`` (pixels of the fitted core, of the rest of the
         flagged region, of run ends, and fringe pixels fitted), ``DESATNCL`` (columns whose charge was
         imposed), ``DESATCST`` (reduced Cash statistic of the fringe fit) and ``DESATITR``.
@@ -395,7 +461,7 @@ def desaturate(
     the diffraction of the entrance-filter mesh into four arms of spikes, copies of the source at multiples of
     ``spacing_e`` along each arm. In a flare the core saturates and its charge blooms along CCD columns, but
     its fringes fall on unsaturated pixels (Schwartz et al. 2014; Torre et al. 2015). With ``F`` the fringe
-    pixels (unflagged, beyond 6 px of a flagged pixel, where the diffraction of the current estimate is above
+    pixels (unflagged, beyond 10 px of a flagged pixel, where the diffraction of the current estimate is above
     half the noise), the image is modelled as ``y = P * x + b``, ``x >= 0`` confined to the flagged pixels, and
     ``b`` the rest of the scene, interpolated into ``F`` from the unflagged pixels around it. ``x`` is the
     maximum-likelihood (Poisson) solution found by expectation maximisation (Richardson-Lucy restricted to
@@ -410,7 +476,10 @@ def desaturate(
       second EM stage on a sparse support: the pixels where the first estimate reaches
       ``max(full well, support_level x peak)`` (sparsity, in the spirit of SE-DESAT, Guastavino et al. 2019).
 
-    The fringes of the frame's own background outside the flagged region are part of ``b``. The fringe spacing
+    The work is done on the flagged pixels' bounding box widened by ``WINDOW_MARGIN`` (256) pixels on each side,
+    clipped to the frame (the whole frame for a 512 x 512 cutout around a flare; a bounded problem for a full
+    4096 x 4096 frame). The fringes of the frame's own background outside the flagged region are part of
+    ``b``. The fringe spacing
     is that of the channel's nominal wavelength; no shift to the flare's dominant line is fitted.
 
     References
@@ -431,14 +500,16 @@ def desaturate(
         raise ValueError(
             f"desaturate needs an AIA EUV image ({EUV_CHANNELS}); this map's wavelength is {smap.wavelength}."
         ) from error
-    if iterations is None:
-        iterations = 60
-    if not isinstance(iterations, int | np.integer) or isinstance(iterations, bool) or iterations < 1:
-        raise ValueError(f"iterations must be a positive integer; got {iterations!r}.")
-    if not isinstance(charge_conservation, bool):
-        raise TypeError(f"charge_conservation must be True or False; got {charge_conservation!r}.")
-    if support_level is not None and not (isinstance(support_level, float | int) and 0 <= support_level < 1):
-        raise ValueError(f"support_level must be None or in [0, 1); got {support_level!r}.")
+    options = DesaturateOptions(
+        iterations=DesaturateOptions.iterations if iterations is None else iterations,
+        charge_conservation=charge_conservation,
+        support_level=support_level,
+    )
+    iterations, charge_conservation, support_level = (
+        options.iterations,
+        options.charge_conservation,
+        options.support_level,
+    )
     flagged, missing = _flags(smap, mask)
     meta = copy.deepcopy(smap.meta)
     shape = smap.data.shape
@@ -449,35 +520,43 @@ def desaturate(
         return smap._new_instance(smap.data, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=smap.mask)
     spacing = filter_mesh_parameters()[channel]["spacing_e"].to_value(u.pix)
     _check_size(flagged, shape, spacing)
-    grid = (2 * shape[0], 2 * shape[1])
+    rows, cols = np.nonzero(flagged)
+    window = np.s_[
+        max(int(rows.min()) - WINDOW_MARGIN, 0) : min(int(rows.max()) + 1 + WINDOW_MARGIN, shape[0]),
+        max(int(cols.min()) - WINDOW_MARGIN, 0) : min(int(cols.max()) + 1 + WINDOW_MARGIN, shape[1]),
+    ]
+    grid = (2 * (window[0].stop - window[0].start), 2 * (window[1].stop - window[1].start))
     if psf is None:
         full = calculate_psf(channel, shape=grid)
         diffraction = calculate_psf(channel, shape=grid, component="diffraction")
         words = f"calculate_psf({channel}, shape={grid})"
     else:
         full = np.asarray(psf, dtype=float)
-        if full.shape != grid:
+        if full.ndim != 2 or full.shape[0] < grid[0] or full.shape[1] < grid[1]:
             raise ValueError(
-                f"psf has shape {full.shape}; desaturate needs it on twice the frame's size, {grid} "
-                f"(calculate_psf(channel, shape={grid}))."
+                f"psf has shape {full.shape}; desaturate needs it on at least twice the frame's size "
+                f"(calculate_psf(channel, shape={(2 * shape[0], 2 * shape[1])})), centred on [rows // 2, columns // 2]."
             )
+        top, left = full.shape[0] // 2 - grid[0] // 2, full.shape[1] // 2 - grid[1] // 2
+        full = full[top : top + grid[0], left : left + grid[1]]
         diffraction = full.copy()
         diffraction[grid[0] // 2 - 3 : grid[0] // 2 + 4, grid[1] // 2 - 3 : grid[1] // 2 + 4] = 0
         words = "a user-supplied PSF"
     gain = float(meta.get("dn_gain") or _NOMINAL_GAIN)
     dn_per_photon = (1.98644586e-25 / channel.to_value(u.m)) / (_EV_PER_ELECTRON * 1.602176634e-19) / gain
     start = time.perf_counter()
-    result = desaturate_array(
-        np.asarray(smap.data, dtype=np.float32),
-        flagged,
+    part = desaturate_array(
+        np.asarray(smap.data[window], dtype=np.float32),
+        flagged[window],
         full,
         diffraction,
         iterations=int(iterations),
         dn_per_photon=dn_per_photon,
         charge_conservation=charge_conservation,
         support_level=support_level,
-        missing=missing,
+        missing=missing[window],
     )
+    result = _in_frame(part, window, np.asarray(smap.data, dtype=np.float32))
     if not result.fringe.sum():
         raise ValueError("desaturate: no fringe pixel of the saturated region is above the noise; nothing to fit.")
     log.debug("desaturate: %d flagged pixels in %.2f s", int(flagged.sum()), time.perf_counter() - start)
@@ -501,6 +580,7 @@ def desaturate(
         f"pixels (EM, {iterations} iterations x 2 stages, PSF {words}, charge_conservation={charge_conservation}, "
         f"support_level={support_level}); {restored:.4g} DN restored to the core",
     )
-    data = result.image.astype(np.promote_types(np.float32, smap.data.dtype if smap.data.dtype.kind == "f" else np.float32))
+    dtype = smap.data.dtype if smap.data.dtype.kind == "f" else np.float32
+    data = result.image.astype(np.promote_types(np.float32, dtype))
     data[missing] = np.nan
     return smap._new_instance(data, meta, plot_settings=copy.deepcopy(smap.plot_settings), mask=smap.mask)

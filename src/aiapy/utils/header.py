@@ -14,11 +14,12 @@ import astropy.units as u
 import numpy as np
 from sunpy.map import GenericMap, MapSequence
 
-from aiapy.utils.exceptions import warn_metadata
+from aiapy.utils.exceptions import warn_metadata, warn_user
 from aiapy.utils.maps import check_aia_map
 
 __all__ = [
-    "NUMERIC_KEYS", "INT16_FILL", "checked_map", "header_changes", "matrix_rotation", "rotation_disagreement"
+    "NUMERIC_KEYS", "INT16_FILL", "checked_map", "header_changes", "with_changes", "matrix_rotation",
+    "rotation_disagreement",
 ]
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ def checked_map(smap, *, function, aia=True, data=True):
 
     * a `~sunpy.map.MapSequence` or a list is refused (`TypeError` saying to call ``function`` on each map);
     * unless ``aia`` is False, anything but an AIA map is refused (`TypeError`);
+    * a frame whose IMG_TYPE is not LIGHT (a DARK calibration frame) is warned about
+      (`~aiapy.utils.AIApyUserWarning`);
     * numeric keywords written as strings (`NUMERIC_KEYS`) are converted, a non-number is refused
       (`ValueError` naming the keyword);
     * CDELT, CRVAL (and CDi_j) in another angle unit than arcsec (CUNIT = 'deg') are converted to arcsec and
@@ -131,7 +134,11 @@ def checked_map(smap, *, function, aia=True, data=True):
     `~sunpy.map.GenericMap`
         ``smap`` itself when nothing changes, else a new map of the same class sharing the data (and mask).
     """
-    changes = header_changes(smap, function=function, aia=aia, data=data)
+    return with_changes(smap, header_changes(smap, function=function, aia=aia, data=data))
+
+
+def with_changes(smap, changes):
+    """``smap`` with the header updates ``changes`` (of `header_changes`): itself when there are none."""
     if not changes:
         return smap
     new_meta = smap.meta.copy()
@@ -146,6 +153,12 @@ def header_changes(smap, *, function, aia=True, data=True):
     elif not isinstance(smap, GenericMap):
         raise TypeError(f"{function} needs a sunpy Map; got {type(smap).__name__}.")
     meta = smap.meta
+    image_type = meta.get("img_type")
+    if image_type is not None and str(image_type).strip().upper() != "LIGHT":
+        warn_user(
+            f"{function}: IMG_TYPE = {image_type!r}: this is not a science (LIGHT) image of the Sun; the result is "
+            "of a calibration frame."
+        )
     changes = _numeric(meta, function)
     changes |= _to_arcsec({**meta, **changes}, function)
     if data:

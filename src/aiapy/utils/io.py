@@ -14,7 +14,7 @@ try:  # astropy's own Rice decoder and tile settings (private: read_map falls ba
 except ImportError:  # pragma: no cover - another astropy layout
     decompress_rice_1_c = _header_to_settings = None
 
-__all__ = ["read_map", "aia_image_hdu", "check_complete", "is_aia_header"]
+__all__ = ["read_map", "aia_image_hdu", "check_complete", "check_sums", "is_aia_header"]
 
 log = logging.getLogger("aiapy")
 
@@ -130,12 +130,29 @@ def _rice_rows(hdu):
 _SHORT_FILE = "File may have been truncated"
 
 
+def check_sums(hdu, path):
+    """
+    Raise `OSError` if ``hdu`` carries a DATASUM (else a CHECKSUM) keyword that its stored bytes do not match (a
+    tile-compressed image: those of its table); one pass over the bytes, none without the keywords.
+    """
+    stored = getattr(hdu, "_bintable", None) or hdu
+    for key, verify in (("DATASUM", stored.verify_datasum), ("CHECKSUM", stored.verify_checksum)):
+        if key in stored.header:
+            if verify() == 0:
+                raise OSError(
+                    f"{path} is corrupt: HDU {hdu.name or '-'} fails its {key} check (its bytes no longer match the "
+                    "sum the file carries). Download or copy it again."
+                )
+            return
+
+
 def read_map(path):
     """
     Read a level-1 or level-1.5 AIA FITS file (Rice-compressed or not) into a sunpy Map.
 
     The image HDU is the first two-dimensional image with the AIA keywords, else the only image
-    (`aia_image_hdu`); a file shorter than its headers declare is refused (`check_complete`). A ``BLANK``
+    (`aia_image_hdu`); a file shorter than its headers declare is refused (`check_complete`), and so is an HDU
+    whose CHECKSUM or DATASUM keyword (when it carries one) does not match its bytes. A ``BLANK``
     keyword on floating-point data (which FITS forbids, and which some archive files carry) is dropped rather
     than warned about; it is logged at debug.
     Rice-compressed integer images with one row per tile (AIA level-1 files) are decompressed row by row
@@ -155,7 +172,7 @@ def read_map(path):
     ------
     OSError
         If the file cannot be read as FITS (missing, truncated or corrupt); for a truncated file the message
-        gives the bytes expected and present.
+        gives the bytes expected and present, for one that fails its CHECKSUM/DATASUM the HDU.
     ValueError
         If it holds no two-dimensional image, or several without AIA keywords, or one sunpy cannot make a map
         of (the message lists the HDUs found).
@@ -171,6 +188,7 @@ def read_map(path):
         check_complete(hdulist, path)
         hdus = list(hdulist)
         hdu = aia_image_hdu(hdus, path)
+        check_sums(hdu, path)
         header = hdu.header.copy()
         data = _rice_rows(hdu)
         if data is None:

@@ -218,9 +218,9 @@ def add_history(meta, text):
     return meta
 
 
-def exposure_time(smap, *, function, meta=None):
-    """The exposure time of ``smap`` (or of ``meta``, its checked header) in seconds, finite and positive."""
-    exptime = (smap.meta if meta is None else meta).get("exptime")
+def exposure_time(smap, *, function):
+    """The exposure time of ``smap`` in seconds, validated to be finite and positive."""
+    exptime = smap.meta.get("exptime")
     if exptime is None:
         raise KeyError(f"{function} needs the EXPTIME keyword, missing from this map.")
     exptime = float(exptime)

@@ -36,7 +36,8 @@ def pixel_flags(smap):
     Returns
     -------
     `numpy.ndarray` of ``uint8``
-        A new array of the data's shape; ``PixelFlag.MISSING`` where the map's mask is set or the data are NaN.
+        A new array of the data's shape; ``PixelFlag.MISSING`` where the map's mask is set, the data are NaN, or
+        integer data hold their BLANK value or, in int16 data, -32768 (AIA's fill, with or without BLANK).
     """
     data = np.asarray(smap.data)
     flags = np.zeros(data.shape, dtype=np.uint8)
@@ -49,4 +50,8 @@ def pixel_flags(smap):
             flags |= mask.astype(np.uint8)
     if data.dtype.kind == "f":
         flags[np.isnan(data)] |= np.uint8(PixelFlag.MISSING)
+    elif data.dtype.kind in "iu":  # integer fill: BLANK, and -32768 in int16 data (AIA's fill, never a value)
+        fills = {smap.meta.get("blank")} | ({-32768} if data.dtype.newbyteorder("=") == np.int16 else set())
+        for fill in fills - {None}:
+            flags[data == fill] |= np.uint8(PixelFlag.MISSING)
     return flags

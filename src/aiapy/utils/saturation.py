@@ -95,17 +95,47 @@ def saturation_flags(data, level, *, ceiling=None, bloom=True, bloom_fraction=BL
         raise ValueError(f"The saturation level must be finite and positive; got {level}.")
     if not 0 < bloom_fraction <= 1:
         raise ValueError(f"bloom_fraction must be in (0, 1]; got {bloom_fraction}.")
-    possible = np.ones(data.shape, bool) if ceiling is None else data <= ceiling
-    saturated = (data >= level) & possible
-    flags = saturated.astype(np.uint8) * np.uint8(PixelFlag.SATURATED)
+    flags = np.zeros(data.shape, np.uint8)
+    low = bloom_fraction * level if bloom else level
+    columns = np.flatnonzero(np.fmax.reduce(data, axis=0) >= level)  # fmax: NaN is no maximum
+    # Boxes around the pixels at the level: runs of adjacent columns, split into clusters of adjacent rows.
+    for c0, c1 in _runs(columns):
+        rows = np.flatnonzero(np.fmax.reduce(data[:, c0:c1], axis=1) >= level)
+        for r0, r1 in _runs(rows):
+            _flag_box(data, flags, r0, r1, c0, c1, level, low, ceiling, bloom)
+    return flags
+
+
+def _runs(indices):
+    """``(start, stop)`` of each run of consecutive integers in the sorted ``indices``."""
+    if not indices.size:
+        return []
+    breaks = np.flatnonzero(np.diff(indices) > 1)
+    return list(zip(indices[np.r_[0, breaks + 1]], indices[np.r_[breaks, indices.size - 1]] + 1, strict=True))
+
+
+def _flag_box(data, flags, r0, r1, c0, c1, level, low, ceiling, bloom):
+    """
+    The flags of the box ``[r0:r1, c0:c1]``, ORed into ``flags``, after growing it along the columns while a
+    boundary row holds a pixel ``>= low``: a run along a column that touches the box's saturated pixels then
+    lies in it whole.
+    """
+    while r0 > 0 and (data[r0 - 1, c0:c1] >= low).any():
+        r0 -= 1
+    while r1 < data.shape[0] and (data[r1, c0:c1] >= low).any():
+        r1 += 1
+    part = data[r0:r1, c0:c1]
+    possible = np.ones(part.shape, bool) if ceiling is None else part <= ceiling
+    saturated = (part >= level) & possible
+    result = saturated.view(np.uint8) * np.uint8(PixelFlag.SATURATED)
     if bloom and saturated.any():
         # Runs along axis 0 of the pixels that may hold spilled charge; a run that holds a saturated pixel bloomed.
-        runs, count = ndimage.label((data >= bloom_fraction * level) & possible, structure=_COLUMN)
+        runs, count = ndimage.label((part >= low) & possible, structure=_COLUMN)
         bloomed = np.zeros(count + 1, dtype=bool)
         bloomed[runs[saturated]] = True
         bloomed[0] = False
-        flags[bloomed[runs] & ~saturated] = PixelFlag.BLOOM
-    return flags
+        result[bloomed[runs] & ~saturated] = PixelFlag.BLOOM
+    flags[r0:r1, c0:c1] |= result
 
 
 #: Neighbours along axis 0 (the CCD column) only.

@@ -42,7 +42,7 @@ def parse_time_text(text, *, scale="utc"):
     Raises
     ------
     ValueError
-        If the string holds no readable time.
+        If the string holds no readable time (a one-line message, not astropy's list of formats tried).
     """
     value = str(text).strip()
     match = JSOC_TIME.match(value)
@@ -59,4 +59,11 @@ def parse_time_text(text, *, scale="utc"):
     try:
         return Time(value, scale=scale)
     except ValueError:
+        pass
+    try:
         return parse_time(value, scale=scale)
+    except ValueError:  # astropy's message lists every format it tried, one per line
+        raise ValueError(
+            f"{text!r} is not a time in a form AIA data use (ISO 2011-02-15T01:44:45.34, or JSOC "
+            "2011.02.15_01:44:45_TAI)."
+        ) from None
