@@ -204,3 +204,52 @@ def test_refuses_two_inputs_of_one_frame(tmp_path):
     build_cube(path, tmp_path / "b.zarr")
     with pytest.raises(ValueError, match="two inputs of /171A have T_OBS"):  # one already in the cube
         build_cube([path, copy], tmp_path / "b.zarr")
+
+
+def test_cadence_and_quality_select_the_frames(tmp_path):
+    """cadence: per channel, the first frame of each interval; quality='good': QUALITY 0 only."""
+    import shutil
+    import warnings
+
+    from astropy.io import fits
+
+    inputs = of_times(TIMES, (171, 211))
+    report = build_cube(inputs, tmp_path / "a.zarr", cadence="4min")
+    cube = open_cube(tmp_path / "a.zarr")
+    assert report.counts["done"] == 10 and len(report.results) == 10
+    assert [t.isot[11:16] for t in cube.times(171)] == ["01:44", "01:48", "01:52", "01:56", "02:00"]
+    assert len(cube.times(211)) == 5
+    bad = tmp_path / "bad.fits"
+    shutil.copy(inputs[0], bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # the cutouts' BLANK on float data
+        with fits.open(bad) as hdulist:
+            header, data = hdulist[0].header.copy(), hdulist[0].data.copy()
+    header.remove("BLANK", ignore_missing=True)  # float data
+    header["QUALITY"], header["T_OBS"] = 1024, "2011-02-15T02:30:00.000"
+    fits.PrimaryHDU(data, header).writeto(bad, overwrite=True)
+    report = build_cube([*inputs[:2], bad], tmp_path / "b.zarr", quality="good")
+    assert report.counts["done"] == 2 and str(bad) not in {r.input for r in report.results}
+    with pytest.raises(ValueError, match="quality must be"):
+        build_cube(inputs, tmp_path / "c.zarr", quality=0)
+
+
+def test_a_cutout_larger_than_a_tile_is_one_shard(tmp_path):
+    """The 769 x 705 cutout: a grid of several 256 x 256 tiles, stored as one shard per frame."""
+    from aiapy.data import sample
+    from aiapy.pipeline import read_output
+
+    report = build_cube(sample.AIA_171_CUTOUT, tmp_path / "c.zarr")
+    assert report.ok
+    prep_files(sample.AIA_171_CUTOUT, tmp_path / "fits")
+    expected, _ = read_output(report_output(tmp_path / "fits"))
+    array = zarr.open_group(tmp_path / "c.zarr", mode="r")["171A/data"]
+    assert array.shape == (1, *expected.data.shape) and array.chunks == (1, 256, 256)
+    assert array.shards == (1, 768, 768)
+    assert len(list((tmp_path / "c.zarr" / "171A" / "data" / "c").rglob("*"))) == 3  # c/0/0/0: one object
+    np.testing.assert_array_equal(array[0], expected.data)
+
+
+def report_output(folder):
+    [path] = Path(folder).glob("*.fits")
+    return path

@@ -10,6 +10,7 @@ import zarr
 from aiapy.data import sample
 from aiapy.pipeline import PrepConfig, build_cube, open_cube
 from aiapy.pipeline._cubegrid import downsample_map, fixed_radius
+from aiapy.utils import PixelFlag
 from aiapy.utils.io import read_map
 
 
@@ -28,7 +29,7 @@ def test_sdoml_layout(sdoml_store):
     store, report = sdoml_store
     assert report.counts["done"] == 6, [r.error for r in report.results if r.error]
     # level-1.5 inputs: the level-1 steps are skipped, not refused
-    assert all(r.steps == ["degradation", "exposure"] for r in report.results)
+    assert all(r.steps == ["register skipped (input at level 1.5)", "degradation", "exposure"] for r in report.results)
     root = zarr.open_group(store, mode="r", zarr_format=2)
     assert sorted(root["2014"].array_keys()) == ["131A", "171A", "193A", "211A", "335A", "94A"]
     array = root["2014/171A"]
@@ -64,12 +65,17 @@ def test_fixed_radius_puts_the_limb_at_the_radius():
     rows, columns = np.indices(level15.data.shape)
     radius = np.hypot(columns - (meta["crpix1"] - 1), rows - (meta["crpix2"] - 1))
     disk = sunpy.map.Map((radius <= 900.0 / meta["cdelt1"]).astype(np.float32), meta)
-    scaled = fixed_radius(disk, 976.0, PrepConfig(method="linear").register_options())
+    flags = np.zeros(disk.data.shape, np.uint8)
+    flags[rows == 512] = PixelFlag.SATURATED  # a row through Sun centre stays one
+    scaled, moved = fixed_radius(disk, 976.0, PrepConfig(method="linear").register_options(), flags=flags)
     edge = 976.0 / meta["cdelt1"]
     assert scaled.meta["rsun_obs"] == 976.0 and scaled.meta["r_sun"] == pytest.approx(edge)
     assert scaled.meta["dsun_obs"] == pytest.approx(meta["dsun_obs"] * 900 / 976)
     inside, outside = scaled.data[radius < edge - 1.5], scaled.data[(radius > edge + 1.5) & (radius < 500)]
     assert np.all(inside == 1) and np.all(outside == 0)
+    saturated = np.flatnonzero((moved[:, 512] & PixelFlag.SATURATED) != 0)
+    assert list(saturated) == [512]  # the centre row stays where it was
+    assert (moved[np.isnan(scaled.data)] & PixelFlag.MISSING).all()
     half = downsample_map(scaled, 512, "sum")
     assert half.data.sum() == pytest.approx(scaled.data[np.isfinite(scaled.data)].sum(), rel=1e-6)
     assert half.meta["r_sun"] == pytest.approx(edge / 2) and half.meta["cdelt1"] == 2 * meta["cdelt1"]

@@ -45,10 +45,9 @@ from aiapy.pipeline._cubestore import (
     store_url,
 )
 from aiapy.pipeline._fitsfile import image_header
-from aiapy.pipeline._header import output_header
+from aiapy.pipeline._output import product_header
 from aiapy.pipeline._product import Sink
-from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15
-from aiapy.utils.maps import add_history
+from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE
 
 __all__ = ["ZarrCube", "LAYOUTS", "FRAME_VALUES", "TILE"]
 
@@ -77,7 +76,6 @@ _SDOML_FRAMES = 15
 #: Microseconds since this epoch (UTC, no leap seconds: CF ``standard`` calendar) give the time coordinate.
 _EPOCH = "1970-01-01T00:00:00"
 _TIME_UNITS = f"microseconds since {_EPOCH}"
-_LEVEL1_STEPS = ("respike", "update_pointing", "deconvolve", "register")
 
 
 def _codec(layout):
@@ -109,7 +107,7 @@ def _input_header(item):
     rows, columns = facts["shape"]
     if rows != columns or DETECTOR_SIZE % rows:
         raise ValueError(f"{item.name}: a {rows} x {columns} archive record is not a full frame.")
-    scale = 0.6 * DETECTOR_SIZE // rows
+    scale = PLATE_SCALE * (DETECTOR_SIZE // rows)
     return {"WAVELNTH": facts["channel"], "T_OBS": str(facts["time"]), "NAXIS1": columns, "NAXIS2": rows,
             "LVL_NUM": LEVEL15, "CDELT1": scale, "CRPIX1": (columns + 1) / 2, "CRPIX2": (rows + 1) / 2}  # fmt: skip
 
@@ -145,6 +143,9 @@ class ZarrCube(Sink):
     storage_options : dict, optional
         Passed to fsspec for a URL.
     """
+
+    #: The SDOML layout is made from level-1.5 synoptic images: any input already at level 1.5 is taken.
+    accepts_level15 = True
 
     def __init__(
         self, store, *, layout="aiapy", resolution=None, downsample="mean", fixed_radius=None, storage_options=None
@@ -183,6 +184,10 @@ class ZarrCube(Sink):
                 self.url, mode=mode, storage_options=self.storage_options, zarr_format=self.zarr_format
             )
         return self._root
+
+    def report_settings(self):
+        """What the run's report adds for this sink: the store and the layout settings."""
+        return {"store": self.url} | self.settings()
 
     def settings(self):
         """What the cube's layout is, beside the pipeline's settings: stored in the cube, checked on append."""
@@ -320,6 +325,8 @@ class ZarrCube(Sink):
                 array.resize(shape)
             return array
         tile = (1, min(TILE, shard[1]), min(TILE, shard[2]))
+        # one shard holds the whole frame: the grid rounded up to whole tiles (zarr stores edge shards whole)
+        shard = (1, *(-(-size // side) * side for size, side in zip(shard[1:], tile[1:], strict=True)))
         return node.create_array(
             name,
             shape=shape,
@@ -387,8 +394,7 @@ class ZarrCube(Sink):
         """The frame as stored: the layout's transforms applied to ``product``; (map, mask or None)."""
         smap, mask = product.image, product.mask
         if self.fixed_radius is not None:
-            smap = fixed_radius(smap, self.fixed_radius, config.register_options())
-            mask = None if mask is None else _resampled_flags(mask, smap)
+            smap, mask = fixed_radius(smap, self.fixed_radius, config.register_options(), flags=mask)
         if self.resolution is not None and smap.data.shape[0] != self.resolution:
             factor = smap.data.shape[0] // self.resolution
             smap = downsample_map(smap, self.resolution, self.downsample)
@@ -428,7 +434,7 @@ class ZarrCube(Sink):
                 flags = np.zeros(frame.shape, np.uint8)
                 flags[rows, columns] = mask
                 self._mask_array(root, name)[index] = flags
-        header = _frame_header(smap, config, _identity(item))
+        header = product_header(smap, product.provenance, config)
         record = {
             "config_id": config.config_id,
             "identity": _identity(item),
@@ -565,37 +571,5 @@ def _degradation_factor(meta):
 
 
 def _identity(item):
-    identity = getattr(item, "identity", None)
-    return identity if isinstance(identity, str | int | float | type(None)) else dict(identity)
-
-
-def _resampled_flags(mask, smap):
-    """Flags of a rescaled frame: MISSING where it is NaN, the others lost (no bit survives interpolation)."""
-    from aiapy.utils.pixelflags import PixelFlag  # noqa: PLC0415
-
-    return np.where(np.isnan(smap.data), np.uint8(PixelFlag.MISSING), np.uint8(0)).astype(np.uint8)
-
-
-def _frame_header(smap, config, identity):
-    """The FITS header of a stored frame: the map's, with the pipeline's HISTORY line and provenance cards."""
-    meta = smap.meta.copy()
-    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
-    extra = [
-        ("AIAPYCFG", config.config_id, "aiapy pipeline settings identifier"),
-        ("AIAPYVER", __version__, "aiapy version that wrote this file"),
-    ]
-    if isinstance(identity, str):
-        extra.append(("AIAPYINP", identity, "identity of the input (size, mtime, T_OBS, FSN...)"))
-    return output_header(meta, extra)
-
-
-def level15_input(smap):
-    """Whether a map is already at level 1.5 (its level-1 steps are skipped, not refused)."""
-    return float(smap.meta.get("lvl_num", 1.0)) >= LEVEL15
-
-
-def steps_for(smap, config):
-    """The steps of ``config`` that apply to ``smap``: those needing level 1 are left out for a level-1.5 map."""
-    steps = config.active_steps
-    return tuple(s for s in steps if s not in _LEVEL1_STEPS) if level15_input(smap) else steps
-
+    """An item's identity as its record stores it (JSON: a plain dict)."""
+    return dict(item.identity)

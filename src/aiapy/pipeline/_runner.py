@@ -159,7 +159,7 @@ def prep_item(work, unit):
             with work.source.stage(unit) as staged:
                 result.timings.update(staged.timings)
                 nbytes = staged.nbytes
-                smap = read_level1(staged.path, result.timings)
+                smap = read_level1(staged.path, result.timings, level15=work.sink.accepts_level15)
                 respiking = "respike" in config.active_steps
                 spikes = find_spikes_file(staged.path, config.respike.spikes_dir) if respiking else None
                 product = prep_map(smap, config, work.shared, spikes=spikes, notes=notes)

@@ -17,12 +17,13 @@ from aiapy.calibrate.uncertainty import estimate_error
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
 from aiapy.psf import deconvolve
-from aiapy.utils.constants import LEVEL1
+from aiapy.utils.constants import LEVEL1, LEVEL15
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
 
-__all__ = ["prep_map", "read_level1", "find_spikes_file", "identity_of", "load_kernels", "STEPS"]
+__all__ = ["prep_map", "read_level1", "is_level15", "find_spikes_file", "identity_of", "load_kernels", "STEPS",
+           "LEVEL1_STEPS"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ STEPS = {
     "degradation": _degradation,
     "exposure": _exposure,
 }
+#: The steps that act on the level-1 CCD grid: skipped (noted) for an input already at level 1.5.
+LEVEL1_STEPS = ("respike", "update_pointing", "deconvolve", "register")
 #: The steps that scale the image by a number (last in SolarSoft's order): the uncertainty, estimated on the
 #: counts before the first of them, goes through them too.
 _SCALING = ("degradation", "exposure")
@@ -114,12 +117,22 @@ def _check_result(smap):
         raise ValueError(f"every pixel of the result is NaN or infinite (shape {data.shape}).")
 
 
-def read_level1(path, timings=None):
-    """Read a level-1 AIA file (refused, naming the reason, if it is not one), timed in ``timings["read"]``."""
+def read_level1(path, timings=None, *, level15=False):
+    """
+    Read a level-1 AIA file (refused, naming the reason, if it is not one), timed in ``timings["read"]``;
+    ``level15``: a level-1.5 file is taken too (`prep_map` skips its level-1 steps).
+    """
     smap = _timed({} if timings is None else timings, "read", read_map, path)
     check_aia_map(smap, function="aiapy prep")
-    check_level1(smap, function="aiapy prep")
+    if not (level15 and is_level15(smap)):
+        check_level1(smap, function="aiapy prep")
     return smap
+
+
+def is_level15(smap):
+    """Whether a map is at level 1.5 (LVL_NUM 1.5): registered already."""
+    level = smap.meta.get("lvl_num")
+    return level is not None and float(level) == LEVEL15
 
 
 def prep_map(smap, config, shared, *, spikes=None, notes=None):
@@ -129,7 +142,8 @@ def prep_map(smap, config, shared, *, spikes=None, notes=None):
     Parameters
     ----------
     smap : `~sunpy.map.sources.AIAMap`
-        A level-1 map (its data may be divided in place by the scalar steps: pass a map of the caller's own).
+        A level-1 map (its data may be divided in place by the scalar steps: pass a map of the caller's own);
+        or a level-1.5 one, whose `LEVEL1_STEPS` are skipped and noted ``"<step> skipped (input at level 1.5)"``.
     config : `PrepConfig`
     shared : `SharedData`
         The run's tables and PSFs (`build_shared`).
@@ -156,7 +170,11 @@ def prep_map(smap, config, shared, *, spikes=None, notes=None):
     frame = {"spikes": spikes}
     wanted = config.uncertainty.enabled
     errors = None
+    level15 = is_level15(smap)
     for step in config.active_steps:
+        if level15 and step in LEVEL1_STEPS:
+            notes["steps"].append(f"{step} skipped (input at level 1.5)")
+            continue
         if wanted and errors is None and step in _SCALING:
             errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
         smap, note = _timed(timings, step, STEPS[step], smap, config, shared, frame)
