@@ -52,6 +52,8 @@ templates_path = ["_templates"]  # automodapi pages with their gallery examples 
 exclude_patterns = ["_build", "_ext", "_templates", "examples/*.rst", "**/GALLERY_HEADER.rst", "**.ipynb_checkpoints"]
 default_role = "obj"
 nitpicky = True
+# Quotes and ellipses only: "--" stays two hyphens (command-line options in text, e.g. "--jsoc").
+smartquotes_action = "qe"
 # A numpydoc "References" section lists the sources of a module or function; not every entry is cited
 # by number in the text, which docutils would report as an unreferenced citation.
 suppress_warnings = ["ref.citation"]

@@ -15,7 +15,7 @@ Here it is run on a synthetic flare, whose truth is known, and shown refusing th
 which are too small to hold the fringes.
 """
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import astropy.units as u
@@ -28,8 +28,12 @@ from aiapy.data import sample
 from aiapy.psf import calculate_psf, desaturate
 
 # The synthetic flares of the test suite's validation module (tests/psf/synthetic_flares.py).
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "psf"))
-from synthetic_flares import FLARES, make_flare  # noqa: E402
+_spec = importlib.util.spec_from_file_location(
+    "synthetic_flares", Path(__file__).resolve().parents[2] / "tests" / "psf" / "synthetic_flares.py"
+)
+synthetic_flares = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(synthetic_flares)
+FLARES, make_flare = synthetic_flares.FLARES, synthetic_flares.make_flare
 
 # %%
 # The PSF split into its undiffracted core and its diffraction (``component=``). Only the diffraction

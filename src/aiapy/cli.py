@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import typing
+import warnings
 from pathlib import Path
 
 from aiapy._version import __version__
@@ -251,7 +252,8 @@ def _preflight(args):
                 shapes.append(tuple(int(header.get(f"ZNAXIS{n}", header[f"NAXIS{n}"])) for n in (2, 1)))
             except (OSError, ValueError, KeyError):
                 continue  # an unreadable file is reported by the run
-        check_memory_limit(args.memory_limit, steps, shapes or ([(4096, 4096)] if args.jsoc else []))
+        frames = shapes or ([(4096, 4096)] if args.jsoc else [])
+        check_memory_limit(args.memory_limit, steps, frames, workers=args.workers)
 
 
 def _prep(args):
@@ -297,18 +299,23 @@ def _file_info(path):
     from astropy.io import fits
 
     from aiapy.pipeline._fitsfile import open_images
+    from aiapy.utils.io import SHORT_FILE_WARNING, aia_image_hdu, check_complete
     from aiapy.utils.quality import check_quality_flag
 
-    with open_images(path) as (hdulist, images):
-        hdu, header = images[0], images[0].header
-        facts = {"file": str(path), "hdu": hdulist.index_of(hdu), "compressed": isinstance(hdu, fits.CompImageHDU)}
-        facts["shape"] = [header["NAXIS2"], header["NAXIS1"]]
-        facts["dtype"] = _BITPIX.get(header["BITPIX"])
-        facts |= {key: header[key] for key in _INFO_KEYS if key in header}
-        quality = header.get("QUALITY")
-        facts["QUALITY"] = quality
-        facts["quality_flags"] = None if quality is None else check_quality_flag(int(quality))
-        facts["extensions"] = [h.name for h in hdulist if h is not hdu and h.header.get("NAXIS")]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=SHORT_FILE_WARNING)  # check_complete says it, with the bytes
+        with open_images(path) as (hdulist, images):
+            check_complete(hdulist, path)
+            hdu = aia_image_hdu(images, path)
+            header = hdu.header
+            facts = {"file": str(path), "hdu": hdulist.index_of(hdu), "compressed": isinstance(hdu, fits.CompImageHDU)}
+            facts["shape"] = [header["NAXIS2"], header["NAXIS1"]]
+            facts["dtype"] = _BITPIX.get(header["BITPIX"])
+            facts |= {key: header[key] for key in _INFO_KEYS if key in header}
+            quality = header.get("QUALITY")
+            facts["QUALITY"] = quality
+            facts["quality_flags"] = None if quality is None else check_quality_flag(int(quality))
+            facts["extensions"] = [h.name for h in hdulist if h is not hdu and h.header.get("NAXIS")]
     return facts
 
 

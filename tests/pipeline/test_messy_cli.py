@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import astropy.units as u
 import pytest
@@ -20,7 +21,7 @@ from aiapy.data import sample
 from aiapy.pipeline import prep_files
 from aiapy.pipeline._archive import parse_time_range
 from aiapy.pipeline._inputs import expand_inputs
-from aiapy.pipeline._preflight import cap_workers
+from aiapy.pipeline._preflight import cap_workers, check_memory_limit
 from aiapy.utils.exceptions import AIApyUserWarning
 from aiapy.utils.io import read_map
 
@@ -74,13 +75,13 @@ def test_a_report_never_replaces_a_foreign_file(flare_inputs, tmp_path, capsys):
 
 @pytest.mark.parametrize("workers", ["0", "-3", "5000"])
 def test_absurd_workers_are_refused(flare_inputs, tmp_path, capsys, workers):
-    _refused(capsys, ["prep", str(flare_inputs[0]), "-o", str(tmp_path / "out"), "--workers", workers], "--workers")
+    _refused(capsys, ["prep", str(flare_inputs[0]), "-o", str(tmp_path / "out"), "--workers", workers], "workers")
 
 
 def test_workers_are_capped_at_the_inputs_and_cores(caplog):
     with caplog.at_level(logging.WARNING, logger="aiapy"):
         assert cap_workers(999, 1) == 1
-    assert "--workers 999 capped to 1: 1 input file(s)" in caplog.text
+    assert "workers 999 capped to 1: 1 input(s)" in caplog.text
     assert cap_workers(999, 500) == min(500, len(os.sched_getaffinity(0)))
     assert cap_workers(1, 10) == 1
 
@@ -255,3 +256,70 @@ def test_an_ordinary_file_has_no_warning(flare_inputs, tmp_path):
     report = prep_files(flare_inputs, tmp_path / "out", steps=STEPS)
     assert report.ok and [result.warnings for result in report.results] == [[]] * len(flare_inputs)
     assert "with warnings" not in report.summary()
+
+
+def test_info_of_a_truncated_file_and_of_a_thumbnail(flare_inputs, tmp_path, capsys):
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(flare_inputs[0].read_bytes()[:30000])
+    thumbnail = tmp_path / "thumbnail.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # BLANK on float data
+        data, header = fits.getdata(flare_inputs[0], header=True)
+    del header["BLANK"]
+    fits.HDUList([fits.PrimaryHDU(data[::8, ::8].copy()), fits.ImageHDU(data, header)]).writeto(thumbnail)
+    assert main(["info", str(truncated), str(thumbnail), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert "truncated.fits is truncated: its FITS headers declare" in captured.err
+    facts = json.loads(captured.out)
+    assert (facts["hdu"], facts["shape"], facts["WAVELNTH"]) == (1, [67, 67], header["WAVELNTH"])
+
+
+def test_too_many_workers_for_the_memory_are_refused():
+    with pytest.raises(MemoryError, match=r"8 workers sharing 4096 MiB \(--memory-limit auto\) is too small for a "
+                                          r"4096 x 4096 frame.*Use at most 4 worker\(s\)"):  # fmt: skip
+        check_memory_limit("auto", ["deconvolve", "register"], [(4096, 4096)], workers=8, total_memory=4 * 2**30)
+    check_memory_limit("auto", ["register"], [(4096, 4096)], workers=4, total_memory=4 * 2**30)  # 1 GiB each
+
+
+# Fault 17: 4500 A and the correction table; fault 18: non-LIGHT frames in the batch -----------------------------
+
+
+def test_4500_is_prepped_without_degradation_and_says_so(flare_inputs, tmp_path):
+    visible = _rewrite(flare_inputs[0], flare_inputs[0].parent / "vis_4500.fits", WAVELNTH=4500, WAVE_STR="4500")
+    report = prep_files(visible.parent, tmp_path / "out")
+    results = {Path(result.input).name: result for result in report.results}
+    assert report.ok and all(result.status == "done" for result in results.values())
+    note = "degradation skipped (the correction table has no 4500 A calibration)"
+    assert note in results["vis_4500.fits"].steps
+    assert any("degradation skipped" in warning for warning in results["vis_4500.fits"].warnings)
+    out = read_map(results["vis_4500.fits"].output)
+    assert "degcorr" not in out.meta and "pipeline: degradation skipped" in str(out.meta["history"])
+    others = [result for name, result in results.items() if name != "vis_4500.fits"]
+    assert all("degradation" in result.steps and not result.warnings for result in others)
+
+
+def test_a_dark_frame_in_the_batch_fails_alone(flare_inputs, dark, tmp_path):
+    shutil.copy(dark, flare_inputs[0].parent / "dark.fits")
+    report = prep_files(flare_inputs[0].parent, tmp_path / "out", steps=STEPS)
+    failed = [result for result in report.results if result.status == "failed"]
+    assert [Path(result.input).name for result in failed] == ["dark.fits"]
+    assert failed[0].error == "ValueError: IMG_TYPE = 'DARK': a calibration frame, not a science (LIGHT) image; not prepped."
+    assert report.counts["done"] == len(flare_inputs)
+
+
+def test_the_api_refuses_empty_steps_and_a_named_update_pointing_without_source(flare_inputs, tmp_path):
+    with pytest.raises(ValueError, match="steps names no step"):
+        prep_files(flare_inputs, tmp_path / "out", steps="")
+    with pytest.raises(ValueError, match="steps names update_pointing, but pointing is 'header'"):
+        prep_files(flare_inputs, tmp_path / "out", steps="update_pointing,register")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_api_caps_workers_and_checks_the_output_folder(flare_inputs, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="aiapy"):
+        report = prep_files(flare_inputs[:1], tmp_path / "out", steps=STEPS, workers=999)
+    assert report.ok and "workers 999 capped to 1: 1 input(s)" in caplog.text
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(NotADirectoryError, match="is not a folder"):
+        prep_files(flare_inputs, blocker / "out", steps=STEPS)

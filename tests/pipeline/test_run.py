@@ -135,8 +135,11 @@ def test_header_pointing_table_leaves_headers_unchanged(flare_inputs, pointing_c
             # the table holds the header's own values (to ~8 significant digits as written in the CSV)
             assert smap.meta[key] == pytest.approx(level1.meta[key], rel=1e-7, abs=1e-7)
         assert "update_pointing: MPT row" in str(smap.meta["history"])
-    # the header pointing is kept by default: update_pointing is then not run at all
-    assert prep_files(flare_inputs, tmp_path / "h", steps="update_pointing").settings["steps"] == []
+    # the header pointing is kept by default; a step the user names runs or is refused (issue 22, fault 12: it
+    # was silently dropped, writing level-1 data as *_lev1.5.fits)
+    with pytest.raises(ValueError, match="steps names update_pointing, but pointing is 'header'"):
+        prep_files(flare_inputs, tmp_path / "h", steps="update_pointing")
+    assert not (tmp_path / "h").exists()
 
 
 def test_header_pointing_table_rows_follow_t_obs_never_the_clock(tmp_path):

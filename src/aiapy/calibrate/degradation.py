@@ -36,7 +36,7 @@ from aiapy.utils.maps import (
 )
 from aiapy.utils.times import quiet_erfa
 
-__all__ = ["degradation", "correct_degradation", "select_epochs"]
+__all__ = ["degradation", "correct_degradation", "has_calibration", "select_epochs"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,24 @@ _UV_VISIBLE = (1600, 1700, 4500)
 def _wave_str(channel):
     wavelength = round(channel.to_value(u.AA))
     return f"{wavelength}" if wavelength in _UV_VISIBLE else f"{wavelength}_THIN"
+
+
+def _channel_rows(channel, correction_table, calibration_version):
+    """The rows of ``channel`` and ``calibration_version`` (clamped to 3 for 4500 A), and that version."""
+    wave_str = _wave_str(channel)
+    version = min(calibration_version, 3) if wave_str == "4500" else calibration_version
+    selected = (np.asarray(correction_table["WAVE_STR"]) == wave_str) & (
+        np.asarray(correction_table["VER_NUM"]) == version
+    )
+    return correction_table[selected], version
+
+
+def has_calibration(channel, correction_table, *, calibration_version=LATEST_CORRECTION_VERSION):
+    """
+    Whether ``correction_table`` holds a calibration of ``channel`` in ``calibration_version`` (for 4500 A: in
+    version 3, the last with one; the bundled tables, versions 10 and 8, have none).
+    """
+    return len(_channel_rows(channel, correction_table, calibration_version)[0]) > 0
 
 
 def select_epochs(channel, obstime, correction_table, *, calibration_version=LATEST_CORRECTION_VERSION):
@@ -78,11 +96,8 @@ def select_epochs(channel, obstime, correction_table, *, calibration_version=LAT
     ValueError
         If the table has no row for this channel and version, or a time lies outside every epoch.
     """
+    rows, version = _channel_rows(channel, correction_table, calibration_version)
     wave_str = _wave_str(channel)
-    version = min(calibration_version, 3) if wave_str == "4500" else calibration_version
-    rows = correction_table[
-        (np.asarray(correction_table["WAVE_STR"]) == wave_str) & (np.asarray(correction_table["VER_NUM"]) == version)
-    ]
     if len(rows) == 0:
         versions = sorted(set(np.asarray(correction_table["VER_NUM"]).tolist()))
         raise ValueError(

@@ -166,6 +166,8 @@ def _normalise_steps(steps):
     unknown = [s for s in steps if s not in STEP_ORDER]
     if unknown:
         raise ValueError(f"steps {unknown} are not known; choose from {', '.join(STEP_ORDER)}.")
+    if not steps:  # an output named level 1.5 must be level 1.5
+        raise ValueError(f"steps names no step (an empty string or list); choose from {', '.join(STEP_ORDER)}.")
     return tuple(s for s in STEP_ORDER if s in steps)
 
 
@@ -234,6 +236,13 @@ class PrepConfig(Options):
             raise ValueError("register.dtype must be None: the output dtype (output.dtype) sets it.")
         if self.deconvolve.iterations < 1:  # deconvolve allows 0 (the clipped input): no use in a batch
             raise ValueError(f"iterations must be at least 1 in the pipeline; got {self.deconvolve.iterations}.")
+        # A step the user names runs: the default steps keep update_pointing for when a pointing source is given
+        if self.steps != DEFAULT_STEPS and "update_pointing" in self.steps and self.pointing.source == "header":
+            raise ValueError(
+                "steps names update_pointing, but pointing is 'header' (the default), which keeps the header's "
+                "pointing and skips that step: give pointing='jsoc', 'lmsal', 'bundled' or a table file, or leave "
+                "update_pointing out of steps."
+            )
 
     @property
     def active_steps(self):

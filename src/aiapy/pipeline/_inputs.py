@@ -51,8 +51,8 @@ def expand_inputs(inputs):
     -------
     list of `pathlib.Path`
         Absolute paths as given (a symbolic link is not replaced by its target, so outputs are named after
-        the names the user sees, not after a content-addressed store's), sorted, duplicates removed. aiapy's own outputs (named ``*_lev1.5.fits`` and
-        carrying the pipeline's settings key) are left out (logged), whether found in a directory, by a
+        the names the user sees, not after a content-addressed store's), sorted, duplicates removed. aiapy's
+        own outputs (named ``*_lev1.5.fits`` and carrying the pipeline's settings key) are left out (logged), whether found in a directory, by a
         pattern or listed (as a shell expands ``in/*.fits``), so an output folder that is also the input
         folder can be run again.
 

@@ -20,6 +20,7 @@ from aiapy.pipeline._fitsfile import (
 from aiapy.pipeline._fitswrite import write_images
 from aiapy.pipeline._header import output_header
 from aiapy.pipeline._inputs import output_path, remove_stale_temporaries, temporary_path
+from aiapy.pipeline._preflight import check_writable_folder
 from aiapy.pipeline._product import Sink
 from aiapy.utils.maps import add_history, refresh_statistics
 from aiapy.utils.pixelflags import PixelFlag
@@ -189,7 +190,11 @@ def plan_outputs(paths, out_dir):
 
 
 def prepare_out_dir(out_dir):
-    """Create the output folder if needed and remove the temporary files killed runs of this host left there."""
+    """
+    Create the output folder if needed (refused first if it cannot be written: nothing is computed) and remove
+    the temporary files killed runs of this host left there.
+    """
+    check_writable_folder(out_dir, what="output folder", create=True)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
 

@@ -76,7 +76,8 @@ def check_report_path(report, inputs):
         raise IsADirectoryError(f"--report {report} is a folder; give a file name, e.g. {path / 'report.json'}.")
     if path.exists() and not is_report(path):
         raise FileExistsError(
-            f"--report {report} exists and is not an aiapy report; it would be replaced. Move it or choose another name."
+            f"--report {report} exists and is not an aiapy report; it would be replaced. Move it or choose another "
+            "name."
         )
     check_writable_folder(path.parent if str(path.parent) else Path("."), what="folder of --report")
 
@@ -98,17 +99,17 @@ def cap_workers(workers, n_inputs):
         For a number that is not a positive integer, or more than `MAX_WORKERS`.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"--workers must be a positive number of processes; got {workers!r}.")
+        raise ValueError(f"workers must be a positive number of processes; got {workers!r}.")
     if workers > MAX_WORKERS:
         raise ValueError(
-            f"--workers {workers} is more processes than any machine has cores (at most {MAX_WORKERS}); this one "
+            f"workers = {workers} is more processes than any machine has cores (at most {MAX_WORKERS}); this one "
             f"has {_cores()}."
         )
     cores = _cores()
     capped = max(1, min(workers, n_inputs, cores))
     if capped < workers:
         log.warning(
-            "--workers %d capped to %d: %d input file(s), %d core(s); more processes would only wait.",
+            "workers %d capped to %d: %d input(s), %d core(s); more processes would only wait.",
             workers, capped, n_inputs, cores,
         )  # fmt: skip
     return capped
@@ -127,26 +128,42 @@ def frame_memory(pixels, steps):
     return _BASE_BYTES + per_pixel * pixels
 
 
-def check_memory_limit(memory_limit, steps, shapes):
+def check_memory_limit(memory_limit, steps, shapes, *, workers=1, total_memory=None):
     """
-    Refuse (`MemoryError`) a ``memory_limit`` per local worker too small for the largest of ``shapes``.
+    Refuse (`MemoryError`) a memory limit per local worker too small for the largest of ``shapes``.
 
     Without this, Dask kills the worker mid-file and the run ends in ``CommClosedError: Stream is closed`` with
-    no per-file report.
+    no per-file report. ``"auto"`` is Dask's share of the machine's memory (``total_memory``, by default the
+    machine's) per worker: too many ``workers`` for the memory are refused too.
     """
-    if memory_limit in (None, "auto") or not shapes:
+    if memory_limit is None or not shapes:
         return
     from dask.utils import parse_bytes  # noqa: PLC0415 (dask loads only for a Dask run)
 
-    try:
-        limit = parse_bytes(memory_limit) if isinstance(memory_limit, str) else int(memory_limit)
-    except (ValueError, TypeError):
-        raise ValueError(f"--memory-limit {memory_limit!r} is not a size (e.g. 2GB, 800MiB or auto).") from None
+    if memory_limit == "auto":
+        if total_memory is None:
+            import psutil  # noqa: PLC0415 (a dependency of dask.distributed)
+
+            total_memory = psutil.virtual_memory().total
+        limit = total_memory / workers
+    else:
+        try:
+            limit = parse_bytes(memory_limit) if isinstance(memory_limit, str) else int(memory_limit)
+        except (ValueError, TypeError):
+            raise ValueError(f"--memory-limit {memory_limit!r} is not a size (e.g. 2GB, 800MiB or auto).") from None
     rows, columns = max(shapes, key=lambda shape: shape[0] * shape[1])
     needed = frame_memory(rows * columns, steps)
     if limit < needed:
         mib = math.ceil(needed / 2**20)
+        what = (
+            f"--memory-limit {memory_limit}" if memory_limit != "auto"
+            else f"{workers} workers sharing {math.floor(total_memory / 2**20)} MiB (--memory-limit auto)"
+        )  # fmt: skip
+        remedy = (
+            f"Give --memory-limit {mib}MiB or more (or auto)" if memory_limit != "auto"
+            else f"Use at most {max(1, int(total_memory // needed))} worker(s)"
+        )  # fmt: skip
         raise MemoryError(
-            f"--memory-limit {memory_limit} is too small for a {rows} x {columns} frame: a worker needs about "
-            f"{mib} MiB to prep it with the steps {', '.join(steps)}. Give --memory-limit {mib}MiB or more (or auto)."
+            f"{what} is too small for a {rows} x {columns} frame: a worker needs about {mib} MiB to prep it with "
+            f"the steps {', '.join(steps)}. {remedy}."
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from aiapy.pipeline._preflight import cap_workers
 from aiapy.pipeline._product import StageError
 from aiapy.pipeline._report import REDONE, FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared
@@ -363,6 +364,8 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
         else:
             # one task per worker thread: register inside a task stays single-threaded (its prefilter too)
             config = config.replace(register=config.register.replace(workers=1))
+            if executor.workers is not None:  # a local cluster: no more processes than items and cores
+                executor = dataclasses.replace(executor, workers=cap_workers(executor.workers, len(todo)))
             with dask_client(executor, config) as client, source.feed(todo, serial=False) as feed:
                 _run_dask(Work(source, sink, config, shared), feed, collector, client)
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ import astropy.units as u
 import numpy as np
 import sunpy.map
 
-from aiapy.calibrate.degradation import degradation_division
+from aiapy.calibrate.degradation import degradation_division, has_calibration
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
@@ -18,6 +18,7 @@ from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
 from aiapy.psf import deconvolve
 from aiapy.utils.constants import LEVEL1, LEVEL15
+from aiapy.utils.exceptions import warn_user
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
@@ -69,6 +70,11 @@ def _register(smap, config, shared, frame):
 
 # The scalar steps divide in place: the data are this task's own (read from its file, or new from a step).
 def _degradation(smap, config, shared, frame):
+    if not has_calibration(smap.wavelength, shared.correction_table):  # 4500 A in the bundled tables
+        reason = f"the correction table has no {smap.wavelength.to_value(u.AA):.0f} A calibration"
+        warn_user(f"degradation skipped: {reason}; the data are not corrected for degradation (HISTORY says so).")
+        meta = add_history(smap.meta.copy(), f"pipeline: degradation skipped: {reason}")
+        return smap._new_instance(smap.data, meta, plot_settings=smap.plot_settings, mask=smap.mask), f"skipped ({reason})"
     return divide_map(smap, degradation_division(smap, correction_table=shared.correction_table), in_place=True), None
 
 
@@ -126,6 +132,9 @@ def read_level1(path, timings=None, *, level15=False):
     check_aia_map(smap, function="aiapy prep")
     if not (level15 and is_level15(smap)):
         check_level1(smap, function="aiapy prep")
+    image_type = smap.meta.get("img_type")
+    if image_type is not None and str(image_type).strip().upper() != "LIGHT":
+        raise ValueError(f"IMG_TYPE = {image_type!r}: a calibration frame, not a science (LIGHT) image; not prepped.")
     return smap
 
 

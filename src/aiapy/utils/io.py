@@ -127,7 +127,7 @@ def _rice_rows(hdu):
 
 #: astropy's note on a file shorter than its padded size: `check_complete` refuses one that lacks data (naming
 #: the bytes); one that lacks only the zeros padding its last 2880-byte block holds every value and is read.
-_SHORT_FILE = "File may have been truncated"
+SHORT_FILE_WARNING = "File may have been truncated"
 
 
 def check_sums(hdu, path):
@@ -181,10 +181,10 @@ def read_map(path):
         # Archive files (JSOC cutout services, rebinned test files) carry BLANK on float data; astropy
         # ignores it with a VerifyWarning. It means nothing here, so it is dropped below instead.
         warnings.filterwarnings("ignore", message=".*BLANK.*", category=fits.verify.VerifyWarning)
-        warnings.filterwarnings("ignore", message=_SHORT_FILE)
+        warnings.filterwarnings("ignore", message=SHORT_FILE_WARNING)
         hdulist = fits.open(path, memmap=False)
     with hdulist, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_SHORT_FILE)
+        warnings.filterwarnings("ignore", message=SHORT_FILE_WARNING)
         check_complete(hdulist, path)
         hdus = list(hdulist)
         hdu = aia_image_hdu(hdus, path)
