@@ -70,6 +70,11 @@ def _add_prep(subparsers, common):
     )
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (created if needed)")
     groups = _add_step_options(parser)
+    groups["desaturate"].add_argument(
+        "--desaturate", action="store_true", default=argparse.SUPPRESS,
+        help="add the desaturate step (saturated flare cores rebuilt from their diffraction fringes, before "
+        "registration) to the steps",
+    )  # fmt: skip
     groups["deconvolve"].add_argument(
         "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
         help="the same as --acceleration biggs-andrews",
@@ -194,9 +199,12 @@ def _archive_options(args):
 
 def prep_options(args):
     """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and `KEYWORDS`)."""
-    from aiapy.pipeline import KEYWORDS
+    from aiapy.pipeline import DEFAULT_STEPS, KEYWORDS
 
-    return {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
+    options = {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
+    if getattr(args, "desaturate", False):
+        options["steps"] = options.get("steps", ",".join(DEFAULT_STEPS)) + ",desaturate"
+    return options
 
 
 def _named_steps(args):

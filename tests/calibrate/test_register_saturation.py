@@ -83,6 +83,9 @@ def test_mask_travels_to_the_output_grid():
     assert abs(int(saturated.sum()) - int(flags_in.sum())) <= 0.05 * flags_in.sum()  # a nearest-pixel carry
     assert ((out.mask & PixelFlag.BLOOM) != 0).sum() > 0
     assert not (out.mask & PixelFlag.MISSING).any()
+    assert out.meta["nsatflag"] == saturated.sum() and out.meta["nblmflag"] == ((out.mask & PixelFlag.BLOOM) != 0).sum()
+    assert "nsatflag" not in register(sample.load_map("flare_2011-02-15T01-44-09_131")).meta
+    assert "NSATFLAG" not in smap.meta.get("keycomments", {})  # the input's header is not touched
     # the flags sit on the saturated core of the output (at its edge the kernel mixes in darker neighbours)
     assert np.median(out.data[saturated]) >= 15000 and out.data[saturated].min() >= 0.8 * 15000
 

@@ -24,11 +24,13 @@ from aiapy.pipeline import (
     prep_files,
     read_output,
 )
+from aiapy.psf import DesaturateOptions
 from aiapy.utils.options import Options
 
 SETS = {
     "respike": RespikeOptions,
     "pointing": PointingOptions,
+    "desaturate": DesaturateOptions,
     "deconvolve": DeconvolveOptions,
     "register": RegisterOptions,
     "uncertainty": UncertaintyOptions,

@@ -154,9 +154,9 @@ def test_a_memory_limit_too_small_for_the_frames_is_refused(tmp_path, capsys):
     shutil.copy(sample.AIA_171_IMAGE, frame)
     argv = ["prep", str(frame), "-o", str(tmp_path / "out"), "--workers", "1", "--memory-limit", "300MB"]
     error = _refused(capsys, argv, "--memory-limit 300MB is too small for a 4096 x 4096 frame")
-    assert "Give --memory-limit 620MiB or more" in error
+    assert "Give --memory-limit 811MiB or more" in error
     error = _refused(capsys, [*argv, "--steps", "deconvolve,register"], "too small for a 4096 x 4096 frame")
-    assert "Give --memory-limit 940MiB or more" in error
+    assert "Give --memory-limit 1148MiB or more" in error
 
 
 # Fault 18: non-LIGHT frames -------------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_info_of_a_truncated_file_and_of_a_thumbnail(flare_inputs, tmp_path, cap
 
 def test_too_many_workers_for_the_memory_are_refused():
     with pytest.raises(MemoryError, match=r"8 workers sharing 4096 MiB \(--memory-limit auto\) is too small for a "
-                                          r"4096 x 4096 frame.*Use at most 4 worker\(s\)"):  # fmt: skip
+                                          r"4096 x 4096 frame.*Use at most 3 worker\(s\)"):  # fmt: skip
         check_memory_limit("auto", ["deconvolve", "register"], [(4096, 4096)], workers=8, total_memory=4 * 2**30)
     check_memory_limit("auto", ["register"], [(4096, 4096)], workers=4, total_memory=4 * 2**30)  # 1 GiB each
 

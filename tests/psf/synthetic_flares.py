@@ -22,12 +22,12 @@ import sunpy.map
 
 from aiapy.psf import calculate_psf
 
-__all__ = ["FULL_WELL", "SyntheticFlare", "make_flare", "FLARES", "flare_header"]
+__all__ = ["FULL_WELL", "SyntheticFlare", "make_flare", "FLARES", "flare_header", "HEADER_FILE"]
 
 #: Full well and converter ceiling of the synthetic detector (DN).
 FULL_WELL = 16383.0
 READ_NOISE = 1.15
-_HEADER_FILE = (
+HEADER_FILE = (
     Path(__file__).parents[2] / "src" / "aiapy" / "data" / "images" / "flare_2011-02-15"
     / "aia_flare_2011-02-15T01-54-24_171.fits"
 )
@@ -64,11 +64,12 @@ class SyntheticFlare:
 
 def flare_header(shape):
     """The real level-1 171 A header of the 2011-02-15 flare, resized to ``shape`` around the same centre."""
-    meta = sunpy.map.Map(_HEADER_FILE).meta.copy()
+    meta = sunpy.map.Map(HEADER_FILE).meta.copy()
     rows, cols = shape
     meta["crpix1"] += (cols - meta["naxis1"]) / 2
     meta["crpix2"] += (rows - meta["naxis2"]) / 2
     meta["naxis1"], meta["naxis2"] = cols, rows
+    meta.pop("blank", None)  # the data are float (BLANK is for integer images)
     return meta
 
 

@@ -16,7 +16,7 @@ from aiapy.utils.header import ROTATION_TOLERANCE, checked_map, matrix_rotation,
 from aiapy.utils.maps import add_history, check_level1, refresh_statistics
 from aiapy.utils.options import Options, option
 from aiapy.utils.pixelflags import PixelFlag
-from aiapy.utils.saturation import GUARDED
+from aiapy.utils.saturation import FLAG_COUNT_KEYS, GUARDED, flag_counts
 
 __all__ = ["RegisterOptions", "prep", "register"]
 
@@ -198,6 +198,8 @@ def register(
         line naming the aiapy version and the options; BLANK and stale statistics are removed. Its ``mask``
         holds the `~aiapy.utils.PixelFlag` bits on the output grid (``uint8``): ``MISSING`` where the data
         are NaN, ``SATURATED`` / ``BLOOM`` where the nearest input pixel is; None when no pixel is flagged.
+        With saturated or bloomed pixels the header counts them on the output grid: ``NSATFLAG``,
+        ``NBLMFLAG`` (`aiapy.utils.saturation.flag_counts`).
 
     Raises
     ------
@@ -328,6 +330,12 @@ def register(
     meta = _level15_meta(smap, out, crpix, scale)
     add_history(meta, f"register: level 1.5 at {scale} arcsec/pix, {text}, missing={missing}, dtype={dtype}")
     mask = out_flags if out_flags is not None and out_flags.any() else None
+    if mask is not None and present & GUARDED:
+        comments = dict(meta.get("keycomments", {}))  # a new dict: the input's is shared by the copied meta
+        for key, value in flag_counts(mask).items():
+            meta[key.lower()] = value
+            comments[key] = FLAG_COUNT_KEYS[key][1]
+        meta["keycomments"] = comments
     return smap._new_instance(out, meta, plot_settings=smap.plot_settings, mask=mask)
 
 

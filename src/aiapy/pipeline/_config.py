@@ -15,7 +15,7 @@ from aiapy.calibrate._interpolate import KERNELS
 from aiapy.calibrate.register import RegisterOptions
 from aiapy.pipeline._output import COMPRESSIONS
 from aiapy.pipeline._steps import STEPS
-from aiapy.psf import DeconvolveOptions
+from aiapy.psf import DeconvolveOptions, DesaturateOptions
 from aiapy.utils.options import Options, option
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
     "make_config",
 ]
 
-#: Every step (the registry of step functions), in the order SolarSoft applies them (respike and PSF
-#: deconvolution act on the level-1 CCD grid, so they come before registration; degradation and exposure
+#: Every step (the registry of step functions), in the order SolarSoft applies them (respike, desaturation and
+#: PSF deconvolution act on the level-1 CCD grid, so they come before registration; degradation and exposure
 #: are scalar and come last).
 STEP_ORDER = tuple(STEPS)
 #: The standard prep (``aia_prep`` + degradation correction + exposure normalisation).
@@ -109,6 +109,9 @@ class OutputOptions(Options):
         None, help="tile compression: rice (lossy, fpack-like) or gzip (lossless)", choices=tuple(COMPRESSIONS)
     )
     overwrite: bool = option(False, help="redo outputs that already exist and are valid")
+    skip_short_exposures: bool = option(
+        False, help="leave out frames shortened by the automatic exposure control (reported as skipped)"
+    )
 
     def _validate(self):
         object.__setattr__(self, "dtype", str(self.dtype))
@@ -117,12 +120,14 @@ class OutputOptions(Options):
         if self.compress not in COMPRESSIONS:
             raise ValueError(f"compress={self.compress!r} is not supported; choose from {list(COMPRESSIONS)}.")
         _check_bool("overwrite", self.overwrite)
+        _check_bool("skip_short_exposures", self.skip_short_exposures)
 
 
 #: The option set of each group of `PrepConfig`, and the step it belongs to (None: every run).
 _GROUPS = {
     "respike": (RespikeOptions, "respike"),
     "pointing": (PointingOptions, "update_pointing"),
+    "desaturate": (DesaturateOptions, "desaturate"),
     "deconvolve": (DeconvolveOptions, "deconvolve"),
     "register": (RegisterOptions, "register"),
     "uncertainty": (UncertaintyOptions, None),
@@ -131,9 +136,13 @@ _GROUPS = {
 #: Fields the run sets itself: register writes the output dtype and uses one thread per Dask worker.
 _SET_BY_RUN = {("register", "dtype"), ("register", "workers")}
 #: Fields that do not change an output's bytes, so are left out of `PrepConfig.config_id`.
-_NOT_IN_ID = {("register", "workers"), ("output", "overwrite")}
+_NOT_IN_ID = {("register", "workers"), ("output", "overwrite"), ("output", "skip_short_exposures")}
 #: Where a keyword is not its field's name: a group's one main field takes the group's name.
-_RENAMED = {("pointing", "source"): "pointing", ("uncertainty", "enabled"): "uncertainty"}
+_RENAMED = {
+    ("pointing", "source"): "pointing",
+    ("uncertainty", "enabled"): "uncertainty",
+    ("desaturate", "iterations"): "desaturate_iterations",
+}
 
 
 def _keywords():
@@ -189,6 +198,9 @@ class PrepConfig(Options):
         Steps from `STEP_ORDER`; they always run in that (SolarSoft) order. Default: `DEFAULT_STEPS`.
     respike : `RespikeOptions`
     pointing : `PointingOptions`
+    desaturate : `~aiapy.psf.DesaturateOptions`
+        Options of the ``desaturate`` step (`aiapy.psf.desaturate`; its ``iterations`` is the keyword
+        ``desaturate_iterations``).
     deconvolve : `DeconvolveOptions`
     register : `RegisterOptions`
         Its ``dtype`` is the output's (``output.dtype``) and its ``workers`` one per Dask worker; both are
@@ -208,6 +220,7 @@ class PrepConfig(Options):
     steps: tuple = option(DEFAULT_STEPS, help="steps to apply, always in the SolarSoft order", choices=STEP_ORDER)
     respike: RespikeOptions = option(RespikeOptions(), help="options of respike", cli=False)
     pointing: PointingOptions = option(PointingOptions(), help="options of update_pointing", cli=False)
+    desaturate: DesaturateOptions = option(DesaturateOptions(), help="options of desaturate", cli=False)
     deconvolve: DeconvolveOptions = option(DeconvolveOptions(), help="options of deconvolve", cli=False)
     register: RegisterOptions = option(RegisterOptions(), help="options of register", cli=False)
     uncertainty: UncertaintyOptions = option(UncertaintyOptions(), help="the uncertainty HDU", cli=False)

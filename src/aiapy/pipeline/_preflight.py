@@ -115,17 +115,21 @@ def cap_workers(workers, n_inputs):
     return capped
 
 
-#: Peak resident memory of a worker prepping one frame, measured (`FileResult.peak_memory_mib`) on the 4096 x 4096
-#: sample with the default steps: 522 MiB (register, degradation, exposure), 819 MiB with deconvolve, in a
-#: process of 257 MiB before the file; per pixel about 16 and 34 bytes, rounded up here.
-_BASE_BYTES = 300 * 2**20
+#: Peak resident memory of prepping one 4096 x 4096 frame, measured (`FileResult.peak_memory_mib`): in this
+#: process 538 MiB (register, degradation, exposure) and 825 MiB (deconvolve, register) from 261 MiB before the
+#: file, i.e. about 17 and 34 bytes per pixel (rounded up here to 20 and 40); in a Dask worker 979 MiB with
+#: deconvolve, so a worker holds about 415 MiB before the file (450 here). A worker dies at 95 % of its limit
+#: (Dask's ``distributed.worker.memory.terminate``): with 941 MiB the deconvolving worker was killed, with
+#: 1100 MiB it finished.
+_BASE_BYTES = 450 * 2**20
 _BYTES_PER_PIXEL = {"default": 20, "deconvolve": 40}
+_TERMINATE_FRACTION = 0.95
 
 
 def frame_memory(pixels, steps):
-    """The memory (bytes) a worker needs to prep a frame of ``pixels`` pixels with ``steps``."""
+    """The memory limit (bytes) a Dask worker needs to prep a frame of ``pixels`` pixels with ``steps``."""
     per_pixel = _BYTES_PER_PIXEL["deconvolve" if "deconvolve" in steps else "default"]
-    return _BASE_BYTES + per_pixel * pixels
+    return (_BASE_BYTES + per_pixel * pixels) / _TERMINATE_FRACTION
 
 
 def check_memory_limit(memory_limit, steps, shapes, *, workers=1, total_memory=None):

@@ -6,13 +6,16 @@ import os
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["FileResult", "PrepReport", "STATUSES", "REDONE", "is_report"]
+__all__ = ["FileResult", "PrepReport", "STATUSES", "REDONE", "SHORT_EXPOSURE", "is_report"]
 
 #: Every status a file can end with. ``done`` and ``skipped`` (a complete, valid output already existed)
 #: are successes; ``failed`` carries the error; ``cancelled`` files were not processed (Ctrl-C).
 STATUSES = ("done", "skipped", "failed", "cancelled")
 #: The first note of a file whose existing output was replaced: ``"existing output redone (<reason>)"``.
 REDONE = "existing output redone"
+#: The note of a frame shortened by the automatic exposure control (`aiapy.utils.is_short_exposure`):
+#: ``"short exposure (AEC): ..."``; with ``skip_short_exposures`` such a frame is ``skipped``, not written.
+SHORT_EXPOSURE = "short exposure (AEC)"
 #: The keys of the JSON report `PrepReport.write_json` writes: a file without them is not a report.
 _REPORT_KEYS = frozenset({"summary", "counts", "settings", "results"})
 
@@ -39,7 +42,8 @@ class FileResult:
     output : str or None
         The output path (None when no output could be named).
     status : {"done", "skipped", "failed", "cancelled"}
-        What happened.
+        What happened (``skipped``: a complete output existed, or a short exposure was left out, noted
+        `SHORT_EXPOSURE` in ``steps``).
     seconds : float
         Wall time spent on the file by whichever process handled it.
     error : str or None
@@ -69,6 +73,11 @@ class FileResult:
     def ok(self):
         """True when the file has a complete output (processed now or before)."""
         return self.status in ("done", "skipped")
+
+    @property
+    def short_exposure(self):
+        """True when the frame was taken with an exposure shortened by the automatic exposure control."""
+        return any(step.startswith(SHORT_EXPOSURE) for step in self.steps)
 
     @property
     def replaced(self):
@@ -125,6 +134,12 @@ class PrepReport:
         replaced = sum(result.replaced for result in self.results)
         if replaced:
             text += f"; {replaced} existing output(s) replaced (reasons in the report)"
+        short = sum(result.short_exposure for result in self.results)
+        if short:
+            text += f"; {short} short exposure(s) (AEC)"
+        desaturated = sum(any(step.startswith("desaturate (") for step in result.steps) for result in self.results)
+        if desaturated:
+            text += f"; {desaturated} desaturated (flux restored in each file's steps)"
         warned = sum(bool(result.warnings) for result in self.results)
         if warned:
             text += f"; {warned} with warnings (in the report, or logged with -v)"

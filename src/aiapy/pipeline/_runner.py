@@ -21,7 +21,14 @@ from aiapy.pipeline._preflight import cap_workers
 from aiapy.pipeline._product import StageError
 from aiapy.pipeline._report import REDONE, FileResult, PrepReport
 from aiapy.pipeline._shared import build_shared
-from aiapy.pipeline._steps import find_spikes_file, identity_of, load_kernels, prep_map, read_level1
+from aiapy.pipeline._steps import (
+    find_spikes_file,
+    identity_of,
+    load_kernels,
+    prep_map,
+    read_level1,
+    short_exposure_note,
+)
 
 __all__ = ["run", "Executor", "Progress", "Work", "dask_client", "prep_item", "INTERRUPTED_NOTE"]
 
@@ -160,7 +167,17 @@ def prep_item(work, unit):
             with work.source.stage(unit) as staged:
                 result.timings.update(staged.timings)
                 nbytes = staged.nbytes
+<<<<<<< HEAD
                 smap = read_level1(staged.path, result.timings, level15=work.sink.accepts_level15)
+=======
+                smap = read_level1(staged.path, result.timings)
+                short = short_exposure_note(smap)
+                if short is not None:
+                    result.steps.append(short)
+                    if config.output.skip_short_exposures:
+                        result.status, result.output = "skipped", None
+                        return _finished(result, caught, start), nbytes
+>>>>>>> main
                 respiking = "respike" in config.active_steps
                 spikes = find_spikes_file(staged.path, config.respike.spikes_dir) if respiking else None
                 product = prep_map(smap, config, work.shared, spikes=spikes, notes=notes)
@@ -173,10 +190,15 @@ def prep_item(work, unit):
             result.error = str(error)
         except Exception as error:  # one bad file must not stop the batch; the report carries the error
             result.error = f"{type(error).__name__}: {error}"
+    return _finished(result, caught, start), nbytes
+
+
+def _finished(result, caught, start):
+    """``result`` with the warnings ``caught``, the seconds since ``start`` and the peak memory."""
     result.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     result.seconds = time.perf_counter() - start
     result.peak_memory_mib = _peak_memory_mib()
-    return result, nbytes
+    return result
 
 
 @contextlib.contextmanager

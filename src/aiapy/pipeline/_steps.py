@@ -12,13 +12,16 @@ from aiapy.calibrate.degradation import degradation_division, has_calibration
 from aiapy.calibrate.exposure import exposure_division
 from aiapy.calibrate.pointing import update_pointing
 from aiapy.calibrate.register import register
+from aiapy.calibrate.saturation import flag_saturation
 from aiapy.calibrate.spikes import respike
 from aiapy.calibrate.uncertainty import estimate_error
 from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
-from aiapy.psf import deconvolve
+from aiapy.pipeline._report import SHORT_EXPOSURE
+from aiapy.psf import deconvolve, desaturate
 from aiapy.utils.constants import LEVEL1, LEVEL15
 from aiapy.utils.exceptions import warn_user
+from aiapy.utils.exposure import NOMINAL_EXPOSURE, SHORT_FRACTION, is_short_exposure
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
@@ -60,6 +63,23 @@ def _update_pointing(smap, config, shared, frame):
     return update_pointing(smap, pointing_table=shared.pointing_table), None
 
 
+def _desaturate(smap, config, shared, frame):
+    """Rebuild a saturated flare core from its fringes; the flags of the rebuilt pixels go on in the mask."""
+    flags = flag_saturation(smap, function="aiapy prep --desaturate")
+    if not flags.any():
+        return smap, "skipped (no saturated pixels)"
+    flagged = smap._new_instance(smap.data, smap.meta, plot_settings=smap.plot_settings, mask=pixel_flags(smap) | flags)
+    try:
+        result = desaturate(flagged, **config.desaturate.as_dict())
+    except ValueError as error:  # a frame it cannot work on (cutout too small...): noted, the others go on
+        return smap, f"skipped ({error})"
+    meta = result.meta
+    return result, (
+        f"({meta['desatnco'] + meta['desatnbl']} saturated/bloomed px, {meta['desatflx']:.4g} DN restored to the core, "
+        f"C-stat {meta['desatcst']:.3g})"
+    )
+
+
 def _deconvolve(smap, config, shared, frame):
     return deconvolve(smap, psf=shared.psf(smap), **config.deconvolve.as_dict()), None
 
@@ -87,13 +107,14 @@ def _exposure(smap, config, shared, frame):
 STEPS = {
     "respike": _respike,
     "update_pointing": _update_pointing,
+    "desaturate": _desaturate,
     "deconvolve": _deconvolve,
     "register": _register,
     "degradation": _degradation,
     "exposure": _exposure,
 }
 #: The steps that act on the level-1 CCD grid: skipped (noted) for an input already at level 1.5.
-LEVEL1_STEPS = ("respike", "update_pointing", "deconvolve", "register")
+LEVEL1_STEPS = ("respike", "update_pointing", "desaturate", "deconvolve", "register")
 #: The steps that scale the image by a number (last in SolarSoft's order): the uncertainty, estimated on the
 #: counts before the first of them, goes through them too.
 _SCALING = ("degradation", "exposure")
@@ -101,7 +122,9 @@ _SCALING = ("degradation", "exposure")
 
 def _uncertainty_map(smap, shared):
     unit = smap.unit if smap.unit is not None else u.DN
-    errors = estimate_error(u.Quantity(smap.data, unit / u.pix), smap.wavelength, error_table=shared.error_table)
+    counts = u.Quantity(smap.data, unit / u.pix)
+    # flagged pixels (saturated, bloomed, missing) are no measurement: their uncertainty is NaN
+    errors = estimate_error(counts, smap.wavelength, error_table=shared.error_table, flags=smap.mask)
     meta = smap.meta.copy()
     add_history(meta, "estimate_error: 1-sigma uncertainty (shot, read, dark, quantisation, compression)")
     return smap._new_instance(errors.to_value(unit / u.pix), meta)
@@ -121,6 +144,23 @@ def _check_result(smap):
         raise ValueError(f"the result has no pixels (shape {data.shape}); the input's geometry is degenerate.")
     if not np.isfinite(data.flat[data.size // 2]) and not np.isfinite(data).any():
         raise ValueError(f"every pixel of the result is NaN or infinite (shape {data.shape}).")
+
+
+def short_exposure_note(smap):
+    """
+    The report's note for a level-1 frame shortened by the automatic exposure control
+    (`aiapy.utils.is_short_exposure`), or None: also where that cannot be told (a channel without a known
+    nominal exposure, no valid EXPTIME), which the steps that need EXPTIME refuse themselves.
+    """
+    try:
+        channel = round(float(smap.meta.get("wavelnth", 0)))
+        exptime = float(smap.meta.get("exptime", np.nan))
+    except (TypeError, ValueError):
+        return None
+    if channel not in NOMINAL_EXPOSURE or not exptime > 0 or not is_short_exposure(smap):
+        return None
+    nominal = NOMINAL_EXPOSURE[channel]
+    return f"{SHORT_EXPOSURE}: EXPTIME {smap.exposure_time.to_value(u.s):.4g} s < {SHORT_FRACTION} x {nominal} s"
 
 
 def read_level1(path, timings=None, *, level15=False):

@@ -34,7 +34,9 @@ from scipy import ndimage
 
 from aiapy.utils.pixelflags import PixelFlag
 
-__all__ = ["SATURATION_LEVEL", "BLOOM_FRACTION", "FULL_SCALE", "GUARDED", "saturation_flags"]
+__all__ = [
+    "SATURATION_LEVEL", "BLOOM_FRACTION", "FULL_SCALE", "GUARDED", "FLAG_COUNT_KEYS", "flag_counts", "saturation_flags",
+]  # fmt: skip
 
 #: Level-1 value (DN, at the frame's own exposure) at and above which a pixel counts as saturated, per channel
 #: (Angstrom). Decided from the bundled 2011-02-15 flare frames whose saturated region lies wholly inside the
@@ -136,6 +138,24 @@ def _flag_box(data, flags, r0, r1, c0, c1, level, low, ceiling, bloom):
         bloomed[0] = False
         result[bloomed[runs] & ~saturated] = PixelFlag.BLOOM
     flags[r0:r1, c0:c1] |= result
+
+
+#: Header keywords of `flag_counts`, with their comments: NSATPIX-style counts on the map's own grid.
+FLAG_COUNT_KEYS = {
+    "NSATFLAG": (PixelFlag.SATURATED, "pixels flagged saturated in MASK (this grid)"),
+    "NBLMFLAG": (PixelFlag.BLOOM, "pixels flagged bloom in MASK (this grid)"),
+}
+
+
+def flag_counts(flags):
+    """
+    The `FLAG_COUNT_KEYS` header values of a flag array: how many pixels carry each flag.
+
+    Unlike the JSOC's ``NSATPIX`` (primary saturation counted in the full level-1 frame), they count the
+    pixels of this grid: a cutout's, or the level-1.5 grid after `~aiapy.calibrate.register`.
+    """
+    flags = np.asarray(flags)
+    return {key: int(np.count_nonzero(flags & bit)) for key, (bit, _) in FLAG_COUNT_KEYS.items()}
 
 
 #: Neighbours along axis 0 (the CCD column) only.
