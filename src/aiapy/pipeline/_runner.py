@@ -167,17 +167,13 @@ def prep_item(work, unit):
             with work.source.stage(unit) as staged:
                 result.timings.update(staged.timings)
                 nbytes = staged.nbytes
-<<<<<<< HEAD
                 smap = read_level1(staged.path, result.timings, level15=work.sink.accepts_level15)
-=======
-                smap = read_level1(staged.path, result.timings)
                 short = short_exposure_note(smap)
                 if short is not None:
                     result.steps.append(short)
                     if config.output.skip_short_exposures:
                         result.status, result.output = "skipped", None
                         return _finished(result, caught, start), nbytes
->>>>>>> main
                 respiking = "respike" in config.active_steps
                 spikes = find_spikes_file(staged.path, config.respike.spikes_dir) if respiking else None
                 product = prep_map(smap, config, work.shared, spikes=spikes, notes=notes)
