@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ def test_gallery_examples_are_narratives():
         text = path.read_text(encoding="utf-8")
         for word in ("argparse", "matplotlib.use(", "# noqa", "/tmp", "gettempdir()"):
             assert word not in text, f"{path.name}: {word}"
+        assert not re.search(r"(?<![.\w])__file__", text), f"{path.name}: sphinx-gallery runs it without __file__"
         assert text.startswith('"""') and "\n# %%\n" in text, f"{path.name} is not text then code blocks"
 
 
@@ -92,6 +94,7 @@ def test_gallery_example(script, tmp_path):
     figures = int(result.stdout.rsplit("figures:", 1)[1])
     assert figures >= 1, f"{script.name} drew no figure"
     assert " object at 0x" not in result.stdout, result.stdout  # no reprs printed
+    assert tempfile.gettempdir() not in result.stdout, result.stdout  # no scratch paths of the build machine
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ print(report.summary())
 # Open it: the cube knows its channels, its grid (a window of the full level-1.5 frame that covers every
 # cutout) and how it was made.
 cube = open_cube(folder / "flare.zarr")
-print(cube)
+print("frames per channel:", {channel: len(cube.times(channel)) for channel in cube.channels})
 print("grid [binning, first row, first column, rows, columns]:", cube.grid)
 print("steps:", cube.provenance["steps"], "settings", cube.provenance["config_id"])
 
@@ -42,13 +42,12 @@ print("steps:", cube.provenance["steps"], "settings", cube.provenance["config_id
 fig, ax = plt.subplots(figsize=(8, 4.5))
 for channel in cube.channels:
     dataset = cube.xarray(channel)
-    unit = cube.frame_map(channel, cube.times(channel)[0]).unit
     curve = dataset.data.mean(dim=("y", "x"), skipna=True).compute()
     ax.plot(dataset.time, curve / curve[0], marker="o", label=f"{channel} Å")
 ax.set(
     yscale="log",
     xlabel="time on 2011-02-15 [UT]",
-    ylabel=f"mean count rate [{unit:latex}] / first frame's",
+    ylabel="mean intensity (DN/s) / that of the first frame",
     title="AIA light curves of the 2011-02-15 flare (level 1.5)",
 )
 ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
@@ -61,9 +60,10 @@ fig.tight_layout()
 frame = cube.frame_map(131, cube.times(131)[-1])
 nd = cube.ndcube(131)
 print(nd.shape, nd.wcs.world_axis_physical_types)
-fig = plt.figure(figsize=(5, 5))
+fig = plt.figure(figsize=(6.5, 5), layout="constrained")
 ax = fig.add_subplot(projection=frame)
-frame.plot(axes=ax, vmin=0, vmax=np.nanpercentile(frame.data, 99.5))
-ax.set_title(f"131 Å at {frame.meta['t_obs'][11:19]} UT [{frame.unit:latex}]")
+image = frame.plot(axes=ax, vmin=0, vmax=np.nanpercentile(frame.data, 99.5),
+                   title=f"AIA 131 Å {frame.meta['t_obs'][:19].replace('T', ' ')}, level 1.5 (from the cube)")
+fig.colorbar(image, ax=ax, label=f"intensity [{frame.unit.to_string()}]")
 
 plt.show()

@@ -23,13 +23,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 
+import aiapy
 from aiapy.calibrate import saturation_mask
 from aiapy.data import sample
 from aiapy.psf import calculate_psf, desaturate
 
-# The synthetic flares of the test suite's validation module (tests/psf/synthetic_flares.py).
+# The synthetic flares of the test suite's validation module (tests/psf/synthetic_flares.py of the
+# checkout this example runs in).
 _spec = importlib.util.spec_from_file_location(
-    "synthetic_flares", Path(__file__).resolve().parents[2] / "tests" / "psf" / "synthetic_flares.py"
+    "synthetic_flares", Path(aiapy.__file__).resolve().parents[2] / "tests" / "psf" / "synthetic_flares.py"
 )
 synthetic_flares = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(synthetic_flares)

@@ -223,7 +223,10 @@ def desaturate_array(
     dn_per_photon, read_noise : float
         Noise model (DN per photon, DN) that selects the fringe pixels above the noise.
     full_well : float
-        Value of a full pixel (DN): the first guess of the flagged pixels.
+        Value of a full pixel (DN; the 14-bit ceiling by default): the first guess of the flagged pixels, and
+        the least value of the second stage's support. (The channel's level-1 detection level,
+        `aiapy.utils.saturation.SATURATION_LEVEL`, was tried: L1 0.14-0.35 on the synthetic flares against
+        0.13-0.22.)
     ring : int
         Unflagged pixels within this distance (px) of a flagged one are not fitted.
     charge_conservation : bool
@@ -293,7 +296,7 @@ def desaturate_array(
                 ratio[a:b, c] = f
             excess = np.where(inside, excess * full.adjoint(ratio) / denominator, 0).astype(dtype)
         if stage == 0 and support_level is not None:
-            # sparsity: keep the excess only where the estimate is at least support_level x the full well
+            # sparsity: keep the excess only where the estimate reaches max(full well, support_level x its peak)
             estimate = (full.forward(excess) + background)[box[0] : box[1], box[2] : box[3]]
             level = max(full_well, support_level * float(estimate[inside].max()))
             inside = ndimage.binary_dilation(estimate >= level) & inside
