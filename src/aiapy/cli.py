@@ -136,29 +136,44 @@ def _add_cube(subparsers, common):
             "run is completed by the next. Read it with aiapy.pipeline.open_cube or xarray.open_zarr."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="FITS files, directories or glob patterns (none with --jsoc)"
+    )
     parser.add_argument("-o", "--out", required=True, metavar="STORE", help="local folder or fsspec URL (s3://...)")
     layout = parser.add_argument_group("layout")
     layout.add_argument("--layout", choices=LAYOUTS, default="aiapy", help="store layout (default: %(default)s)")
     layout.add_argument("--resolution", type=int, metavar="N", help="downsample full frames to N x N (SDOML: 512)")
     layout.add_argument("--downsample", choices=("mean", "sum"), default="mean", help="how (default: %(default)s)")
     layout.add_argument("--fixed-radius", type=float, metavar="ARCSEC", help="rescale to this solar radius (976)")
-    layout.add_argument("--cadence", type=float, metavar="SECONDS", help="at most one frame per channel per interval")
-    layout.add_argument("--quality", type=int, metavar="VALUE", help="keep only frames of this QUALITY (e.g. 0)")
     _add_step_options(parser)
+    _add_archive(parser)
     _add_where(parser)
     parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
     parser.set_defaults(func=_cube)
 
 
 def _cube(args):
-    from aiapy.pipeline import build_cube
+    from aiapy.pipeline import build_cube, build_cube_jsoc
 
-    report = build_cube(
-        args.inputs, args.out, layout=args.layout, resolution=args.resolution, downsample=args.downsample,
-        fixed_radius=args.fixed_radius, cadence=args.cadence, quality=args.quality, workers=args.workers,
-        scheduler=args.scheduler, memory_limit=args.memory_limit, **prep_options(args),
-    )  # fmt: skip
+    run = {
+        "layout": args.layout, "resolution": args.resolution, "downsample": args.downsample,
+        "fixed_radius": args.fixed_radius, "workers": args.workers, "scheduler": args.scheduler,
+        "memory_limit": args.memory_limit, "progress": False if (args.no_progress or args.quiet) else None,
+        **prep_options(args),
+    }  # fmt: skip
+    archive = _archive_options(args)
+    selection = {name: archive.pop(name) for name in ("cadence", "quality") if name in archive}  # files too
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None:
+        if args.inputs or args.channels is None:
+            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+        report = build_cube_jsoc(args.jsoc, args.channels, args.out, **run, **archive, **selection)
+    elif not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
+    else:
+        report = build_cube(args.inputs, args.out, **run, **selection)
     if args.report:
         report.write_json(args.report)
     for result in report.failed:

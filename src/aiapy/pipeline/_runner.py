@@ -167,7 +167,7 @@ def prep_item(work, unit):
             with work.source.stage(unit) as staged:
                 result.timings.update(staged.timings)
                 nbytes = staged.nbytes
-                smap = read_level1(staged.path, result.timings)
+                smap = read_level1(staged.path, result.timings, level15=work.sink.accepts_level15)
                 short = short_exposure_note(smap)
                 if short is not None:
                     result.steps.append(short)

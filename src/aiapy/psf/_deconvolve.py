@@ -263,7 +263,7 @@ def _prepare_data(smap, clip_negative, dtype):
     if blank is not None and data.dtype.kind in "iu":
         bad |= data == blank
     flags[bad] |= np.uint8(PixelFlag.MISSING)
-    missing = (flags & PixelFlag.MISSING) != 0
+    missing = (flags & np.uint8(PixelFlag.MISSING)) != 0
     work = data.astype(dtype)
     if missing.all():
         raise ValueError("deconvolve: every pixel of the map is NaN, infinite or masked.")
@@ -412,7 +412,7 @@ def deconvolve(
     psf, psf_words = _prepare_psf(psf, smap)
     dtype = np.dtype(options.precision)
     data, flags = _prepare_data(smap, options.clip_negative, dtype)
-    missing = (flags & PixelFlag.MISSING) != 0
+    missing = (flags & np.uint8(PixelFlag.MISSING)) != 0
     shape = data.shape
     boundary = options.boundary
     if boundary is None:
@@ -441,7 +441,7 @@ def deconvolve(
         f"{options.iterations} iterations, PSF {psf_words}, boundary={boundary}, precision={options.precision}, "
         f"backend={options.backend}, clip_negative={options.clip_negative}",
     )
-    saturated = int(np.count_nonzero(flags & GUARDED))
+    saturated = int(np.count_nonzero(flags & np.uint8(GUARDED)))
     if saturated:
         add_history(meta, f"deconvolve: {saturated} saturated/bloomed pixels flagged (values are lower limits)")
     return smap._new_instance(
