@@ -149,7 +149,8 @@ def main():
                   f"{rice_ratio:.2f}x the Rice FITS speed")  # fmt: skip
         per = 2**20 * n
         print("stored MiB per frame:")
-        print(f"  float32 FITS {size(tmp / 'fits0', '*.fits') / per:.1f}, Rice FITS {size(tmp / 'rice', '*.fits') / per:.1f}")
+        fits_size, rice_size = size(tmp / "fits0", "*.fits") / per, size(tmp / "rice", "*.fits") / per
+        print(f"  float32 FITS {fits_size:.1f}, Rice FITS {rice_size:.1f}")
         for key, store in stores.items():
             print(f"  cube ({key:6s}) {size(store / '171A' / 'data', '**/*') / per:.1f}")
         print(f"(cores: {os.cpu_count()})")

@@ -220,6 +220,10 @@ def test_prep_flags_are_generated_from_the_options():
     assert np.isnan(options.pop("missing")) and options == {"clip": False, "cubic": -0.75}
     # flags not given are not passed on: the option sets' defaults apply
     assert prep_options(parser.parse_args(["prep", "x.fits", "--out", "o"])) == {}
+    # each option also by its set's name (the short flag is today's, kept while only one set has the option)
+    qualified = parser.parse_args(["prep", "x.fits", "--out", "o", "--deconvolve-iterations", "4", "--no-register-clip"])
+    assert prep_options(qualified) == {"iterations": 4, "clip": False}
+    assert flags["--deconvolve-iterations"] is flags["--iterations"]
     assert DeconvolveOptions().iterations == 25 and "(default: 25)" in flags["--iterations"].help
 
 

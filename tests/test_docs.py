@@ -178,8 +178,6 @@ def test_no_jargon_or_build_paths(site):
     assert not _jargon_and_paths(site, pages)
 
 
-@pytest.mark.xfail(reason="docstrings of aiapy.pipeline (_config.py, _run.py) still say \"today's keywords\"; "
-                   "the pipeline is being rewritten elsewhere: remove this mark when it lands", strict=True)
 def test_no_jargon_on_the_pipeline_pages(site):
     pages = [path for path in _pages(site[0]) if _is_pipeline_page(path)]
     assert pages and not _jargon_and_paths(site, pages)

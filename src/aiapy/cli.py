@@ -36,19 +36,21 @@ def _flag_type(hint):
     return types[0]
 
 
-def _add_option(group, name, field, hint):
-    """One ``--flag`` generated from an option field: its help, choices and default come from the field."""
-    flag = "--" + name.replace("_", "-")
+def _add_option(group, name, field, hint, *, aliases=()):
+    """One ``--flag`` (and ``aliases``, other names of it) generated from an option field, stored as ``name``:
+    its help, choices and default come from the field."""
+    flags = ["--" + flag.replace("_", "-") for flag in (*aliases, name)]
     kind = _flag_type(hint)
     text = field.metadata["help"] + (f" (default: {field.default})" if field.default is not None else "")
     # SUPPRESS: a flag not given is not passed on, so the option set's own default applies
     if kind is bool:
-        group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+        group.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                           help=text)  # fmt: skip
         return
     choices = field.metadata["choices"]
     if choices is not None:
         choices = [c for c in choices if c is not None]
-    group.add_argument(flag, dest=name, type=kind, choices=choices, default=argparse.SUPPRESS, help=text)
+    group.add_argument(*flags, dest=name, type=kind, choices=choices, default=argparse.SUPPRESS, help=text)
 
 
 def _add_prep(subparsers, common):
@@ -87,8 +89,11 @@ def _add_prep(subparsers, common):
 
 
 def _add_step_options(parser):
-    """The ``--steps`` flag and one flag per step option (`KEYWORDS`), in a group per step; the groups."""
-    from aiapy.pipeline import KEYWORDS, PrepConfig, STEP_ORDER
+    """
+    The ``--steps`` flag and one flag per step option, in a group per step: ``--<set>-<option>`` (`OPTIONS`),
+    and its short flag (``--iterations``) where only one set has that option (`KEYWORDS`); the groups.
+    """
+    from aiapy.pipeline import OPTIONS, PrepConfig, keyword_name
 
     steps = next(field for field in PrepConfig.fields() if field.name == "steps")
     parser.add_argument(
@@ -98,12 +103,13 @@ def _add_step_options(parser):
         f"(default: {','.join(steps.default)})",
     )
     groups = {}
-    for name, (group, field, hint) in KEYWORDS.items():
+    for qualified, (group, field, hint) in OPTIONS.items():
         if not field.metadata["cli"]:
             continue
         if group not in groups:
             groups[group] = parser.add_argument_group(f"{group} options")
-        _add_option(groups[group], name, field, hint)
+        short = keyword_name(qualified)
+        _add_option(groups[group], short, field, hint, aliases=(qualified,) if short != qualified else ())
     return groups
 
 
@@ -130,29 +136,44 @@ def _add_cube(subparsers, common):
             "run is completed by the next. Read it with aiapy.pipeline.open_cube or xarray.open_zarr."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="FITS files, directories or glob patterns")
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="FITS files, directories or glob patterns (none with --jsoc)"
+    )
     parser.add_argument("-o", "--out", required=True, metavar="STORE", help="local folder or fsspec URL (s3://...)")
     layout = parser.add_argument_group("layout")
     layout.add_argument("--layout", choices=LAYOUTS, default="aiapy", help="store layout (default: %(default)s)")
     layout.add_argument("--resolution", type=int, metavar="N", help="downsample full frames to N x N (SDOML: 512)")
     layout.add_argument("--downsample", choices=("mean", "sum"), default="mean", help="how (default: %(default)s)")
     layout.add_argument("--fixed-radius", type=float, metavar="ARCSEC", help="rescale to this solar radius (976)")
-    layout.add_argument("--cadence", type=float, metavar="SECONDS", help="at most one frame per channel per interval")
-    layout.add_argument("--quality", type=int, metavar="VALUE", help="keep only frames of this QUALITY (e.g. 0)")
     _add_step_options(parser)
+    _add_archive(parser)
     _add_where(parser)
     parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
     parser.set_defaults(func=_cube)
 
 
 def _cube(args):
-    from aiapy.pipeline import build_cube
+    from aiapy.pipeline import build_cube, build_cube_jsoc
 
-    report = build_cube(
-        args.inputs, args.out, layout=args.layout, resolution=args.resolution, downsample=args.downsample,
-        fixed_radius=args.fixed_radius, cadence=args.cadence, quality=args.quality, workers=args.workers,
-        scheduler=args.scheduler, memory_limit=args.memory_limit, **prep_options(args),
-    )  # fmt: skip
+    run = {
+        "layout": args.layout, "resolution": args.resolution, "downsample": args.downsample,
+        "fixed_radius": args.fixed_radius, "workers": args.workers, "scheduler": args.scheduler,
+        "memory_limit": args.memory_limit, "progress": False if (args.no_progress or args.quiet) else None,
+        **prep_options(args),
+    }  # fmt: skip
+    archive = _archive_options(args)
+    selection = {name: archive.pop(name) for name in ("cadence", "quality") if name in archive}  # files too
+    if args.jsoc is None and (args.channels is not None or archive):
+        raise ValueError(f"--channels and {', '.join(sorted(archive)) or 'the archive options'} need --jsoc START/END.")
+    if args.jsoc is not None:
+        if args.inputs or args.channels is None:
+            raise ValueError("--jsoc takes no INPUT files and needs --channels, e.g. --channels 171,193.")
+        report = build_cube_jsoc(args.jsoc, args.channels, args.out, **run, **archive, **selection)
+    elif not args.inputs:
+        raise ValueError("give INPUT files, directories or patterns, or --jsoc START/END --channels LIST.")
+    else:
+        report = build_cube(args.inputs, args.out, **run, **selection)
     if args.report:
         report.write_json(args.report)
     for result in report.failed:
@@ -183,10 +204,11 @@ def _archive_options(args):
 
 
 def prep_options(args):
-    """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and `KEYWORDS`)."""
-    from aiapy.pipeline import DEFAULT_STEPS, KEYWORDS
+    """The `aiapy.pipeline.prep_files` option keywords given on the command line (``steps`` and each option by
+    its `~aiapy.pipeline.keyword_name`)."""
+    from aiapy.pipeline import DEFAULT_STEPS, OPTIONS, keyword_name
 
-    options = {name: getattr(args, name) for name in ("steps", *KEYWORDS) if hasattr(args, name)}
+    options = {name: getattr(args, name) for name in ("steps", *map(keyword_name, OPTIONS)) if hasattr(args, name)}
     if getattr(args, "desaturate", False):
         options["steps"] = options.get("steps", ",".join(DEFAULT_STEPS)) + ",desaturate"
     return options

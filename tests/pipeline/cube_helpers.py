@@ -66,6 +66,9 @@ def assert_frames_equal_fits(cube, fits_folder, paths):
         assert np.isnan(smap.data[outside]).all(), path.name
         for key in ("T_OBS", "EXPTIME", "QUALITY", "CDELT1", "CDELT2", "DSUN_OBS", "RSUN_OBS", "BUNIT", "LVL_NUM"):
             assert smap.meta[key.lower()] == header[key], (path.name, key)
+        # the whole header, HISTORY included, but for the grid (NAXIS, CRPIX) and the file's own cards
+        stored = cube.frame_header(channel, header["T_OBS"])[0]
+        assert _cards(stored) == _cards(header), path.name
         # the same sky at the same data pixel
         fits_map = cube_map_of(expected, header)
         corner = fits_map.wcs.pixel_to_world(0, 0)
@@ -73,6 +76,13 @@ def assert_frames_equal_fits(cube, fits_folder, paths):
         assert abs((mine.Tx - corner.Tx).to_value("arcsec")) < 1e-6
         assert abs((mine.Ty - corner.Ty).to_value("arcsec")) < 1e-6
         assert mine.observer.radius == corner.observer.radius
+
+
+_FILE_CARDS = {"SIMPLE", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND", "CHECKSUM", "DATASUM", "CRPIX1", "CRPIX2"}
+
+
+def _cards(header):
+    return [(key, value) for key, value in header.items() if key not in _FILE_CARDS]
 
 
 def cube_map_of(data, header):

@@ -12,6 +12,7 @@ from aiapy.data import sample
 from aiapy.pipeline import (
     DEFAULT_STEPS,
     KEYWORDS,
+    OPTIONS,
     REGISTER_METHODS,
     DeconvolveOptions,
     OutputOptions,
@@ -25,7 +26,7 @@ from aiapy.pipeline import (
     read_output,
 )
 from aiapy.psf import DesaturateOptions
-from aiapy.utils.options import Options
+from aiapy.utils.options import Options, option
 
 SETS = {
     "respike": RespikeOptions,
@@ -122,3 +123,58 @@ def test_report_settings_hold_every_option(flare_inputs, tmp_path):
     assert set(KEYWORDS) <= set(settings) and settings["steps"] == ["exposure"]
     assert settings["method"] == "linear" and settings["dtype"] == "float64" and settings["executor"] == "serial"
     assert settings["config_id"] == PrepConfig(steps="exposure", method="linear", dtype="float64").config_id
+
+
+def test_option_sets_are_namespaces():
+    """Each step's options by qualified name, as a dict of the set, or by today's short keyword: one config."""
+    expected = PrepConfig(steps="deconvolve,register", iterations=7, method="linear", uncertainty=True)
+    assert PrepConfig(steps="deconvolve,register", deconvolve_iterations=7, register_method="linear",
+                      uncertainty_enabled=True) == expected  # fmt: skip
+    assert PrepConfig(steps="deconvolve,register", deconvolve={"iterations": 7}, register={"method": "linear"},
+                      uncertainty={"enabled": True}) == expected  # fmt: skip
+    # a dict changes the given config's set; it does not replace it
+    changed = make_config(expected, deconvolve={"acceleration": "biggs-andrews"})
+    assert changed.deconvolve.iterations == 7 and changed.deconvolve.acceleration == "biggs-andrews"
+    assert "deconvolve_iterations" in OPTIONS and "iterations" in KEYWORDS and expected.keywords()["iterations"] == 7
+    with pytest.raises(TypeError, match="deconvolve.iterations is given twice"):
+        PrepConfig(iterations=3, deconvolve_iterations=5)
+    with pytest.raises(TypeError, match="'deconvolve_sharpen' is not an option"):
+        PrepConfig(deconvolve={"sharpen": 1})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _SharpenOptions(Options):
+    """A step with its own ``iterations``, whose short name is not renamed (as ``desaturate``'s is)."""
+
+    iterations: int = option(10, help="sharpening iterations")
+
+
+def test_a_new_step_may_have_its_own_iterations(monkeypatch):
+    from aiapy.cli import build_parser, prep_options
+    from aiapy.pipeline import _config
+
+    monkeypatch.setitem(_config._GROUPS, "sharpen", (_SharpenOptions, "deconvolve"))
+    options, short = _config._options()
+    keywords = {n: options[q[0]] for n, q in short.items() if len(q) == 1 and n != "steps"}
+    monkeypatch.setattr(_config, "OPTIONS", options)
+    monkeypatch.setattr(_config, "KEYWORDS", keywords)
+    monkeypatch.setattr(_config, "AMBIGUOUS", {n: tuple(q) for n, q in short.items() if n not in keywords})
+    assert _config.AMBIGUOUS == {"iterations": ("deconvolve_iterations", "sharpen_iterations")}
+    config = PrepConfig(steps="deconvolve", deconvolve_iterations=3, sharpen={"iterations": 5}, method="linear")
+    assert (config.deconvolve.iterations, config.sharpen.iterations) == (3, 5)
+    assert {
+        "deconvolve_iterations": 3,
+        "sharpen_iterations": 5,
+        "method": "linear",
+    }.items() <= config.keywords().items()
+    with pytest.raises(TypeError, match="'iterations' is an option of several steps; give deconvolve_iterations or"):
+        PrepConfig(iterations=3)
+    # the command line: --deconvolve-iterations and --sharpen-iterations, no --iterations (which one?)
+    monkeypatch.setattr("aiapy.pipeline.OPTIONS", options)
+    parser = build_parser()
+    args = parser.parse_args(
+        ["prep", "x.fits", "-o", "o", "--deconvolve-iterations", "3", "--sharpen-iterations", "5"]
+    )
+    assert prep_options(args) == {"deconvolve_iterations": 3, "sharpen_iterations": 5}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["prep", "x.fits", "-o", "o", "--iterations", "3"])

@@ -58,8 +58,8 @@ def test_xarray_reads_the_cube_without_aiapy(reference):
         "print(ds.data.shape, ds.data.dtype, ds.data.dims, str(ds.time.values[0])[:23], ds.exptime.values[0])\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.split() == ["(10,", "67,", "71)", "float32", "('time',", "'y',", "'x')", "2011-02-15T01:44:13.347",
-                                  "1.0"]  # fmt: skip
+    expected = ["(10,", "67,", "71)", "float32", "('time',", "'y',", "'x')", "2011-02-15T01:44:13.347", "1.0"]
+    assert out.stdout.split() == expected
 
 
 def test_xarray_and_ndcube_views(reference):
@@ -159,3 +159,97 @@ def test_a_frame_without_its_record_is_redone(reference, tmp_path):
     report = build_cube(of_times(FIRST[:1]), store)
     assert report.counts["done"] == 1 and report.counts["skipped"] == 5
     assert_frames_equal_fits(open_cube(store), folder / "fits", of_times(FIRST[:1]))
+
+
+def test_pixel_flags_are_stored_beside_the_data(tmp_path):
+    """A product's PixelFlag mask becomes the channel's ``mask`` array (uint8, on the grid, 0 elsewhere) and the
+    frame map's mask."""
+    from types import SimpleNamespace
+
+    from aiapy.calibrate import register
+    from aiapy.pipeline import PrepConfig, ZarrCube
+    from aiapy.pipeline._product import Product
+    from aiapy.utils import PixelFlag
+    from aiapy.utils.io import read_map
+
+    path = of_times(FIRST[:1], (171,))[0]
+    item = SimpleNamespace(name=str(path), path=path, identity={"AIAPYINP": "a"}, facts={})
+    config = PrepConfig(steps="register")
+    smap = register(read_map(path), dtype="float32")
+    flags = np.zeros(smap.data.shape, np.uint8)
+    flags[10:12, 20:23] = PixelFlag.SATURATED
+    flags[11, 20:30] |= np.uint8(PixelFlag.BLOOM)
+    sink = ZarrCube(tmp_path / "flags.zarr")
+    sink.open([item], config)
+    sink.write(item, Product(smap, mask=flags), config)
+    sink.close([])
+    assert sink.is_complete(item, config)
+    cube = open_cube(tmp_path / "flags.zarr")
+    frame = cube.frame_map(171, smap.meta["t_obs"])
+    stored = np.asarray(frame.mask)
+    assert stored.dtype == np.uint8 and stored.shape == frame.data.shape
+    assert (stored != 0).sum() == (flags != 0).sum()  # the flags, on the grid; nothing elsewhere
+    assert set(np.unique(stored)) == {0, PixelFlag.SATURATED, PixelFlag.BLOOM, PixelFlag.SATURATED | PixelFlag.BLOOM}
+    assert cube.xarray(171).mask.dtype == np.uint8
+
+
+def test_refuses_two_inputs_of_one_frame(tmp_path):
+    import shutil
+
+    path = of_times(FIRST[:1], (171,))[0]
+    copy = tmp_path / "copy.fits"
+    shutil.copy(path, copy)
+    with pytest.raises(ValueError, match="two inputs of /171A have T_OBS"):
+        build_cube([path, copy], tmp_path / "a.zarr")
+    build_cube(path, tmp_path / "b.zarr")
+    with pytest.raises(ValueError, match="two inputs of /171A have T_OBS"):  # one already in the cube
+        build_cube([path, copy], tmp_path / "b.zarr")
+
+
+def test_cadence_and_quality_select_the_frames(tmp_path):
+    """cadence: per channel, the first frame of each interval; quality='good': QUALITY 0 only."""
+    import shutil
+    import warnings
+
+    from astropy.io import fits
+
+    inputs = of_times(TIMES, (171, 211))
+    report = build_cube(inputs, tmp_path / "a.zarr", cadence="4min")
+    cube = open_cube(tmp_path / "a.zarr")
+    assert report.counts["done"] == 10 and len(report.results) == 10
+    assert [t.isot[11:16] for t in cube.times(171)] == ["01:44", "01:48", "01:52", "01:56", "02:00"]
+    assert len(cube.times(211)) == 5
+    bad = tmp_path / "bad.fits"
+    shutil.copy(inputs[0], bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # the cutouts' BLANK on float data
+        with fits.open(bad) as hdulist:
+            header, data = hdulist[0].header.copy(), hdulist[0].data.copy()
+    header.remove("BLANK", ignore_missing=True)  # float data
+    header["QUALITY"], header["T_OBS"] = 1024, "2011-02-15T02:30:00.000"
+    fits.PrimaryHDU(data, header).writeto(bad, overwrite=True)
+    report = build_cube([*inputs[:2], bad], tmp_path / "b.zarr", quality="good")
+    assert report.counts["done"] == 2 and str(bad) not in {r.input for r in report.results}
+    with pytest.raises(ValueError, match="quality must be"):
+        build_cube(inputs, tmp_path / "c.zarr", quality=0)
+
+
+def test_a_cutout_larger_than_a_tile_is_one_shard(tmp_path):
+    """The 769 x 705 cutout: a grid of several 256 x 256 tiles, stored as one shard per frame."""
+    from aiapy.data import sample
+    from aiapy.pipeline import read_output
+
+    report = build_cube(sample.AIA_171_CUTOUT, tmp_path / "c.zarr")
+    assert report.ok
+    prep_files(sample.AIA_171_CUTOUT, tmp_path / "fits")
+    expected, _ = read_output(report_output(tmp_path / "fits"))
+    array = zarr.open_group(tmp_path / "c.zarr", mode="r")["171A/data"]
+    assert array.shape == (1, *expected.data.shape) and array.chunks == (1, 256, 256)
+    assert array.shards == (1, 768, 768)
+    assert len(list((tmp_path / "c.zarr" / "171A" / "data" / "c").rglob("*"))) == 3  # c/0/0/0: one object
+    np.testing.assert_array_equal(array[0], expected.data)
+
+
+def report_output(folder):
+    [path] = Path(folder).glob("*.fits")
+    return path

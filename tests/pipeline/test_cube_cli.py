@@ -25,5 +25,7 @@ def test_aiapy_cube_refuses_bad_options(tmp_path, capsys):
     inputs = [str(p) for p in of_times(FIRST[:1])]
     assert main(["cube", *inputs, "-o", str(tmp_path / "x.zarr"), "--layout", "sdoml"]) == EXIT_USAGE
     assert "needs a resolution" in capsys.readouterr().err
-    assert main(["cube", *inputs, "-o", str(tmp_path / "y.zarr"), "--cadence", "-1"]) == EXIT_USAGE
-    assert "cadence must be" in capsys.readouterr().err
+    assert main(["cube", *inputs, "-o", str(tmp_path / "y.zarr"), "--cadence=-1s"]) == EXIT_USAGE
+    assert "cadence must be positive" in capsys.readouterr().err
+    assert main(["cube", *inputs, "-o", str(tmp_path / "z.zarr"), "--in-flight", "2"]) == EXIT_USAGE
+    assert "need --jsoc" in capsys.readouterr().err

@@ -322,6 +322,43 @@ def test_resume_after_kill_minus_9_mid_download(jsoc_export, tmp_path):
         assert (out / name).read_bytes() == Path(result.output).read_bytes()
 
 
+_KEEPING_CHILD = """
+import json, sys
+from aiapy.pipeline import prep_jsoc
+report = prep_jsoc(sys.argv[1], [171, 193], sys.argv[2], email="user@example.org", in_flight=1, progress=False,
+                   keep_level1=sys.argv[3])
+print(json.dumps({"ok": report.ok, "counts": report.counts, "errors": [r.error for r in report.failed]}))
+"""
+
+
+def test_two_runs_sharing_keep_level1_both_finish(jsoc_export, tmp_path):
+    """A second run starting while the first downloads into the same keep_level1 folder: each run's partial
+    files are its own, so the second's start does not remove the first's (nor do they write into one), and
+    both finish."""
+    import json
+
+    from aiapy.pipeline._archive import prepare_folder
+
+    jsoc_export.bandwidth = 20_000  # bytes/s: each file takes ~2 s
+    keep = tmp_path / "lev1"
+    command = [sys.executable, "-c", _KEEPING_CHILD, RANGE, str(tmp_path / "a"), str(keep)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (partial := [p for p in keep.glob(".*.part") if p.stat().st_size] if keep.is_dir() else []):
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.02)
+    prepare_folder(keep)  # what the second run does first: the first run's live partial file stays
+    assert partial[0].exists()
+    jsoc_export.bandwidth = None
+    second = _run(tmp_path / "b", keep_level1=keep, in_flight=1)
+    output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0 and json.loads(output) == {"ok": True, "counts": second.counts, "errors": []}
+    assert second.ok and second.counts["done"] == 4
+    assert len(list(keep.glob("*.image_lev1.fits"))) == 4 and _no_partial_files(keep)
+    for name in (p.name for p in (tmp_path / "a").glob("*_lev1.5.fits")):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
 def test_temporaries_of_a_killed_writer_are_removed(jsoc_export, tmp_path):
     """An output temporary left in out_dir by a killed prep process (kill -9 while writing) goes on the next run."""
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

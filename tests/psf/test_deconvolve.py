@@ -208,7 +208,7 @@ def test_options_object():
     }
     fields = {field.name: field.metadata for field in DeconvolveOptions.fields()}
     assert fields["acceleration"]["choices"] == (None, "biggs-andrews")
-    assert fields["backend"]["choices"] == tuple(BACKENDS)
+    assert fields["backend"]["choices"] is None  # the registry, read when checked (see below)
     assert all(field["help"] for field in fields.values())
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.iterations = 3
@@ -308,3 +308,21 @@ def test_cupy_backend_matches_scipy(cutout, cuda, precision, acceleration):
     # cuFFT and pocketfft round differently: float64 to rounding, float32 to its documented bound
     tolerance = 1e-9 if precision == "float64" else 1e-5
     assert np.abs(gpu.data - cpu.data).max() <= tolerance * np.abs(cpu.data).max()
+
+
+def test_a_backend_registered_later_is_taken(cutout, monkeypatch):
+    """The backend choice is read from the registry when the options are checked, not frozen at import: a
+    backend registered afterwards works in deconvolve, DeconvolveOptions and the pipeline's command line."""
+    from aiapy.cli import build_parser, prep_options
+    from aiapy.pipeline import PrepConfig
+    from aiapy.psf import register_backend
+
+    monkeypatch.setitem(BACKENDS, "cpu-again", BACKENDS["scipy"])  # undone after the test
+    register_backend("cpu-again", device="cpu", description="scipy.fft under another name")(ScipyBackend)
+    assert DeconvolveOptions(backend="cpu-again").backend == "cpu-again"
+    result = deconvolve(cutout, iterations=2, backend="cpu-again")
+    np.testing.assert_array_equal(result.data, deconvolve(cutout, iterations=2, backend="scipy").data)
+    args = build_parser().parse_args(["prep", "x.fits", "-o", "o", "--deconvolve-backend", "cpu-again"])
+    assert PrepConfig(steps="deconvolve", **prep_options(args)).deconvolve.backend == "cpu-again"
+    with pytest.raises(ValueError, match="registered backends: 'scipy'"):
+        PrepConfig(backend="jax")

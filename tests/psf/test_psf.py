@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import aiapy
-from aiapy.psf import BACKENDS, calculate_psf, clear_psf_cache, filter_mesh_parameters, psf
+from aiapy.psf import BACKENDS, PSFCache, calculate_psf, clear_psf_cache, filter_mesh_parameters, psf
 
 CHANNELS = [94, 131, 171, 193, 211, 304, 335]
 # PEER-API.md section 3.2 G: PSF maxima (at [2048, 2048]) per channel, default width 4.5 / preflight width.
@@ -97,28 +97,44 @@ def test_psf_alias_and_memory_cache():
 
 @pytest.fixture
 def cache_bytes():
-    """Restores aiapy.psf.PSF_CACHE_BYTES after a test that sets it."""
-    saved = aiapy.psf.PSF_CACHE_BYTES
+    """Restores the size of aiapy.psf.PSF_CACHE after a test that sets it."""
+    saved = aiapy.psf.PSF_CACHE.max_bytes
     yield
-    aiapy.psf.PSF_CACHE_BYTES = saved
+    aiapy.psf.PSF_CACHE.max_bytes = saved
     clear_psf_cache()
 
 
 def test_cache_bytes_setting_takes_effect(cache_bytes):
-    aiapy.psf.PSF_CACHE_BYTES = 0
+    aiapy.psf.PSF_CACHE.max_bytes = 0
     first = calculate_psf(193 * u.AA, shape=(64, 64))
     assert calculate_psf(193 * u.AA, shape=(64, 64)) is not first  # nothing kept in memory
     assert not first.flags.writeable
-    aiapy.psf.PSF_CACHE_BYTES = 64 * 64 * 8  # room for exactly one 64 x 64 PSF
+    aiapy.psf.PSF_CACHE.max_bytes = 64 * 64 * 8  # room for exactly one 64 x 64 PSF
     first = calculate_psf(193 * u.AA, shape=(64, 64))
     assert calculate_psf(193 * u.AA, shape=(64, 64)) is first
     calculate_psf(171 * u.AA, shape=(64, 64))  # pushes the 193 one out
     assert calculate_psf(193 * u.AA, shape=(64, 64)) is not first
-    with pytest.raises(ValueError, match="PSF_CACHE_BYTES must be 0"):
-        aiapy.psf.PSF_CACHE_BYTES = -1
-    with pytest.raises(TypeError, match="PSF_CACHE_BYTES must be an integer"):
-        aiapy.psf.PSF_CACHE_BYTES = 1.5
-    assert aiapy.psf.PSF_CACHE_BYTES == 64 * 64 * 8
+    with pytest.raises(ValueError, match="max_bytes must be 0"):
+        aiapy.psf.PSF_CACHE.max_bytes = -1
+    with pytest.raises(TypeError, match="max_bytes must be an integer"):
+        aiapy.psf.PSF_CACHE.max_bytes = 1.5
+    assert aiapy.psf.PSF_CACHE.max_bytes == 64 * 64 * 8 and len(aiapy.psf.PSF_CACHE) == 1
+
+
+def test_a_cache_of_ones_own(cache_bytes):
+    """A cache given to calculate_psf holds its results apart from the process's; shrinking it drops the least
+    recently used at once."""
+    clear_psf_cache()
+    mine = PSFCache(max_bytes=2 * 64 * 64 * 8)
+    first = calculate_psf(193 * u.AA, shape=(64, 64), cache=mine)
+    second = calculate_psf(171 * u.AA, shape=(64, 64), cache=mine)
+    assert calculate_psf(193 * u.AA, shape=(64, 64), cache=mine) is first  # 193 now the most recently used
+    assert len(mine) == 2 and mine.nbytes == 2 * 64 * 64 * 8 and len(aiapy.psf.PSF_CACHE) == 0
+    mine.max_bytes = 64 * 64 * 8
+    assert len(mine) == 1 and mine.get(next(iter(mine._arrays))) is first
+    assert calculate_psf(171 * u.AA, shape=(64, 64), cache=mine) is not second
+    with pytest.raises(TypeError, match="PSFCache"):
+        calculate_psf(171 * u.AA, shape=(64, 64), cache={})
 
 
 def test_disk_cache(tmp_path):

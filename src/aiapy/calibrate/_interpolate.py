@@ -393,7 +393,7 @@ def resample_flagged(
               dtype, workers)  # fmt: skip
     present = 0 if flags is None else int(np.bitwise_or.reduce(flags.ravel()))  # the bits set anywhere
     if present & PixelFlag.MISSING:
-        image = fill_missing(image, (flags & PixelFlag.MISSING) != 0, dtype)
+        image = fill_missing(image, (flags & np.uint8(PixelFlag.MISSING)) != 0, dtype)
     elif image.dtype == np.float16:
         image = image.astype(dtype)
     rows = _chunks(output_shape[0], _TASK_ROWS)

@@ -299,7 +299,7 @@ def register(
         flags[bad] |= np.uint8(PixelFlag.MISSING)
     present = int(np.bitwise_or.reduce(flags.ravel()))  # the bits set anywhere
     if not np.isnan(low) and present & PixelFlag.MISSING:  # the mask's missing pixels: not in the range
-        bad = (flags & PixelFlag.MISSING) != 0
+        bad = (flags & np.uint8(PixelFlag.MISSING)) != 0
         low, high = (np.nan, np.nan) if bad.all() else (float(data[~bad].min()), float(data[~bad].max()))
     if np.isnan(low):
         what = "NaN" if blank is None else f"NaN or BLANK = {blank}"
@@ -324,7 +324,7 @@ def register(
     text += f", clip={options.clip_for_method}"
     guarded = 0
     if present & GUARDED:
-        guarded = int(np.count_nonzero(flags if not present & PixelFlag.MISSING else flags & GUARDED))
+        guarded = int(np.count_nonzero(flags if not present & PixelFlag.MISSING else flags & np.uint8(GUARDED)))
     if guarded:
         text += f", guard_saturation={options.guard_saturation} ({guarded} saturated/bloomed input pixels)"
     meta = _level15_meta(smap, out, crpix, scale)

@@ -120,7 +120,7 @@ def flag_saturation(smap, *, level=None, bloom=True, function="flag_saturation")
         ceiling = None
     flags = saturation_flags(np.asarray(smap.data), value, ceiling=ceiling, bloom=bloom)
     if smap.mask is not None:  # NaN pixels are never at the level; masked ones may be
-        flags[pixel_flags(smap) & PixelFlag.MISSING != 0] = 0
+        flags[pixel_flags(smap) & np.uint8(PixelFlag.MISSING) != 0] = 0
     return flags
 
 

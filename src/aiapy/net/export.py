@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 NO_DATA_FILE = "NoDataFile"
 _BLOCK = 2880
 _PART = ".part"
+_TOKENS = {}
 _CHUNK = 1 << 16
 
 
@@ -133,9 +136,15 @@ def export_files(ds, *, email, timeout=600.0, poll=None, settings=None):
 
 
 def temporary_path(path):
-    """The hidden name a file is downloaded under before it is verified and renamed: ``.<name>.part``."""
+    """
+    The hidden name a file is downloaded under before it is verified and renamed, unique to this process:
+    ``.<name>.<pid>@<host>@<token>.part``, so that concurrent runs downloading into one folder (a shared
+    ``keep_level1``) never write, or remove, each other's partial files.
+    """
     path = Path(path)
-    return path.with_name(f".{path.name}{_PART}")
+    pid = os.getpid()
+    token = _TOKENS.setdefault(pid, uuid.uuid4().hex[:12])  # one per process (a forked child has its own pid)
+    return path.with_name(f".{path.name}.{pid}@{socket.gethostname()}@{token}{_PART}")
 
 
 def verify_fits(path):
@@ -239,7 +248,7 @@ async def fetch_verified(files, *, settings=None, verify=None, splits=1, flying=
     Download ``files`` (``[(url, target path), ...]``, e.g. a record's image and spikes) together, verify each
     and move them to their targets; retry the whole set on a failure.
 
-    Each file is written as ``.<name>.part`` beside its target (restarted from the beginning by a later
+    Each file is written under its `temporary_path` beside its target (restarted from the beginning by a later
     call), checked with `verify_fits` and ``verify(target, temporary)`` (optional, e.g. that the file is the
     record asked for), then renamed. Each file is fetched over up to ``splits`` connections at once (byte
     ranges, where the server serves them: see `accepts_ranges`); after a split attempt that does not verify,

@@ -1,8 +1,8 @@
-"""Batch processing of many AIA level-1 files to level 1.5 (FITS files, or one Zarr data cube): serially, on a
-local Dask cluster or on a running ``dask.distributed`` scheduler. One runner (`run`) takes items from a source
-(`FileList`: files on disk; `JsocRecords`: the archive), preps each (`prep_map`) and hands the `Product` to a
-sink (`FitsFolder`, `ZarrCube`); `prep_files` and `prep_jsoc` are its front ends. The command line
-``aiapy prep`` is a thin layer over them,
+"""Batch processing of many AIA level-1 files to level 1.5: serially, on a local Dask cluster or on a
+running ``dask.distributed`` scheduler. One runner (`run`) takes items from a source (`FileList`: files on
+disk; `JsocRecords`: the archive), preps each (`prep_map`) and hands the `Product` to a sink (`FitsFolder`:
+FITS files; `ZarrCube`: one Zarr data cube); `prep_files`, `prep_jsoc` and `build_cube` are its front ends
+(`open_cube` reads a cube). The command line ``aiapy prep`` / ``aiapy cube`` is a thin layer over them,
 generated from the option sets composed in `PrepConfig`."""
 
 from aiapy.pipeline import _config
@@ -21,11 +21,14 @@ from aiapy.pipeline._config import (
     RespikeOptions,
     UncertaintyOptions,
     make_config,
+    OPTIONS,
+    AMBIGUOUS,
+    keyword_name,
 )
 from aiapy.pipeline._fitsfile import is_aiapy_output, read_output
 from aiapy.pipeline._archive import ArchiveOptions
 from aiapy.pipeline._cube import LAYOUTS, ZarrCube
-from aiapy.pipeline._cubebuild import build_cube
+from aiapy.pipeline._cubebuild import build_cube, build_cube_jsoc
 from aiapy.pipeline._cuberead import Cube, open_cube
 from aiapy.pipeline._jsoc import JsocRecords, prep_jsoc
 from aiapy.pipeline._inputs import expand_inputs, output_path
@@ -42,6 +45,7 @@ __all__ = [
     "prep_files",
     "prep_jsoc",
     "build_cube",
+    "build_cube_jsoc",
     "open_cube",
     "Cube",
     "ZarrCube",

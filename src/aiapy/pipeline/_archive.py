@@ -36,6 +36,7 @@ from aiapy.net.export import (
     temporary_path,
     verify_fits,
 )
+from aiapy.pipeline._inputs import remove_stale_temporaries
 from aiapy.utils.options import Options, option
 from aiapy.utils.times import parse_time_text
 
@@ -76,7 +77,7 @@ class ArchiveOptions(Options):
                           choices=QUALITY_CHOICES)  # fmt: skip
     in_flight: int = option(4, help="connections downloading at once: where the server serves byte ranges (the JSOC "
                                     "does), one file at a time in that many parts, in record order; else that many "
-                                    "files at once")
+                                    "files at once")  # fmt: skip
     keep_level1: str | None = option(None, help="keep the level-1 files in this folder (reused by later runs)")
     export_timeout: float = option(600.0, help="seconds to wait for a pending JSOC export (files staged from tape)")
 
@@ -327,10 +328,12 @@ def _verified_local(paths, record):
 
 
 def prepare_folder(folder):
-    """Create the level-1 folder; remove the partial downloads of an interrupted run (they restart)."""
+    """
+    Create the level-1 folder; remove the partial downloads that killed runs of this host left there (they
+    restart), never those of a live run sharing the folder (`remove_stale_temporaries`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".aia.lev1_*.part"):
-        stale.unlink(missing_ok=True)
+    remove_stale_temporaries(folder)
 
 
 def _export(chunk, segments, *, email, export_timeout, settings):

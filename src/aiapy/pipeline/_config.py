@@ -32,6 +32,9 @@ __all__ = [
     "UncertaintyOptions",
     "OutputOptions",
     "KEYWORDS",
+    "OPTIONS",
+    "AMBIGUOUS",
+    "keyword_name",
     "make_config",
 ]
 
@@ -145,24 +148,49 @@ _RENAMED = {
 }
 
 
-def _keywords():
-    table = {}
+def _options():
+    """Every step option by its qualified name ``<group>_<field>``, and the qualified names of each short one."""
+    table, short = {}, {}
     for group, (cls, _) in _GROUPS.items():
         hints = typing.get_type_hints(cls)
         for field in cls.fields():
             if (group, field.name) in _SET_BY_RUN:
                 continue
-            name = _RENAMED.get((group, field.name), field.name)
-            if name in table or name == "steps":
-                owner = table[name][0] if name in table else "PrepConfig"
-                raise RuntimeError(f"option {name!r} is defined twice ({owner}, {group}); rename one.")
-            table[name] = (group, field, hints[field.name])
-    return table
+            qualified = f"{group}_{field.name}"
+            table[qualified] = (group, field, hints[field.name])
+            short.setdefault(_RENAMED.get((group, field.name), field.name), []).append(qualified)
+    return table, short
 
 
-#: Every keyword of `prep_files` (and flag of ``aiapy prep``) that sets a step option:
+#: Every step option by its qualified name (``deconvolve_iterations``; flag ``--deconvolve-iterations``):
 #: ``name -> (group, dataclass field, type)``, generated from the option sets.
-KEYWORDS = _keywords()
+OPTIONS, _SHORT = _options()
+#: The short keywords (and flags), each naming one option of one set: ``name -> (group, field, type)``. A
+#: field name that two sets share (two steps with ``iterations``) is no keyword: its qualified names are.
+KEYWORDS = {name: OPTIONS[names[0]] for name, names in _SHORT.items() if len(names) == 1 and name != "steps"}
+#: The qualified names behind each short name that is no keyword because several sets have that field.
+AMBIGUOUS = {name: tuple(names) for name, names in _SHORT.items() if name not in KEYWORDS}
+
+
+def keyword_name(qualified):
+    """
+    The name an option goes by in reports and as a command-line destination: its short keyword where that is
+    unambiguous (`KEYWORDS`), else its qualified name (`OPTIONS`).
+    """
+    group, field, _ = OPTIONS[qualified]
+    short = _RENAMED.get((group, field.name), field.name)
+    return short if short in KEYWORDS else qualified
+
+
+def _expand(keywords):
+    """``keywords`` with each option set given as a dict (``deconvolve={"iterations": 30}``) as qualified names."""
+    expanded = {}
+    for name, value in keywords.items():
+        if name in _GROUPS and isinstance(value, dict):
+            expanded.update({f"{name}_{field}": item for field, item in value.items()})
+        else:
+            expanded[name] = value
+    return expanded
 
 
 def _normalise_steps(steps):
@@ -186,35 +214,41 @@ class PrepConfig(Options):
     The settings of a batch run: the steps and one validated, frozen option set per step.
 
     Built once (by `aiapy.pipeline.prep_files`, ``prep_jsoc`` or the ``aiapy prep`` command line), small and
-    picklable, and handed to every task. Either give the option sets, or today's flat keywords (each names
-    one option of one set, see `KEYWORDS`), or both (the keywords then change the given sets)::
+    picklable, and handed to every task. Each step's options are a namespace: give the option sets (or dicts
+    of their options), or single options by their qualified names (`OPTIONS`: ``<set>_<option>``), or by
+    their short keywords where only one set has that option (`KEYWORDS`), or both (the keywords then
+    change the given sets)::
 
         PrepConfig(steps=("register",), register=RegisterOptions(method="cubic-convolution"))
-        PrepConfig(steps="register", method="cubic-convolution")    # the same settings
+        PrepConfig(steps="register", register={"method": "cubic-convolution"})
+        PrepConfig(steps="register", register_method="cubic-convolution")
+        PrepConfig(steps="register", method="cubic-convolution")    # all four the same settings
 
     Parameters
     ----------
     steps : iterable of str or comma-separated str
         Steps from `STEP_ORDER`; they always run in that (SolarSoft) order. Default: `DEFAULT_STEPS`.
-    respike : `RespikeOptions`
-    pointing : `PointingOptions`
-    desaturate : `~aiapy.psf.DesaturateOptions`
+    respike : `RespikeOptions` or dict
+    pointing : `PointingOptions` or dict
+    desaturate : `~aiapy.psf.DesaturateOptions` or dict
         Options of the ``desaturate`` step (`aiapy.psf.desaturate`; its ``iterations`` is the keyword
-        ``desaturate_iterations``).
-    deconvolve : `DeconvolveOptions`
-    register : `RegisterOptions`
+        ``desaturate_iterations``: the short ``iterations`` stays deconvolve's).
+    deconvolve : `DeconvolveOptions` or dict
+    register : `RegisterOptions` or dict
         Its ``dtype`` is the output's (``output.dtype``) and its ``workers`` one per Dask worker; both are
         set by the run.
-    uncertainty : `UncertaintyOptions`
-    output : `OutputOptions`
+    uncertainty : `UncertaintyOptions` or dict
+    output : `OutputOptions` or dict
     **keywords
-        Single options by their `KEYWORDS` name, e.g. ``iterations=30``, ``method="linear"``,
-        ``pointing="jsoc"``, ``uncertainty=True``, ``dtype="float64"``.
+        Single options by their qualified name (`OPTIONS`), e.g. ``deconvolve_iterations=30``, or short
+        `KEYWORDS` name, e.g. ``iterations=30``, ``method="linear"``, ``pointing="jsoc"``,
+        ``uncertainty=True``, ``dtype="float64"``.
 
     Raises
     ------
     TypeError, ValueError
-        For an unknown keyword or step, or an invalid value (naming the option).
+        For an unknown keyword or step, a short name that several sets share (`AMBIGUOUS`), one option given
+        under two names, or an invalid value (naming the option).
     """
 
     steps: tuple = option(DEFAULT_STEPS, help="steps to apply, always in the SolarSoft order", choices=STEP_ORDER)
@@ -228,15 +262,23 @@ class PrepConfig(Options):
 
     def __init__(self, *, steps=DEFAULT_STEPS, **keywords):
         object.__setattr__(self, "steps", _normalise_steps(steps))
-        changes, given = {}, {}
-        for name, value in keywords.items():
+        changes, given, named = {}, {}, {}
+        for name, value in _expand(keywords).items():
             if name in _GROUPS and (isinstance(value, _GROUPS[name][0]) or name not in KEYWORDS):
                 given[name] = value  # an option set ("pointing" and "uncertainty" name a set and an option)
-            elif name in KEYWORDS:
-                group, field, _ = KEYWORDS[name]
-                changes.setdefault(group, {})[field.name] = value
-            else:
-                raise TypeError(f"{name!r} is not an option of the pipeline; options: {', '.join(KEYWORDS)}.")
+                continue
+            if name in AMBIGUOUS:
+                raise TypeError(f"{name!r} is an option of several steps; give {' or '.join(AMBIGUOUS[name])}.")
+            if name not in KEYWORDS and name not in OPTIONS:
+                raise TypeError(
+                    f"{name!r} is not an option of the pipeline; options: {', '.join(KEYWORDS)} (or qualified by "
+                    f"their set: {', '.join(OPTIONS)})."
+                )
+            group, field, _ = KEYWORDS[name] if name in KEYWORDS else OPTIONS[name]
+            if (group, field.name) in named:  # e.g. iterations= and deconvolve_iterations=: which one?
+                raise TypeError(f"{group}.{field.name} is given twice ({named[group, field.name]!r} and {name!r}).")
+            named[group, field.name] = name
+            changes.setdefault(group, {})[field.name] = value
         for group, (cls, _) in _GROUPS.items():
             options = given.get(group, cls())
             if not isinstance(options, cls):
@@ -289,8 +331,10 @@ class PrepConfig(Options):
         return settings
 
     def keywords(self):
-        """Every option by its `KEYWORDS` name (as `prep_files` takes them), and ``steps`` (those that run)."""
-        values = {name: getattr(getattr(self, group), field.name) for name, (group, field, _) in KEYWORDS.items()}
+        """Every option by its `keyword_name` (as `prep_files` takes them), and ``steps`` (those that run)."""
+        values = {
+            keyword_name(name): getattr(getattr(self, group), field.name) for name, (group, field, _) in OPTIONS.items()
+        }
         return {"steps": list(self.active_steps)} | values
 
     @property
@@ -302,8 +346,8 @@ class PrepConfig(Options):
 
 def make_config(config=None, **keywords):
     """
-    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by today's flat keywords
-    (``steps=``, ``method=``, ``iterations=``, ...; see `KEYWORDS`), validated.
+    The `PrepConfig` of a run: ``config`` (default: the defaults) changed by single options (``steps=``,
+    ``method=``, ``deconvolve_iterations=``, ...; see `KEYWORDS` and `OPTIONS`) or dicts per set, validated.
     """
     if config is None:
         return PrepConfig(**keywords)
@@ -312,4 +356,4 @@ def make_config(config=None, **keywords):
     if not keywords:
         return config
     groups = {f.name: getattr(config, f.name) for f in config.fields()}
-    return PrepConfig(**(groups | keywords))
+    return PrepConfig(**(groups | _expand(keywords)))

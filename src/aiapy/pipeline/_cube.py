@@ -14,6 +14,7 @@ import numbers
 import os
 import re
 import socket
+import time
 import warnings
 
 import numpy as np
@@ -44,10 +45,9 @@ from aiapy.pipeline._cubestore import (
     store_url,
 )
 from aiapy.pipeline._fitsfile import image_header
-from aiapy.pipeline._header import output_header
+from aiapy.pipeline._output import product_header
 from aiapy.pipeline._product import Sink
-from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15
-from aiapy.utils.maps import add_history
+from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE
 
 __all__ = ["ZarrCube", "LAYOUTS", "FRAME_VALUES", "TILE"]
 
@@ -76,7 +76,6 @@ _SDOML_FRAMES = 15
 #: Microseconds since this epoch (UTC, no leap seconds: CF ``standard`` calendar) give the time coordinate.
 _EPOCH = "1970-01-01T00:00:00"
 _TIME_UNITS = f"microseconds since {_EPOCH}"
-_LEVEL1_STEPS = ("respike", "update_pointing", "deconvolve", "register")
 
 
 def _codec(layout):
@@ -90,15 +89,27 @@ def _codec(layout):
 
 
 def _input_header(item):
-    """The header of an item's input: its file (``item.path``, else ``item.name``), or ``item.header``."""
-    header = getattr(item, "header", None)
-    if header is not None:
+    """
+    What is known of an item's frame before it is prepped, as header keywords: its file's header where the
+    file is there (``item.path``); else, for an archive record not yet downloaded, a full frame of the
+    ``channel``, ``time`` and ``shape`` of ``item.facts``. `ValueError` where neither is known.
+    """
+    path = getattr(item, "path", None) or item.name
+    if os.path.isfile(path):
+        header = image_header(path)
+        if header.get("ZIMAGE"):  # the table header of a tile-compressed image: its image's shape under Z names
+            header = header.copy()
+            header["NAXIS1"], header["NAXIS2"] = header["ZNAXIS1"], header["ZNAXIS2"]
         return header
-    header = image_header(getattr(item, "path", None) or item.name)
-    if header.get("ZIMAGE"):  # the table header of a tile-compressed image: its image's shape under Z names
-        header = header.copy()
-        header["NAXIS1"], header["NAXIS2"] = header["ZNAXIS1"], header["ZNAXIS2"]
-    return header
+    facts = dict(getattr(item, "facts", None) or {})
+    if not {"channel", "time", "shape"} <= set(facts):
+        raise ValueError(f"{item.name}: neither its file nor its channel, time and shape are known.")
+    rows, columns = facts["shape"]
+    if rows != columns or DETECTOR_SIZE % rows:
+        raise ValueError(f"{item.name}: a {rows} x {columns} archive record is not a full frame.")
+    scale = PLATE_SCALE * (DETECTOR_SIZE // rows)
+    return {"WAVELNTH": facts["channel"], "T_OBS": str(facts["time"]), "NAXIS1": columns, "NAXIS2": rows,
+            "LVL_NUM": LEVEL15, "CDELT1": scale, "CRPIX1": (columns + 1) / 2, "CRPIX2": (rows + 1) / 2}  # fmt: skip
 
 
 def _time_of(value):
@@ -132,6 +143,9 @@ class ZarrCube(Sink):
     storage_options : dict, optional
         Passed to fsspec for a URL.
     """
+
+    #: The SDOML layout is made from level-1.5 synoptic images: any input already at level 1.5 is taken.
+    accepts_level15 = True
 
     def __init__(
         self, store, *, layout="aiapy", resolution=None, downsample="mean", fixed_radius=None, storage_options=None
@@ -171,6 +185,10 @@ class ZarrCube(Sink):
             )
         return self._root
 
+    def report_settings(self):
+        """What the run's report adds for this sink: the store and the layout settings."""
+        return {"store": self.url} | self.settings()
+
     def settings(self):
         """What the cube's layout is, beside the pipeline's settings: stored in the cube, checked on append."""
         return {
@@ -209,7 +227,12 @@ class ZarrCube(Sink):
             name = str(item.name)
             if not is_remote(self.url) and str(getattr(item, "path", name)).startswith(self.url + os.sep):
                 raise FileExistsError(f"the input {name} is inside the store {self.url}; choose another store.")
-            facts[name] = self._facts(_input_header(item))
+            try:
+                header = _input_header(item)
+            except (OSError, ValueError, KeyError) as error:  # the run reports this item failed, alone
+                log.debug("%s: not planned (%s)", name, error)
+                continue
+            facts[name] = self._facts(header)
         plan = {key: list(value) for key, value in (cube.get("frames") or {}).items()}
         if self.layout == "sdoml" and not {"degradation", "exposure"} <= set(config.active_steps):
             raise ValueError("layout='sdoml' frames are divided by degradation and exposure: keep those steps.")
@@ -234,7 +257,8 @@ class ZarrCube(Sink):
             "frames": plan,
         }
         root.attrs[CUBE_KEY] = cube
-        self._create_arrays(root, plan)
+        if grid is not None:  # else no input could be planned: each is reported failed
+            self._create_arrays(root, plan)
         root.require_group("_aiapy")  # the records' folder, a node: listing the root meets no stray object
         _consolidate(root)
 
@@ -253,12 +277,16 @@ class ZarrCube(Sink):
 
     def _plan(self, facts, plan):
         """Slots of the items: a frame already planned keeps its index; new ones go after, in time order."""
-        slots, new = {}, {}
+        slots, new, index, taken = {}, {}, {}, {}
         for name, fact in facts.items():
             key = f"{fact['group']}/{channel_name(fact['channel'])}"
-            times = plan.setdefault(key, [])
-            if fact["t_obs"] in times:
-                slots[name] = (fact["group"], fact["channel"], times.index(fact["t_obs"]))
+            if key not in index:
+                index[key] = {t_obs: i for i, t_obs in enumerate(plan.setdefault(key, []))}
+            if fact["t_obs"] in index[key]:
+                slot = (fact["group"], fact["channel"], index[key][fact["t_obs"]])
+                if slot in taken:
+                    raise ValueError(f"two inputs of {key} have T_OBS {fact['t_obs']}: {name} and {taken[slot]}.")
+                slots[name], taken[slot] = slot, name
             else:
                 new.setdefault(key, []).append((fact["t_obs"], name, fact))
         for key, frames in new.items():
@@ -270,7 +298,7 @@ class ZarrCube(Sink):
                     f" ({times[-1]}): appending keeps time order. Build a new cube with all inputs."
                 )
             for t_obs, name, fact in frames:
-                if t_obs in times:
+                if times and times[-1] == t_obs:
                     raise ValueError(f"two inputs of {key} have T_OBS {t_obs}: {name} and another.")
                 times.append(t_obs)
                 slots[name] = (fact["group"], fact["channel"], len(times) - 1)
@@ -297,6 +325,8 @@ class ZarrCube(Sink):
                 array.resize(shape)
             return array
         tile = (1, min(TILE, shard[1]), min(TILE, shard[2]))
+        # one shard holds the whole frame: the grid rounded up to whole tiles (zarr stores edge shards whole)
+        shard = (1, *(-(-size // side) * side for size, side in zip(shard[1:], tile[1:], strict=True)))
         return node.create_array(
             name,
             shape=shape,
@@ -327,18 +357,36 @@ class ZarrCube(Sink):
 
     # -- naming and resume --------------------------------------------------------------------------------
 
+    def __str__(self):
+        return self.url
+
     def target(self, item):
+        if str(item.name) not in self.slots:
+            return f"{self.url}#unplanned"
         group, channel, index = self.slots[str(item.name)]
         return f"{self.url}#{group + '/' if group else ''}{channel_name(channel)}[{index}]"
 
+    def _record(self, item):
+        slot = self.slots.get(str(item.name))
+        return None if slot is None else self.records.read(record_path(*slot))
+
+    def stale_reason(self, item, config):
+        """Why the stored frame of ``item`` is redone: None when it is complete, or there is none."""
+        record = self._record(item)
+        if record is None:
+            return None
+        if record["config_id"] != config.config_id:
+            return f"made with other settings or another aiapy version (settings {record['config_id']})"
+        if record["identity"] != _identity(item):
+            return "its input or the pointing table changed"
+        return None
+
     def is_complete(self, item, config):
-        group, channel, index = self.slots[str(item.name)]
-        record = self.records.read(record_path(group, channel, index))
-        return (
-            record is not None
-            and record["config_id"] == config.config_id
-            and record["identity"] == _identity(item)
-        )
+        return self._record(item) is not None and self.stale_reason(item, config) is None
+
+    def written_since(self, item, since):
+        record = self._record(item)
+        return record is not None and record.get("written", 0) >= since
 
     # -- on the worker --------------------------------------------------------------------------------------
 
@@ -346,8 +394,7 @@ class ZarrCube(Sink):
         """The frame as stored: the layout's transforms applied to ``product``; (map, mask or None)."""
         smap, mask = product.image, product.mask
         if self.fixed_radius is not None:
-            smap = fixed_radius(smap, self.fixed_radius, config.register_options())
-            mask = None if mask is None else _resampled_flags(mask, smap)
+            smap, mask = fixed_radius(smap, self.fixed_radius, config.register_options(), flags=mask)
         if self.resolution is not None and smap.data.shape[0] != self.resolution:
             factor = smap.data.shape[0] // self.resolution
             smap = downsample_map(smap, self.resolution, self.downsample)
@@ -361,6 +408,8 @@ class ZarrCube(Sink):
 
     def write(self, item, product, config):
         """Write the frame's chunks (the whole frame: one object per array), then its record; return the target."""
+        if str(item.name) not in self.slots:
+            raise ValueError(f"{item.name} was not planned into the cube (its header could not be read).")
         group, channel, index = self.slots[str(item.name)]
         smap, mask = self.frame(product, config)
         window = product_window(smap.meta)
@@ -370,8 +419,11 @@ class ZarrCube(Sink):
                 " pointing step moved it): build the cube with the pointing the frames were planned with."
             )
         rows, columns = window.slices_in(self.grid)
-        frame = np.full((self.grid.rows, self.grid.columns), np.nan, np.float32)
-        frame[rows, columns] = smap.data
+        if window == self.grid:  # a full frame: written as it is (no copy where it is float32 already)
+            frame = np.asarray(smap.data, np.float32)
+        else:
+            frame = np.full((self.grid.rows, self.grid.columns), np.nan, np.float32)
+            frame[rows, columns] = smap.data
         root = self.root()
         name = channel_name(channel)
         if self.layout == "sdoml":
@@ -382,7 +434,7 @@ class ZarrCube(Sink):
                 flags = np.zeros(frame.shape, np.uint8)
                 flags[rows, columns] = mask
                 self._mask_array(root, name)[index] = flags
-        header = _frame_header(smap, config, _identity(item))
+        header = product_header(smap, product.provenance, config)
         record = {
             "config_id": config.config_id,
             "identity": _identity(item),
@@ -391,9 +443,35 @@ class ZarrCube(Sink):
             "mask": mask is not None,
             "header": header.tostring(),
             "writer": f"{os.getpid()}@{socket.gethostname()}",
+            "written": time.time(),
         }
         self.records.write(record_path(group, channel, index), record)
+        if self.layout == "sdoml":
+            self._assemble_if_whole(root, group, channel, index)
         return self.target(item)
+
+    def _assemble_if_whole(self, root, group, channel, index):
+        """
+        SDOML chunks hold 15 frames: the worker that stores the last frame of a chunk writes the chunk from the
+        staged frames (two that finish together write the same bytes). ``close`` writes the chunks left
+        incomplete (a failed frame, the last chunk of a run).
+        """
+        planned = root[stage_path(group, channel)].shape[0]
+        start = index - index % _SDOML_FRAMES
+        stop = min(start + _SDOML_FRAMES, planned)
+        done = [i for i in range(start, stop) if self.records.read(record_path(group, channel, i)) is not None]
+        if len(done) == stop - start:
+            self._assemble(root, group, channel_name(channel), start, stop, done)
+
+    def _assemble(self, root, group, name, start, stop, done):
+        """Write frames ``start:stop`` of an SDOML array from the staged ones (``done``; NaN for the others),
+        then the chunk's marker (which frames it holds)."""
+        stage = root[stage_path(group, int(name[:-1]))]
+        block = np.full((stop - start, *stage.shape[1:]), np.nan, np.float32)
+        for i in done:
+            block[i - start] = stage[i]
+        root[f"{group}/{name}"][start:stop] = block
+        self.records.write(_chunk_path(group, name, start), {"config_id": "chunk", "frames": done})
 
     def _mask_array(self, root, name):
         """The mask array of a channel, created by the first frame that has one (identical metadata from any
@@ -436,21 +514,21 @@ class ZarrCube(Sink):
 
     def _close_sdoml(self, root, group, channel, records):
         array = root[f"{group}/{channel}"]
-        stage = root[stage_path(group, int(channel[:-1]))]
-        marker = dict(array.attrs.get("aiapy_assembled") or {})
         for start in range(0, len(records), _SDOML_FRAMES):
             stop = min(start + _SDOML_FRAMES, len(records))
             done = [i for i in range(start, stop) if records[i] is not None]
-            if marker.get(str(start)) != done:
-                block = np.full((stop - start, *array.shape[1:]), np.nan, np.float32)
-                for i in done:
-                    block[i - start] = stage[i]
-                array[start:stop] = block
-                marker[str(start)] = done
+            marker = self.records.read(_chunk_path(group, channel, start))
+            if marker is None or marker["frames"] != done:
+                self._assemble(root, group, channel, start, stop, done)
         headers = [_header_values(r) for r in records]
         keys = sorted({key for h in headers if h for key in h})
         attributes = {key: [h.get(key) if h else None for h in headers] for key in keys}
-        array.attrs.update(attributes | {"_ARRAY_DIMENSIONS": ["t", "x", "y"], "aiapy_assembled": marker})
+        array.attrs.update(attributes | {"_ARRAY_DIMENSIONS": ["t", "x", "y"]})
+
+
+def _chunk_path(group, name, start):
+    """The record of which frames an SDOML chunk holds."""
+    return f"{record_path(group, int(name[:-1]), start).rsplit('/', 1)[0]}/chunk-{start:06d}.json"
 
 
 def _consolidate(root):
@@ -493,37 +571,5 @@ def _degradation_factor(meta):
 
 
 def _identity(item):
-    identity = getattr(item, "identity", None)
-    return identity if isinstance(identity, str | int | float | type(None)) else dict(identity)
-
-
-def _resampled_flags(mask, smap):
-    """Flags of a rescaled frame: MISSING where it is NaN, the others lost (no bit survives interpolation)."""
-    from aiapy.utils.pixelflags import PixelFlag  # noqa: PLC0415
-
-    return np.where(np.isnan(smap.data), np.uint8(PixelFlag.MISSING), np.uint8(0)).astype(np.uint8)
-
-
-def _frame_header(smap, config, identity):
-    """The FITS header of a stored frame: the map's, with the pipeline's HISTORY line and provenance cards."""
-    meta = smap.meta.copy()
-    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
-    extra = [
-        ("AIAPYCFG", config.config_id, "aiapy pipeline settings identifier"),
-        ("AIAPYVER", __version__, "aiapy version that wrote this file"),
-    ]
-    if isinstance(identity, str):
-        extra.append(("AIAPYINP", identity, "identity of the input (size, mtime, T_OBS, FSN...)"))
-    return output_header(meta, extra)
-
-
-def level15_input(smap):
-    """Whether a map is already at level 1.5 (its level-1 steps are skipped, not refused)."""
-    return float(smap.meta.get("lvl_num", 1.0)) >= LEVEL15
-
-
-def steps_for(smap, config):
-    """The steps of ``config`` that apply to ``smap``: those needing level 1 are left out for a level-1.5 map."""
-    steps = config.active_steps
-    return tuple(s for s in steps if s not in _LEVEL1_STEPS) if level15_input(smap) else steps
-
+    """An item's identity as its record stores it (JSON: a plain dict)."""
+    return dict(item.identity)

@@ -1,58 +1,25 @@
-"""``build_cube``: the batch pipeline writing into a `ZarrCube` instead of FITS files."""
+"""``build_cube``: the batch runner with a `ZarrCube` sink, over files on disk (`FileList`)."""
 
-import dataclasses
 import logging
 import math
 import numbers
-import time
-import warnings
+import tempfile
 
 import astropy.units as u
 from astropy.time import Time
 
-from aiapy.pipeline._cube import ZarrCube, steps_for
-from aiapy.pipeline._fitsfile import image_header
-from aiapy.pipeline._inputs import expand_inputs, input_identity
-from aiapy.pipeline._product import Product
-from aiapy.pipeline._report import FileResult, PrepReport
+from aiapy.pipeline._archive import QUALITY_CHOICES, parse_cadence
 from aiapy.pipeline._config import make_config
-from aiapy.pipeline._shared import build_shared, needs_headers, scan_header
-from aiapy.pipeline._steps import STEPS, find_spikes_file
-from aiapy.utils.io import read_map
-from aiapy.utils.maps import check_aia_map
+from aiapy.pipeline._cube import ZarrCube
+from aiapy.pipeline._fitsfile import image_header
+from aiapy.pipeline._inputs import expand_inputs
+from aiapy.pipeline._jsoc import jsoc_source
+from aiapy.pipeline._run import FileList
+from aiapy.pipeline._runner import Executor, run
 
-__all__ = ["build_cube"]
+__all__ = ["build_cube", "build_cube_jsoc"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class _FileItem:
-    name: str
-    path: str
-    identity: str
-
-
-def _prep(item, sink, config, shared):
-    """Read, prep and write one item into the sink on this process; a `FileResult`."""
-    start = time.perf_counter()
-    result = FileResult(item.name, sink.target(item), "failed")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            smap = read_map(item.path)
-            check_aia_map(smap, function="aiapy cube")
-            frame = {"spikes": find_spikes_file(item.path, config.respike.spikes_dir)}
-            for step in steps_for(smap, config):
-                smap, note = STEPS[step](smap, config, shared, frame)
-                result.steps.append(f"{step} {note}" if note else step)
-            sink.write(item, Product(smap, mask=getattr(smap, "mask", None)), config)
-            result.status = "done"
-        except Exception as error:  # one bad file must not stop the batch
-            result.error = f"{type(error).__name__}: {error}"
-    result.warnings = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def build_cube(
@@ -70,6 +37,7 @@ def build_cube(
     scheduler=None,
     client=None,
     memory_limit="auto",
+    progress=None,
     storage_options=None,
     **options,
 ):
@@ -80,43 +48,73 @@ def build_cube(
     ----------
     inputs : str, path-like, or iterable of them
         Files, directories or glob patterns of level-1 FITS files (or level-1.5 ones: their level-1 steps,
-        respike, update_pointing, deconvolve and register, are skipped).
+        respike, update_pointing, deconvolve and register, are skipped and noted).
     store : str or path-like
-        A local folder or an fsspec URL (``s3://bucket/cube.zarr``), created if needed; an existing cube
-        is appended to.
+        A local folder or an fsspec URL (``s3://bucket/cube.zarr``; the endpoint and credentials from the usual
+        AWS settings, ``AWS_ENDPOINT_URL``...), created if needed; an existing cube is appended to.
     config : `PrepConfig`, optional
-        The steps and their options, as `prep_files` takes them; ``**options`` change it.
+        The steps and their options, as `prep_files` takes them; ``**options`` (`KEYWORDS`) change it.
     layout : {"aiapy", "sdoml"}
         ``aiapy``: a Zarr v3 group per channel (``171A``) holding ``data`` (time, y, x) float32 on the common
-        level-1.5 grid of the inputs, one shard per frame; ``mask`` (uint8 `~aiapy.utils.PixelFlag` bits)
-        where the frames have one; ``time`` and per-frame header values along time. ``sdoml``: the SDOML
-        v2 conventions (Zarr v2, a group per year, an array per channel in chunks of 15 frames, Blosc zstd
-        5 with bit shuffle, every keyword a per-frame list in the array's attributes).
+        level-1.5 grid of the inputs, one shard of 256 x 256 tiles per frame; ``mask`` (uint8
+        `~aiapy.utils.PixelFlag` bits) where a frame has flagged pixels; ``time`` (T_OBS) and per-frame header
+        values along time. ``sdoml``: the SDOML v2 conventions (Zarr v2, a group per year, an array per
+        channel in chunks of 15 frames, Blosc zstd 5 with bit shuffle, every keyword a per-frame list in the
+        array's attributes, ``PIXLUNIT = 'DN/s'``, ``DEG_COR``); it needs the degradation and exposure steps.
     resolution : int, optional
-        Downsample full frames to this size (SDOML: 512).
+        Downsample full frames to this size by ``downsample`` (SDOML: 512).
     downsample : {"mean", "sum"}
-        How ``resolution`` combines pixels.
+        How ``resolution`` combines pixels (SDOML v2: mean; v1: sum).
     fixed_radius : float, optional
-        Rescale full frames to this solar radius in arcsec (SDOML: 976).
-    cadence : `~astropy.units.Quantity` or float, optional
-        Keep at most one frame per channel in each interval of this length (seconds), the first of each
-        (SDOML v1: 6 minutes).
-    quality : int, optional
-        Keep only frames whose QUALITY is this value (SDOML v1: 0).
-    workers, scheduler, client, memory_limit
-        Where to run, as `prep_files`: serially (default), on a local Dask cluster of ``workers`` processes
-        (each limited to ``memory_limit``), on a running scheduler, or on a client. Each worker writes the
-        frames it prepped: only small reports travel back.
+        Rescale full frames about Sun centre to this solar radius in arcsec (SDOML: 976).
+    cadence : str, `~astropy.units.Quantity` or float, optional
+        Keep, per channel, the first frame of each interval of this length (``"6min"``, ``6 * u.min``,
+        seconds) from the channel's first (SDOML v1: 6 minutes).
+    quality : {None, "good", "any"}
+        ``"good"``: keep only frames with QUALITY 0 (SDOML v1); None or ``"any"``: every frame.
+    workers, scheduler, client, memory_limit, progress
+        As for `prep_files`: serially (default), on a local Dask cluster, a running scheduler or a client
+        (the store must be reachable from the workers: a shared file system or an object store). Each worker
+        writes the frames it prepped; only small reports travel back.
     storage_options : dict, optional
         fsspec options of a URL store.
 
     Returns
     -------
     `PrepReport`
-        Per input: ``done`` (written now), ``skipped`` (its frame is in the cube, made with the same input
-        and settings), ``failed`` or ``cancelled``.
+        Per input: ``done`` (written now), ``skipped`` (its frame is in the cube, whole, made from the same
+        input with the same settings), ``failed`` or ``cancelled``; ``settings`` name the store and layout.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid options, a store of other layout settings, frames that cannot share one grid or would
+        not append in time order, or two inputs of one frame (before any work).
+    FileExistsError
+        If the store holds something that is not an aiapy cube, or an input is inside it.
+
+    Notes
+    -----
+    **Resume and append.** Each frame is written by the worker that prepped it (its chunks, then a record of
+    its input, settings and header), so a killed run leaves whole frames and unrecorded ones; the next run
+    skips the recorded frames of the same inputs and settings and redoes the others in place. New inputs
+    later than a channel's last frame are appended in time order; an earlier one is refused (the stored
+    frames would move). The common grid of cutouts grows towards higher rows and columns as new frames
+    need; growing the other way is refused. One run at a time per store.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from aiapy.data import sample
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = build_cube(sample.FLARE_FILES[:6], f"{folder}/flare.zarr")
+    ...     cube = open_cube(f"{folder}/flare.zarr")
+    ...     shape = cube.xarray(171).data.shape
+    >>> report.counts["done"], cube.channels, shape
+    (6, [94, 131, 171, 193, 211, 335], (1, 66, 66))
     """
     config = make_config(config, **options)
+    executor = Executor(workers, scheduler, client, memory_limit)
     sink = ZarrCube(
         store,
         layout=layout,
@@ -125,83 +123,77 @@ def build_cube(
         fixed_radius=fixed_radius,
         storage_options=storage_options,
     )
-    start = time.perf_counter()
     paths = _select(expand_inputs(inputs), _check_selection(cadence, quality), quality)
-    items = [_FileItem(str(path), str(path), input_identity(path)) for path in paths]
-    sink.open(items, config)
-    headers = [scan_header(path) for path in paths] if needs_headers(config) else []
-    shared = build_shared(config, headers)
-    results = {}
-    todo = []
-    for item in items:
-        if not config.output.overwrite and sink.is_complete(item, config):
-            results[item.name] = FileResult(item.name, sink.target(item), "skipped")
-        else:
-            todo.append(item)
-    try:
-        if workers is None and scheduler is None and client is None:
-            for item in todo:
-                results[item.name] = _prep(item, sink, config, shared)
-        else:
-            _run_dask(todo, sink, config, shared, (workers, scheduler, client, memory_limit), results)
-    finally:
-        sink.close(list(results.values()))
-    ordered = [results.get(item.name) or FileResult(item.name, sink.target(item), "cancelled") for item in items]
-    settings = config.keywords() | {"config_id": config.config_id, "store": sink.url} | sink.settings()
-    return PrepReport(ordered, settings, time.perf_counter() - start, False)
+    return run(FileList(paths), sink, config, executor=executor, progress=progress, settings=sink.report_settings())
 
 
-def _run_dask(todo, sink, config, shared, where, results):
-    from distributed import Client, LocalCluster, as_completed
+def build_cube_jsoc(
+    time_range,
+    channels,
+    store,
+    *,
+    cadence=None,
+    email=None,
+    config=None,
+    layout="aiapy",
+    resolution=None,
+    downsample="mean",
+    fixed_radius=None,
+    workers=None,
+    scheduler=None,
+    client=None,
+    memory_limit="auto",
+    progress=None,
+    storage_options=None,
+    **options,
+):
+    """
+    From the archive to a data cube: the level-1 records of a time range and channels at the JSOC, downloaded
+    and prepped as `prep_jsoc` does, into one Zarr store as `build_cube` writes it; return the run's report.
 
-    workers, scheduler, client, memory_limit = where
-    config = config.replace(register=config.register.replace(workers=1))
-    owned = None
-    if client is None:
-        if scheduler is not None:
-            owned = client = Client(scheduler)
-        else:
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, memory_limit=memory_limit, dashboard_address=":0"
-            )
-            owned = client = Client(cluster)
-    try:
-        [shared_future] = client.scatter([shared], broadcast=True, hash=False)
-        futures = {client.submit(_prep, item, sink, config, shared_future, pure=False): item for item in todo}
-        for future in as_completed(futures):
-            results[futures[future].name] = future.result()
-    finally:
-        if owned is not None:
-            cluster = owned.cluster
-            owned.close()
-            if cluster is not None:
-                cluster.close()
+    ``time_range``, ``channels``, ``cadence``, ``email`` and the archive options in ``**options``
+    (``quality``, ``in_flight``, ``keep_level1``, ``export_timeout``) are `prep_jsoc`'s; ``store``, ``layout``,
+    ``resolution``, ``downsample``, ``fixed_radius`` and ``storage_options`` `build_cube`'s. The level-1
+    files go to ``keep_level1`` if given (kept for later runs), else to a temporary folder emptied as the
+    prep goes (with Dask, give a ``keep_level1`` folder the workers share). Records already in the cube are
+    ``skipped`` without any download.
+    """
+    executor = Executor(workers, scheduler, client, memory_limit)
+    sink = ZarrCube(
+        store,
+        layout=layout,
+        resolution=resolution,
+        downsample=downsample,
+        fixed_radius=fixed_radius,
+        storage_options=storage_options,
+    )
+    with tempfile.TemporaryDirectory(prefix="aiapy-level1-") as folder:
+        source, config = jsoc_source(time_range, channels, folder, cadence=cadence, email=email, config=config,
+                                     **options)  # fmt: skip
+        return run(source, sink, config, executor=executor, progress=progress, settings=sink.report_settings())
 
 
 def _check_selection(cadence, quality):
-    """``cadence`` in seconds (float) or None; `ValueError`/`TypeError` naming the option."""
-    if quality is not None and (not isinstance(quality, numbers.Integral) or isinstance(quality, bool)):
-        raise TypeError(f"quality must be None or an int (the QUALITY value to keep, e.g. 0), not {quality!r}.")
-    if cadence is None:
-        return None
-    seconds = u.Quantity(cadence, u.s).to_value(u.s) if isinstance(cadence, u.Quantity) else cadence
-    if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool) or not seconds > 0:
-        raise ValueError(f"cadence must be None or a positive time (seconds or a Quantity), not {cadence!r}.")
-    return float(seconds)
+    """``cadence`` in seconds (or None), as the archive options take it; `ValueError` naming the option."""
+    if quality not in (None, *QUALITY_CHOICES):
+        raise ValueError(f"quality must be None or one of {QUALITY_CHOICES}, not {quality!r}.")
+    if isinstance(cadence, numbers.Real) and not isinstance(cadence, bool):
+        cadence = cadence * u.s
+    return parse_cadence(cadence)
 
 
 def _select(paths, cadence, quality):
     """
-    The inputs kept by ``quality`` (QUALITY equal to it) and ``cadence`` (per channel, the first frame of
+    The inputs kept by ``quality`` (``"good"``: QUALITY 0) and ``cadence`` (per channel, the first frame of
     each interval of that many seconds from the channel's first kept frame), logged; in input order.
     """
-    if cadence is None and quality is None:
+    if cadence is None and quality in (None, "any"):
         return paths
     frames = []
     for path in paths:
         header = image_header(path)
-        if quality is not None and header.get("QUALITY") != quality:
-            log.info("%s: QUALITY %s, not %s: left out", path, header.get("QUALITY"), quality)
+        if quality == "good" and header.get("QUALITY") != 0:
+            log.info("%s: QUALITY %s: left out (quality='good')", path, header.get("QUALITY"))
             continue
         frames.append((int(header["WAVELNTH"]), Time(header.get("T_OBS") or header["DATE-OBS"]).unix, path))
     kept, taken = set(), {}  # taken: channel -> (its first kept time, the intervals that have a frame)

@@ -17,6 +17,7 @@ from aiapy.calibrate._interpolate import affine_resample, valid_range
 from aiapy.calibrate.register import level15_geometry
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL15, PLATE_SCALE
 from aiapy.utils.maps import add_history, refresh_statistics
+from aiapy.utils.pixelflags import PixelFlag
 
 __all__ = ["Window", "planned_window", "product_window", "union", "DOWNSAMPLES", "fixed_radius", "downsample"]
 
@@ -140,7 +141,7 @@ def union(windows):
     )
 
 
-def fixed_radius(smap, radius, register_options):
+def fixed_radius(smap, radius, register_options, *, flags=None):
     """
     Rescale a full-frame level-1.5 map about Sun centre so that the solar radius is ``radius`` arcsec.
 
@@ -157,6 +158,14 @@ def fixed_radius(smap, radius, register_options):
         The solar radius in arcsec (SDOML: 976).
     register_options : `~aiapy.calibrate.RegisterOptions`
         The interpolation kernel and its options.
+    flags : `numpy.ndarray` of uint8, optional
+        The frame's `~aiapy.utils.PixelFlag` bits.
+
+    Returns
+    -------
+    `~sunpy.map.GenericMap`, `numpy.ndarray` or None
+        The rescaled map, and its flags: those of the nearest input pixel, and ``MISSING`` where the
+        rescaled data are NaN (None when ``flags`` is None).
 
     References
     ----------
@@ -187,11 +196,15 @@ def fixed_radius(smap, radius, register_options):
         clip=(low, high) if options.clip_for_method else None,
         **params,
     )
+    if flags is not None:
+        flags = affine_resample(np.asarray(flags, np.float32), matrix, offset, image.shape, method="nearest",
+                                missing=float(PixelFlag.MISSING), dtype=np.float32, workers=1).astype(np.uint8)
+        flags[np.isnan(data)] |= np.uint8(PixelFlag.MISSING)  # fmt: skip
     meta["rsun_obs"] = float(radius)
     meta["r_sun"] = float(radius) / float(meta["cdelt1"])
     meta["dsun_obs"] = float(meta["dsun_obs"]) / magnification
     add_history(meta, f"cube: rescaled by {magnification:.6f} about Sun centre to a solar radius of {radius} arcsec")
-    return sunpy.map.Map(data, refresh_statistics(meta, data))
+    return sunpy.map.Map(data, refresh_statistics(meta, data)), flags
 
 
 def downsample(data, factor, how):

@@ -26,7 +26,7 @@ from aiapy.pipeline._runner import Executor, run
 from aiapy.utils.constants import DETECTOR_SHAPE
 from aiapy.utils.quality import check_quality_flag
 
-__all__ = ["prep_jsoc", "JsocRecords"]
+__all__ = ["prep_jsoc", "JsocRecords", "jsoc_source"]
 
 _LEVEL1_DIR = ".level1"
 
@@ -76,8 +76,10 @@ class JsocRecords(Source):
         archive = {k: v for k, v in self.archive.as_dict().items() if k != "email"}
         return archive | {
             "source": "jsoc", "time_range": [self.start.isot, self.end.isot], "channels": self.channels,
-            "quality_skipped": [{"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)}
-                                for r in self.skipped],
+            "quality_skipped": [
+                {"record": r.name, "quality": f"0x{r.quality:08x}", "flags": check_quality_flag(r.quality)}
+                for r in self.skipped
+            ],
         }  # fmt: skip
 
     def _export(self):
@@ -218,15 +220,24 @@ def prep_jsoc(
     aiapy.net.NoDataError
         If no record matches.
     """
+    executor = Executor(workers, scheduler, client, memory_limit)
+    out_dir = Path(out_dir).expanduser().resolve()
+    source, config = jsoc_source(
+        time_range, channels, out_dir / _LEVEL1_DIR, cadence=cadence, email=email, config=config, **options
+    )
+    return run(source, FitsFolder(out_dir), config, executor=executor, progress=progress)
+
+
+def jsoc_source(time_range, channels, level1_folder, *, cadence=None, email=None, config=None, **options):
+    """
+    The `JsocRecords` source of a front end and its `PrepConfig`, the options checked before the JSOC is
+    reached (then `~aiapy.net.RemoteUnavailableError` if it cannot be). ``level1_folder`` holds the downloads
+    unless ``keep_level1`` is given; the other arguments are `prep_jsoc`'s.
+    """
     start, end = parse_time_range(time_range)
     channels = parse_channels(channels)
     config, archive = _configs(config, {"cadence": cadence, "email": email, **options})
-    executor = Executor(workers, scheduler, client, memory_limit)
     settings = get_settings()
     check_reachable(settings)
-    out_dir = Path(out_dir).expanduser().resolve()
-    folder = (
-        Path(archive.keep_level1).expanduser().resolve() if archive.keep_level1 is not None else out_dir / _LEVEL1_DIR
-    )
-    source = JsocRecords(start, end, channels, archive, folder, settings)
-    return run(source, FitsFolder(out_dir), config, executor=executor, progress=progress)
+    folder = Path(archive.keep_level1 if archive.keep_level1 is not None else level1_folder).expanduser().resolve()
+    return JsocRecords(start, end, channels, archive, folder, settings), config

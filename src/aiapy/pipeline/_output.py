@@ -37,6 +37,7 @@ __all__ = [
     "plan_outputs",
     "prepare_out_dir",
     "FitsFolder",
+    "product_header",
 ]
 
 #: Output compression: None (plain FITS), "rice" (tiled RICE_1, lossy: floats are quantised to 1/16 of the
@@ -198,6 +199,26 @@ def prepare_out_dir(out_dir):
     remove_stale_temporaries(out_dir)
 
 
+def product_header(smap, provenance, config):
+    """
+    The FITS header of a prepped frame as every sink stores it: the map's metadata, a HISTORY line naming the
+    steps and settings, the settings identifier (`CONFIG_KEY`), the aiapy version and the ``provenance``
+    (`IDENTITY_KEYS` values: the input's identity, the pointing table's digest).
+    """
+    meta = smap.meta.copy()  # every step keeps DATAMIN/DATAMAX/DATAMEAN true: no pass over the data
+    add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
+    extra = [
+        (CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier"),
+        ("AIAPYVER", __version__, "aiapy version that wrote this file"),
+    ]
+    if "AIAPYINP" in provenance:
+        # the comment as astropy truncated the longer one it was given before (with a warning per file)
+        extra.append(("AIAPYINP", provenance["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN."))
+    if "AIAPYPNT" in provenance:
+        extra.append(("AIAPYPNT", provenance["AIAPYPNT"], "digest of the master pointing table used"))
+    return output_header(meta, extra)
+
+
 class FitsFolder(Sink):
     """
     A folder of FITS files, one ``<input name>_lev1.5.fits`` per item: the level-1.5 image (its header with
@@ -248,22 +269,12 @@ class FitsFolder(Sink):
 
     def write(self, item, product, config):
         dtype = np.dtype(config.output.dtype)
-        meta = product.image.meta.copy()  # every step keeps DATAMIN/DATAMAX/DATAMEAN true: no pass over the data
-        add_history(meta, f"pipeline: {', '.join(config.active_steps) or 'no steps'} (settings {config.config_id})")
-        extra = [
-            (CONFIG_KEY, config.config_id, "aiapy pipeline settings identifier"),
-            ("AIAPYVER", __version__, "aiapy version that wrote this file"),
-            # the comment as astropy truncated the longer one it was given before (with a warning per file)
-            ("AIAPYINP", product.provenance["AIAPYINP"], "identity of the input (size, mtime, T_OBS, FSN."),
-        ]
-        if "AIAPYPNT" in product.provenance:
-            extra.append(("AIAPYPNT", product.provenance["AIAPYPNT"], "digest of the master pointing table used"))
         mask = product.mask
         target = self.target(item)
         write_output(
             target,
             np.asarray(product.image.data, dtype=dtype),
-            output_header(meta, extra),
+            product_header(product.image, product.provenance, config),
             compress=config.output.compress,
             uncertainty=None if product.uncertainty is None else np.asarray(product.uncertainty, dtype=dtype),
             mask=mask if mask is not None and np.any(mask & _MASK_WORTHY) else None,

@@ -130,6 +130,9 @@ class Sink(abc.ABC):
     the worker that prepped the item. ``str(sink)`` names the destination in the report (``out_dir``).
     """
 
+    #: Whether inputs already at level 1.5 are taken (their level-1 steps skipped and noted) or refused.
+    accepts_level15 = False
+
     @abc.abstractmethod
     def open(self, items, config):
         """Validate and create the destination before any work (refuse an unwritable one, one that is an input)."""

@@ -85,7 +85,7 @@ def prep_files(
     progress : bool, optional
         Show a progress bar; default: when stderr is a terminal. Otherwise a log line per file (INFO).
     **options
-        Today's keywords, each one option of ``config`` (see `KEYWORDS`): ``steps`` (iterable or
+        Single options of ``config``, by short (`KEYWORDS`) or qualified (`OPTIONS`) name: ``steps`` (iterable or
         comma-separated str from `STEP_ORDER`), ``pointing`` (`POINTING_SOURCES` name or table path),
         ``spikes_dir``; register's ``method``, ``order``, ``missing``, ``cubic``...; deconvolve's
         ``iterations``, ``acceleration``...; ``uncertainty`` (bool: write the 1-sigma uncertainty as a

@@ -167,7 +167,7 @@ def prep_item(work, unit):
             with work.source.stage(unit) as staged:
                 result.timings.update(staged.timings)
                 nbytes = staged.nbytes
-                smap = read_level1(staged.path, result.timings)
+                smap = read_level1(staged.path, result.timings, level15=work.sink.accepts_level15)
                 short = short_exposure_note(smap)
                 if short is not None:
                     result.steps.append(short)
@@ -351,9 +351,9 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
     start, since = time.perf_counter(), time.time()
     items, failed = source.plan(config)
     sink.open(items, config)
-    report_settings = config.keywords() | {"executor": executor.kind, "config_id": config.config_id,
-                                           "out_dir": str(sink), "workers": executor.workers,
-                                           "scheduler": executor.scheduler} | source.settings() | (settings or {})  # fmt: skip
+    run_settings = {"executor": executor.kind, "config_id": config.config_id, "out_dir": str(sink),
+                    "workers": executor.workers, "scheduler": executor.scheduler}  # fmt: skip
+    report_settings = config.keywords() | run_settings | source.settings() | (settings or {})
     show = sys.stderr.isatty() if progress is None else bool(progress)
     bar = Progress(len(items), show)
     collector, interrupted, todo = _Collector(source, sink, bar, {}), False, []

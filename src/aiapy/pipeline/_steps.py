@@ -19,14 +19,15 @@ from aiapy.pipeline._inputs import input_identity
 from aiapy.pipeline._product import Product
 from aiapy.pipeline._report import SHORT_EXPOSURE
 from aiapy.psf import deconvolve, desaturate
-from aiapy.utils.constants import LEVEL1
+from aiapy.utils.constants import LEVEL1, LEVEL15
 from aiapy.utils.exceptions import warn_user
 from aiapy.utils.exposure import NOMINAL_EXPOSURE, SHORT_FRACTION, is_short_exposure
 from aiapy.utils.io import read_map
 from aiapy.utils.maps import add_history, check_aia_map, check_level1, divide_map
 from aiapy.utils.pixelflags import pixel_flags
 
-__all__ = ["prep_map", "read_level1", "find_spikes_file", "identity_of", "load_kernels", "STEPS"]
+__all__ = ["prep_map", "read_level1", "is_level15", "find_spikes_file", "identity_of", "load_kernels", "STEPS",
+           "LEVEL1_STEPS"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ STEPS = {
     "degradation": _degradation,
     "exposure": _exposure,
 }
+#: The steps that act on the level-1 CCD grid: skipped (noted) for an input already at level 1.5.
+LEVEL1_STEPS = ("respike", "update_pointing", "desaturate", "deconvolve", "register")
 #: The steps that scale the image by a number (last in SolarSoft's order): the uncertainty, estimated on the
 #: counts before the first of them, goes through them too.
 _SCALING = ("degradation", "exposure")
@@ -160,15 +163,25 @@ def short_exposure_note(smap):
     return f"{SHORT_EXPOSURE}: EXPTIME {smap.exposure_time.to_value(u.s):.4g} s < {SHORT_FRACTION} x {nominal} s"
 
 
-def read_level1(path, timings=None):
-    """Read a level-1 AIA file (refused, naming the reason, if it is not one), timed in ``timings["read"]``."""
+def read_level1(path, timings=None, *, level15=False):
+    """
+    Read a level-1 AIA file (refused, naming the reason, if it is not one), timed in ``timings["read"]``;
+    ``level15``: a level-1.5 file is taken too (`prep_map` skips its level-1 steps).
+    """
     smap = _timed({} if timings is None else timings, "read", read_map, path)
     check_aia_map(smap, function="aiapy prep")
-    check_level1(smap, function="aiapy prep")
+    if not (level15 and is_level15(smap)):
+        check_level1(smap, function="aiapy prep")
     image_type = smap.meta.get("img_type")
     if image_type is not None and str(image_type).strip().upper() != "LIGHT":
         raise ValueError(f"IMG_TYPE = {image_type!r}: a calibration frame, not a science (LIGHT) image; not prepped.")
     return smap
+
+
+def is_level15(smap):
+    """Whether a map is at level 1.5 (LVL_NUM 1.5): registered already."""
+    level = smap.meta.get("lvl_num")
+    return level is not None and float(level) == LEVEL15
 
 
 def prep_map(smap, config, shared, *, spikes=None, notes=None):
@@ -178,7 +191,8 @@ def prep_map(smap, config, shared, *, spikes=None, notes=None):
     Parameters
     ----------
     smap : `~sunpy.map.sources.AIAMap`
-        A level-1 map (its data may be divided in place by the scalar steps: pass a map of the caller's own).
+        A level-1 map (its data may be divided in place by the scalar steps: pass a map of the caller's own);
+        or a level-1.5 one, whose `LEVEL1_STEPS` are skipped and noted ``"<step> skipped (input at level 1.5)"``.
     config : `PrepConfig`
     shared : `SharedData`
         The run's tables and PSFs (`build_shared`).
@@ -205,7 +219,11 @@ def prep_map(smap, config, shared, *, spikes=None, notes=None):
     frame = {"spikes": spikes}
     wanted = config.uncertainty.enabled
     errors = None
+    level15 = is_level15(smap)
     for step in config.active_steps:
+        if level15 and step in LEVEL1_STEPS:
+            notes["steps"].append(f"{step} skipped (input at level 1.5)")
+            continue
         if wanted and errors is None and step in _SCALING:
             errors = _timed(timings, "uncertainty", _uncertainty_map, smap, shared)
         smap, note = _timed(timings, step, STEPS[step], smap, config, shared, frame)

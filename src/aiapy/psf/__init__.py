@@ -1,10 +1,7 @@
 """The AIA point-spread function (Grigis et al. 2012), Richardson-Lucy deconvolution and desaturation."""
 
-import sys
-import types
-
-from aiapy.psf import _calculate
 from aiapy.psf._backends import BACKENDS, register_backend
+from aiapy.psf._cache import PSF_CACHE, PSFCache
 from aiapy.psf._calculate import DEFAULT_ORDERS, calculate_psf, clear_psf_cache, psf
 from aiapy.psf._deconvolve import ACCELERATIONS, BOUNDARIES, PRECISIONS, DeconvolveOptions, deconvolve
 from aiapy.psf._desaturate import DesaturateOptions, desaturate
@@ -27,20 +24,6 @@ __all__ = [
     "BOUNDARIES",
     "PRECISIONS",
     "DEFAULT_ORDERS",
-    "PSF_CACHE_BYTES",
+    "PSFCache",
+    "PSF_CACHE",
 ]
-
-
-class _Package(types.ModuleType):
-    """This package, with ``PSF_CACHE_BYTES`` a checked view of the one setting `calculate_psf` reads."""
-
-    @property
-    def PSF_CACHE_BYTES(self):  # noqa: N802 - a module constant's name
-        return _calculate.PSF_CACHE_BYTES
-
-    @PSF_CACHE_BYTES.setter
-    def PSF_CACHE_BYTES(self, value):  # noqa: N802
-        _calculate.PSF_CACHE_BYTES = _calculate.check_cache_bytes(value)
-
-
-sys.modules[__name__].__class__ = _Package

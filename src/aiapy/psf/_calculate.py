@@ -6,7 +6,6 @@ import logging
 import os
 import tempfile
 import time
-from collections import OrderedDict
 from numbers import Integral
 from pathlib import Path
 
@@ -15,26 +14,23 @@ import numpy as np
 
 from aiapy._version import __version__
 from aiapy.psf._backends import DEFAULT_BACKEND, check_backend, describe_backends, get_backend
+from aiapy.psf._cache import PSF_CACHE, PSFCache
 from aiapy.psf._mesh import filter_mesh_parameters
 from aiapy.psf._model import _FOCAL_PLANE_ANGLES, COMPONENTS, MeshModel, detector_psf, window_psf
 from aiapy.utils.constants import DETECTOR_SIZE
 from aiapy.utils.channels import EUV_CHANNELS, check_channel, validate_channel
 
-__all__ = ["calculate_psf", "psf", "clear_psf_cache", "DEFAULT_ORDERS", "PSF_CACHE_BYTES"]
+__all__ = ["calculate_psf", "psf", "clear_psf_cache", "DEFAULT_ORDERS"]
 
 log = logging.getLogger(__name__)
 
 #: Diffraction orders used unless ``diffraction_orders`` is given (as in SolarSoft).
 DEFAULT_ORDERS = np.arange(-100, 101)
-#: Most bytes of PSFs kept in memory (the least recently used are dropped): all seven full-frame PSFs. Set it
-#: as ``aiapy.psf.PSF_CACHE_BYTES`` (read at each call); 0 keeps nothing in memory.
-PSF_CACHE_BYTES = 7 * DETECTOR_SIZE**2 * 8
-_memory_cache = OrderedDict()
 
 
 def clear_psf_cache():
-    """Forget every PSF kept in memory by `calculate_psf` (files in a ``cache_dir`` are left alone)."""
-    _memory_cache.clear()
+    """Forget every PSF kept in `PSF_CACHE` (files in a ``cache_dir`` are left alone)."""
+    PSF_CACHE.clear()
 
 
 def _check_orders(diffraction_orders):
@@ -83,25 +79,6 @@ def _disk_path(cache_dir, key, parameters):
     return Path(cache_dir).expanduser() / f"aiapy-psf-{key[0]}-{digest}.npy"
 
 
-def check_cache_bytes(value):
-    """``value`` as a valid `PSF_CACHE_BYTES` (a non-negative integer), or a TypeError/ValueError naming it."""
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"PSF_CACHE_BYTES must be an integer number of bytes; got {value!r}.")
-    if value < 0:
-        raise ValueError(f"PSF_CACHE_BYTES must be 0 (no memory cache) or more; got {value}.")
-    return int(value)
-
-
-def _remember(key, array):
-    """Keep ``array`` (made read-only) in memory, dropping the least recently used beyond `PSF_CACHE_BYTES`."""
-    array.flags.writeable = False
-    _memory_cache[key] = array
-    limit = check_cache_bytes(PSF_CACHE_BYTES)
-    while _memory_cache and sum(a.nbytes for a in _memory_cache.values()) > limit:
-        _memory_cache.popitem(last=False)
-    return array
-
-
 @validate_channel("channel", valid_channels=EUV_CHANNELS)
 def calculate_psf(
     channel,
@@ -112,6 +89,7 @@ def calculate_psf(
     component="full",
     backend=DEFAULT_BACKEND,
     cache_dir=None,
+    cache=None,
 ):
     """
     The point-spread function of an AIA EUV channel (Grigis et al. 2012).
@@ -142,14 +120,15 @@ def calculate_psf(
     cache_dir : str or `~pathlib.Path`, optional
         Also keep the result in this folder, as ``.npy`` files named by a hash of every parameter, the
         mesh table and the aiapy version, and read it back from there in later sessions.
+    cache : `PSFCache`, optional
+        Where results are kept in memory: by default ``aiapy.psf.PSF_CACHE`` (up to its ``max_bytes``, by
+        default one full-detector PSF per channel); ``PSFCache(max_bytes=0)`` keeps nothing.
 
     Returns
     -------
     (rows, columns) `~numpy.ndarray` of float64, read-only
         The PSF (``component="full"``), summing to 1, peaked at ``[rows // 2, columns // 2]``. Results are
-        cached in memory (up to
-        ``aiapy.psf.PSF_CACHE_BYTES``, by default one full-detector PSF per channel; 0 disables the memory
-        cache), so the array is shared and read-only; use ``.copy()`` to modify it.
+        kept in ``cache``, so the array is shared and read-only; use ``.copy()`` to modify it.
 
     Raises
     ------
@@ -198,14 +177,16 @@ def calculate_psf(
     check_backend(backend)
     key = (round(channel.to_value(u.AA)), bool(use_preflightcore), orders, shape, backend, component)
     memory_key = (*key[:2], orders.tobytes(), *key[3:])
-    if memory_key in _memory_cache:
-        _memory_cache.move_to_end(memory_key)
-        return _memory_cache[memory_key]
+    cache = PSF_CACHE if cache is None else cache
+    if not isinstance(cache, PSFCache):
+        raise TypeError(f"cache must be None or an aiapy.psf.PSFCache; got {type(cache).__name__}.")
+    if (cached := cache.get(memory_key)) is not None:
+        return cached
     entrance, focal, parameters = _mesh_models(channel, use_preflightcore, orders)
     path = None if cache_dir is None else _disk_path(cache_dir, key, parameters)
     if path is not None and path.is_file():
         log.debug("Reading the %s PSF from %s", channel, path)
-        return _remember(memory_key, np.load(path))
+        return cache.put(memory_key, np.load(path))
     start = time.perf_counter()
     if shape == (DETECTOR_SIZE, DETECTOR_SIZE):
         result = detector_psf(entrance, focal, get_backend(backend), component)
@@ -217,7 +198,7 @@ def calculate_psf(
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as handle:
             np.save(handle, result)
         os.replace(handle.name, path)
-    return _remember(memory_key, result)
+    return cache.put(memory_key, result)
 
 
 calculate_psf.__doc__ = calculate_psf.__doc__.replace("<backends>", describe_backends())

@@ -13,7 +13,7 @@ from scipy import ndimage
 from sunpy.map import GenericMap, MapSequence
 
 from aiapy.calibrate.saturation import input_flags
-from aiapy.psf._backends import BACKENDS, DEFAULT_BACKEND, check_backend, describe_backends, get_backend
+from aiapy.psf._backends import DEFAULT_BACKEND, check_backend, describe_backends, get_backend
 from aiapy.psf._calculate import calculate_psf
 from aiapy.utils.channels import EUV_CHANNELS, check_channel
 from aiapy.utils.constants import DETECTOR_SIZE, LEVEL1, PLATE_SCALE
@@ -166,9 +166,9 @@ class DeconvolveOptions(Options):
     precision: str = option(
         "float32", help="precision of the FFTs and iterations (float32: within 1e-4 of float64)", choices=PRECISIONS
     )
-    backend: str = option(
-        DEFAULT_BACKEND, help=f"FFT backend, one of the registered ones: {describe_backends()}", choices=tuple(BACKENDS)
-    )
+    # no fixed choices: the registry is read when the options are checked, so a backend registered after this
+    # module was imported (aiapy.psf.register_backend) is taken, by the command line too
+    backend: str = option(DEFAULT_BACKEND, help="FFT backend, one of the registered ones (aiapy.psf.BACKENDS)")
     clip_negative: bool = option(
         True, help="set negative pixels to 0 first (False: warn if there are any)", cli=False
     )
@@ -263,7 +263,7 @@ def _prepare_data(smap, clip_negative, dtype):
     if blank is not None and data.dtype.kind in "iu":
         bad |= data == blank
     flags[bad] |= np.uint8(PixelFlag.MISSING)
-    missing = (flags & PixelFlag.MISSING) != 0
+    missing = (flags & np.uint8(PixelFlag.MISSING)) != 0
     work = data.astype(dtype)
     if missing.all():
         raise ValueError("deconvolve: every pixel of the map is NaN, infinite or masked.")
@@ -412,7 +412,7 @@ def deconvolve(
     psf, psf_words = _prepare_psf(psf, smap)
     dtype = np.dtype(options.precision)
     data, flags = _prepare_data(smap, options.clip_negative, dtype)
-    missing = (flags & PixelFlag.MISSING) != 0
+    missing = (flags & np.uint8(PixelFlag.MISSING)) != 0
     shape = data.shape
     boundary = options.boundary
     if boundary is None:
@@ -441,7 +441,7 @@ def deconvolve(
         f"{options.iterations} iterations, PSF {psf_words}, boundary={boundary}, precision={options.precision}, "
         f"backend={options.backend}, clip_negative={options.clip_negative}",
     )
-    saturated = int(np.count_nonzero(flags & GUARDED))
+    saturated = int(np.count_nonzero(flags & np.uint8(GUARDED)))
     if saturated:
         add_history(meta, f"deconvolve: {saturated} saturated/bloomed pixels flagged (values are lower limits)")
     return smap._new_instance(

@@ -155,7 +155,7 @@ def flag_counts(flags):
     pixels of this grid: a cutout's, or the level-1.5 grid after `~aiapy.calibrate.register`.
     """
     flags = np.asarray(flags)
-    return {key: int(np.count_nonzero(flags & bit)) for key, (bit, _) in FLAG_COUNT_KEYS.items()}
+    return {key: int(np.count_nonzero(flags & np.uint8(bit))) for key, (bit, _) in FLAG_COUNT_KEYS.items()}
 
 
 #: Neighbours along axis 0 (the CCD column) only.
