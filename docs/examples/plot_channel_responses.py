@@ -19,7 +19,7 @@ from aiapy.response import Channel, temperature_response
 from aiapy.response.plot import plot_wavelength_responses
 
 # %%
-# The 335 Å channel, as in the aiapy blog post.
+# The 335 Å channel first: its peak effective area and its geometrical collecting area.
 c = Channel(335 * u.AA)
 peak = c.effective_area.argmax()
 print(f"peak effective area {c.effective_area[peak]:.3f} at {c.wavelength[peak]:.1f}")
@@ -59,6 +59,7 @@ for channel in (94, 131, 171, 193, 211, 304, 335) * u.AA:
     k = temperature_response(channel)
     ax.plot(k.temperature, k.response, label=f"{channel.value:.0f} Å")
 ax.set(xscale="log", yscale="log", ylim=(1e-28, 1e-23), xlim=(1e4, 1e8), xlabel="temperature [K]",
-       ylabel=f"$K(T)$ [{k.response.unit.to_string('latex_inline')}]", title="AIA EUV temperature responses")
+       ylabel=f"$K(T)$ [{k.response.unit.to_string('latex_inline')}]",
+       title="AIA EUV temperature responses")
 ax.legend(ncol=2, frameon=False)
 plt.show()

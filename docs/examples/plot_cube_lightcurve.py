@@ -62,8 +62,9 @@ nd = cube.ndcube(131)
 print(nd.shape, nd.wcs.world_axis_physical_types)
 fig = plt.figure(figsize=(6.5, 5), layout="constrained")
 ax = fig.add_subplot(projection=frame)
+observed = frame.meta["t_obs"][:19].replace("T", " ")
 image = frame.plot(axes=ax, vmin=0, vmax=np.nanpercentile(frame.data, 99.5),
-                   title=f"AIA 131 Å {frame.meta['t_obs'][:19].replace('T', ' ')}, level 1.5 (from the cube)")
+                   title=f"AIA 131 Å {observed} UTC, level 1.5 (from the cube)")
 fig.colorbar(image, ax=ax, label=f"intensity [{frame.unit.to_string()}]")
 
 plt.show()

@@ -36,7 +36,8 @@ ax.plot(dates, degradation(335 * u.AA, times, correction_table=table, calibratio
         color="k", ls="--", label="335 Å, V8")
 ax.axvspan(last_epoch, dates[-1], color="0.9", zorder=0)
 ax.text(last_epoch, 0.62, "  V10 held constant\n  after its last epoch", fontsize=8, va="center")
-ax.set(ylabel="degradation factor", xlabel="time", ylim=(0, 1.3), title="AIA EUV degradation (calibration V10)")
+ax.set(ylabel="degradation factor", xlabel="time", ylim=(0, 1.3),
+       title="AIA EUV degradation (calibration V10)")
 ax.legend(ncol=2, frameon=False)
 plt.show()
 

@@ -46,9 +46,11 @@ print(f"core {core.sum():.3f} + diffraction {diffraction.sum():.3f} of the light
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for ax, part, title in ((axes[0], core, "core"), (axes[1], diffraction, "diffraction")):
     norm = LogNorm(vmin=1e-8, vmax=0.5)
-    image = ax.imshow(part, origin="lower", cmap="magma", norm=norm, extent=[-100, 100, -100, 100])
-    ax.set(xlabel="x offset [pix]", ylabel="y offset [pix]", title=f"171 Å PSF: {title}")
-    fig.colorbar(image, ax=ax, label="fraction of the light per pixel")
+    # Values below 1e-8 (zero between the arms) are drawn at the bottom of the scale.
+    image = ax.imshow(np.clip(part, 1e-8, None), origin="lower", cmap="magma", norm=norm,
+                      extent=[-100, 100, -100, 100])
+    ax.set(xlabel="x offset [pix]", ylabel="y offset [pix]", title=f"AIA 171 Å PSF: {title}")
+    fig.colorbar(image, ax=ax, label="fraction of the light per pixel", extend="min")
 fig.tight_layout()
 
 # %%
@@ -73,7 +75,8 @@ rows, cols = np.nonzero(flagged)
 middle = int(np.median(rows)), int(np.median(cols))
 box = np.s_[middle[0] - 100 : middle[0] + 100, middle[1] - 100 : middle[1] + 100]
 norm = LogNorm(vmin=100, vmax=flare.truth.max())
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
+fig.suptitle("Synthetic flare (AIA 171 Å PSF and noise, 20 times the full well), one colour scale")
 for ax, image, title in (
     (axes[0], flare.smap.data, "observed (saturated, bloomed)"),
     (axes[1], result.data, "desaturated"),
@@ -81,7 +84,7 @@ for ax, image, title in (
 ):
     shown = ax.imshow(np.clip(image[box], 1, None), origin="lower", cmap="sdoaia171", norm=norm)
     ax.set(title=title, xlabel="column [pix]", ylabel="row [pix]")
-    fig.colorbar(shown, ax=ax, label="DN")
+    fig.colorbar(shown, ax=ax, label="intensity [DN]")
 fig.tight_layout()
 
 # %%
@@ -92,7 +95,7 @@ fig, ax = plt.subplots(figsize=(7, 4))
 ax.semilogy(span, flare.truth[span, col], "k-", label="truth")
 ax.semilogy(span, flare.smap.data[span, col], "C0--", label="observed")
 ax.semilogy(span, result.data[span, col], "C1:", lw=2, label="desaturated")
-ax.set(xlabel="row [pix]", ylabel="DN", title=f"column {col}")
+ax.set(xlabel="row [pix]", ylabel="intensity [DN]", title=f"Synthetic flare (AIA 171 Å), column {col}")
 ax.legend()
 
 # %%
@@ -106,10 +109,11 @@ except ValueError as error:
     print(error)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 shown = axes[0].imshow(np.clip(real.data, 1, None), origin="lower", cmap="sdoaia171", norm=LogNorm())
-fig.colorbar(shown, ax=axes[0], label="DN")
-axes[0].set(title="2011-02-15 01:54 UT, 171 Å (level 1)", xlabel="column [pix]", ylabel="row [pix]")
+fig.colorbar(shown, ax=axes[0], label="intensity [DN]")
+axes[0].set(title=f"AIA 171 Å {real.date.strftime('%Y-%m-%d %H:%M:%S')} UTC (level 1)",
+            xlabel="column [pix]", ylabel="row [pix]")
 axes[1].imshow(real_mask, origin="lower", cmap="gray")
-axes[1].set(title=f"saturated or bloomed: {int(real_mask.sum())} px", xlabel="column [pix]", ylabel="row [pix]")
+axes[1].set(title=f"white: saturated or bloomed ({int(real_mask.sum())} px)", xlabel="column [pix]", ylabel="row [pix]")
 fig.tight_layout()
 
 plt.show()

@@ -20,7 +20,7 @@ from aiapy.data import sample
 from aiapy.utils import PixelFlag, is_short_exposure
 
 level1 = sample.load_map("flare_2011-02-15T01-50-11_131")
-title = f"{level1.wavelength.to_value(u.AA):.0f} Å {level1.date.isot[:19]}"
+title = f"AIA {level1.wavelength.to_value(u.AA):.0f} Å {level1.date.strftime('%Y-%m-%d %H:%M:%S')} UTC"
 print(title, f"EXPTIME {level1.exposure_time:.3f}, NSATPIX {level1.meta['nsatpix']} in the full frame")
 print("shortened by the automatic exposure control:", is_short_exposure(level1))
 
@@ -51,11 +51,12 @@ print(f"{changed.sum()} output pixels changed, all next to flagged pixels; lowes
 # The three images on one (logarithmic) colour scale, the mask outlined in red. The near-black pixels
 # along the lower edge of the core in the middle panel are the spline's ringing.
 norm = LogNorm(vmin=50, vmax=16383)
-fig = plt.figure(figsize=(13, 4.6))
+fig = plt.figure(figsize=(13, 5))
+fig.suptitle(f"{title}, cutout of the flare core (mask outlined in red)")
 panels = [
-    (level1, with_bloom, f"level 1, {title}"),
-    (old, (old.mask if old.mask is not None else flags) != 0, "register, guard_saturation=False"),
-    (new, flags != 0, "register (default)"),
+    (level1, with_bloom, "level 1"),
+    (old, (old.mask if old.mask is not None else flags) != 0, "level 1.5, guard_saturation=False"),
+    (new, flags != 0, "level 1.5, default (guarded)"),
 ]
 for index, (smap, mask, label) in enumerate(panels, start=1):
     ax = fig.add_subplot(1, 3, index, projection=smap)
@@ -63,7 +64,7 @@ for index, (smap, mask, label) in enumerate(panels, start=1):
     ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.7)
     if index > 1:
         ax.coords[1].set_axislabel(" ")
-fig.colorbar(image, ax=fig.axes, label="DN", shrink=0.85)
+fig.colorbar(image, ax=fig.axes, label=f"AIA {level1.wavelength.to_value(u.AA):.0f} Å intensity [DN]", shrink=0.85)
 
 # %%
 # A cut along the output row with the most changed pixels shows the ringing and the guard.
@@ -72,7 +73,7 @@ fig, ax = plt.subplots(figsize=(8, 3.8))
 ax.plot(old.data[row], label="guard_saturation=False", color="tab:red")
 ax.plot(new.data[row], label="default (guarded)", color="black")
 ax.plot(register(level1, method="linear").data[row], label="linear", color="tab:blue", linestyle=":")
-ax.set(xlabel="output column", ylabel="DN", yscale="log", ylim=(30, 20000),
+ax.set(xlabel="output column [pixel]", ylabel="intensity [DN]", yscale="log", ylim=(30, 20000),
        title=f"{title}, row {row} of the level-1.5 cutout")
 ax.legend(frameon=False)
 

@@ -24,7 +24,8 @@ counts = m_171.quantity / u.pix
 nominal = estimate_error(counts, m_171.wavelength)
 chianti = estimate_error(counts, m_171.wavelength, include_chianti=True)
 eve = estimate_error(counts, m_171.wavelength, include_eve=True)
-print(f"median counts {np.nanmedian(counts.value):.1f} {counts.unit}, median uncertainty {np.nanmedian(nominal.value):.2f} {nominal.unit}")
+print(f"median counts {np.nanmedian(counts.value):.1f} {counts.unit}, "
+      f"median uncertainty {np.nanmedian(nominal.value):.2f} {nominal.unit}")
 
 # %%
 # The relative uncertainty falls as the square root of the counts where shot noise dominates; the
@@ -37,8 +38,8 @@ order = np.argsort(counts.value, axis=None)[::50]
 x = counts.value.ravel()[order]
 for errors, label in ((nominal, "nominal"), (eve, "+ EVE calibration"), (chianti, "+ CHIANTI")):
     ax2.plot(x, errors.value.ravel()[order] / x, ".", ms=1, label=label)
-ax2.set(xscale="log", yscale="log", xlabel=f"counts [{counts.unit.to_string('latex_inline')}]", ylabel="relative uncertainty",
-        title="uncertainty per pixel")
+ax2.set(xscale="log", yscale="log", xlabel=f"counts [{counts.unit.to_string('latex_inline')}]",
+        ylabel="relative uncertainty", title="uncertainty per pixel")
 ax2.legend(markerscale=10, frameon=False)
 fig.suptitle(f"AIA 171 Å {m_171.date.iso[:19]}, level 1.5 (real cutout): estimate_error")
 
