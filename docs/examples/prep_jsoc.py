@@ -26,6 +26,8 @@ import matplotlib.pyplot as plt
 
 from aiapy.pipeline import prep_jsoc, read_output
 
+# sphinx_gallery_thumbnail_path = "images/prep_jsoc_loopback.png"
+
 # %%
 # The first 20 minutes of the 2011-02-15 X2.2 flare in three channels, one frame every 4 minutes. Records
 # with ``QUALITY`` != 0 are skipped (and listed in the report); ``email`` must be registered at the JSOC.
