@@ -57,12 +57,12 @@ m_lev15 = register(m_updated)
 # Sun's centre to pixel 2048.5.
 def keywords(smap):
     meta = smap.meta
-    return (f"CRPIX = ({meta['crpix1']:.2f}, {meta['crpix2']:.2f})  CDELT = ({meta['cdelt1']:.5f}, "
-            f"{meta['cdelt2']:.5f}) arcsec  CROTA2 = {meta.get('crota2', 0.0):.4f} deg  level {meta['lvl_num']}")
+    return (f"CRPIX ({meta['crpix1']:.2f}, {meta['crpix2']:.2f})  CDELT ({meta['cdelt1']:.5f}, "
+            f"{meta['cdelt2']:.5f})″  CROTA2 {meta.get('crota2', 0.0):.4f}°  LVL_NUM {meta['lvl_num']}")
 
 
-for label, smap in (("level 1        ", m_171), ("update_pointing", m_updated), ("register       ", m_lev15)):
-    print(label, keywords(smap))
+for label, smap in (("level 1", m_171), ("update_pointing", m_updated), ("register", m_lev15)):
+    print(f"{label:<15}", keywords(smap))
 
 # %%
 # The two images on one colour scale (square-root stretch), with the solar limb and a heliographic grid
@@ -72,7 +72,7 @@ norm = ImageNormalize(vmin=0, vmax=m_lev15.data.max(), stretch=SqrtStretch())
 fig = plt.figure(figsize=(12, 5.6), layout="constrained")
 for index, (smap, level) in enumerate(((m_171, "level 1"), (m_lev15, "level 1.5"))):
     ax = fig.add_subplot(1, 2, index + 1, projection=smap)
-    image = smap.plot(axes=ax, norm=norm, title=f"AIA 171 Å {smap.date.iso[:19]}, {level}")
+    image = smap.plot(axes=ax, norm=norm, title=f"AIA 171 Å {smap.date.iso[:19]} UTC, {level}")
     smap.draw_limb(axes=ax, color="w", lw=0.6)
     smap.draw_grid(axes=ax, color="w", lw=0.3, grid_spacing=15 * u.deg)
     if index:
