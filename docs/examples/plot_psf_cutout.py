@@ -32,7 +32,8 @@ fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
 image = ax.imshow(core, origin="lower", cmap="magma", norm=LogNorm(vmin=1e-9, vmax=core.max()),
                   extent=[-80, 80, -80, 80])
 fig.colorbar(image, ax=ax, label="fraction of the light per pixel (log scale)")
-ax.set(xlabel="x offset [pixel]", ylabel="y offset [pixel]", title=f"AIA 171 Å PSF, central 160 pixels (sum {psf.sum():.4f})")
+ax.set(xlabel="x offset [pixel]", ylabel="y offset [pixel]",
+       title=f"AIA 171 Å PSF, central 160 pixels (sum {psf.sum():.4f})")
 plt.show()
 
 # %%
@@ -63,7 +64,8 @@ columns = np.arange(cols.start, cols.stop)
 axes[2].plot(columns, data[row, cols], label="level 1")
 axes[2].plot(columns, plain.data[row, cols], label="plain, 25 iterations")
 axes[2].plot(columns, fast.data[row, cols], ls=":", label="Biggs-Andrews, 15")
-axes[2].set(xlabel=f"x [pixel] along row {row}", ylabel=f"intensity [{unit}]", title="profile along the dashed line")
+axes[2].set(xlabel=f"x [pixel] along row {row}", ylabel=f"intensity [{unit}]",
+            title="profile along the dashed line")
 axes[2].legend(frameon=False)
-fig.suptitle(f"AIA 171 Å {cutout.date.iso[:19]}: the brightest compact feature of the cutout")
+fig.suptitle(f"AIA 171 Å {cutout.date.iso[:19]} UTC: the brightest compact feature of the cutout")
 plt.show()
