@@ -56,7 +56,7 @@ fig = plt.figure(figsize=(12, 5), layout="constrained")
 for index, (smap, label) in enumerate(((cutout, "level 1"), (lev15, "level 1.5, degradation, exposure"))):
     ax = fig.add_subplot(1, 2, index + 1, projection=smap)
     image = smap.plot(axes=ax, clip_interval=(1, 99.9) * u.percent,
-                      title=f"AIA 171 Å {smap.date.iso[:19]}\n{label}")
+                      title=f"AIA 171 Å {smap.date.iso[:19]} UTC\n{label}")
     fig.colorbar(image, ax=ax, label=f"intensity [{smap.unit.to_string()}]", shrink=0.8)
     if index:
         ax.coords[1].set_axislabel(" ")
@@ -68,7 +68,8 @@ plt.show()
 # per cent of the maximum) are not cut off.
 difference = (spline.data - ssw.data) / np.nanmax(ssw.data)
 largest = np.nanmax(np.abs(difference))
-print(f"largest difference {largest:.2e} of the maximum, 99.9th percentile {np.nanpercentile(np.abs(difference), 99.9):.2e}")
+print(f"largest difference {largest:.2e} of the maximum, "
+      f"99.9th percentile {np.nanpercentile(np.abs(difference), 99.9):.2e}")
 fig, ax = plt.subplots(figsize=(7, 5.6), layout="constrained")
 image = ax.imshow(difference, origin="lower", cmap="RdBu_r",
                   norm=SymLogNorm(linthresh=1e-4, vmin=-largest, vmax=largest))
