@@ -64,7 +64,8 @@ for index, (smap, mask, label) in enumerate(panels, start=1):
     ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.7)
     if index > 1:
         ax.coords[1].set_axislabel(" ")
-fig.colorbar(image, ax=fig.axes, label=f"AIA {level1.wavelength.to_value(u.AA):.0f} Å intensity [DN]", shrink=0.85)
+fig.colorbar(image, ax=fig.axes, shrink=0.85,
+             label=f"AIA {level1.wavelength.to_value(u.AA):.0f} Å intensity [DN]")
 
 # %%
 # A cut along the output row with the most changed pixels shows the ringing and the guard.
