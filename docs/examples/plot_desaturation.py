@@ -113,7 +113,8 @@ fig.colorbar(shown, ax=axes[0], label="intensity [DN]")
 axes[0].set(title=f"AIA 171 Å {real.date.strftime('%Y-%m-%d %H:%M:%S')} UTC (level 1)",
             xlabel="column [pix]", ylabel="row [pix]")
 axes[1].imshow(real_mask, origin="lower", cmap="gray")
-axes[1].set(title=f"white: saturated or bloomed ({int(real_mask.sum())} px)", xlabel="column [pix]", ylabel="row [pix]")
+axes[1].set(title=f"white: saturated or bloomed ({int(real_mask.sum())} px)",
+            xlabel="column [pix]", ylabel="row [pix]")
 fig.tight_layout()
 
 plt.show()
