@@ -36,6 +36,7 @@ _spec = importlib.util.spec_from_file_location(
 synthetic_flares = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(synthetic_flares)
 FLARES, make_flare = synthetic_flares.FLARES, synthetic_flares.make_flare
+# sphinx_gallery_thumbnail_number = 2
 
 # %%
 # The PSF split into its undiffracted core and its diffraction (``component=``). Only the diffraction
