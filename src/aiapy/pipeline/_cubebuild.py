@@ -48,7 +48,7 @@ def build_cube(
     ----------
     inputs : str, path-like, or iterable of them
         Files, directories or glob patterns of level-1 FITS files (or level-1.5 ones: their level-1 steps,
-        respike, update_pointing, deconvolve and register, are skipped and noted).
+        respike, update_pointing, desaturate, deconvolve and register, are skipped and noted).
     store : str or path-like
         A local folder or an fsspec URL (``s3://bucket/cube.zarr``; the endpoint and credentials from the usual
         AWS settings, ``AWS_ENDPOINT_URL``...), created if needed; an existing cube is appended to.
