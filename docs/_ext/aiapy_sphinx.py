@@ -210,7 +210,7 @@ class ArgparseDirective(SphinxDirective):
         formatter = argparse.HelpFormatter(parser.prog, width=88, max_help_position=30)
         formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)  # noqa: SLF001
         usage = formatter.format_help().strip()
-        found = [nodes.literal_block(usage, usage, language="text")]
+        found = [nodes.literal_block(usage, usage, language="text", classes=["cli-usage"])]
         if description:
             found.append(nodes.paragraph(text=description))
         for group in parser._action_groups:  # noqa: SLF001
