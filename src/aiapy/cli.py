@@ -81,11 +81,7 @@ def _add_prep(subparsers, common):
         "--accelerate", dest="acceleration", action="store_const", const="biggs-andrews", default=argparse.SUPPRESS,
         help="the same as --acceleration biggs-andrews",
     )  # fmt: skip
-    _add_archive(parser)
-    _add_where(parser)
-    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
-    parser.set_defaults(func=_prep)
+    _add_run(parser, _prep)
 
 
 def _add_step_options(parser):
@@ -111,6 +107,15 @@ def _add_step_options(parser):
         short = keyword_name(qualified)
         _add_option(groups[group], short, field, hint, aliases=(qualified,) if short != qualified else ())
     return groups
+
+
+def _add_run(parser, func):
+    """What every batch command shares: the archive and executor flags, the report, progress; its function."""
+    _add_archive(parser)
+    _add_where(parser)
+    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
+    parser.set_defaults(func=func)
 
 
 def _add_where(parser):
@@ -146,11 +151,7 @@ def _add_cube(subparsers, common):
     layout.add_argument("--downsample", choices=("mean", "sum"), default="mean", help="how (default: %(default)s)")
     layout.add_argument("--fixed-radius", type=float, metavar="ARCSEC", help="rescale to this solar radius (976)")
     _add_step_options(parser)
-    _add_archive(parser)
-    _add_where(parser)
-    parser.add_argument("--report", metavar="FILE", help="also write the run report as JSON")
-    parser.add_argument("--no-progress", action="store_true", help="log a line per file instead of a progress bar")
-    parser.set_defaults(func=_cube)
+    _add_run(parser, _cube)
 
 
 def _cube(args):

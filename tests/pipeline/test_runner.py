@@ -3,6 +3,7 @@ of one's own, and no pipeline module leaning on another's private names."""
 
 import ast
 import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,24 @@ def test_no_pipeline_module_imports_a_private_name():
     # the package imports its submodules (to list their names), never a private name from one
     found = {m.name: _private_imports(m) for m in modules}
     assert {name: names for name, names in found.items() if names} == {"__init__.py": [("aiapy.pipeline", "_config")]}
+
+
+class _Barrier(_Memory):
+    """A sink whose resume check of each item waits until another item's check has started too."""
+
+    def __init__(self):
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=30)
+
+    def is_complete(self, item, config):
+        self.barrier.wait()  # BrokenBarrierError if the checks ran one after the other
+        return super().is_complete(item, config)
+
+
+def test_existing_outputs_are_checked_in_parallel(flare_inputs):
+    """The resume checks (a checksum pass over each existing output) ran one file after the other in the client
+    before any work: a rerun over a day of outputs on a cluster waited for them serially."""
+    sink = _Barrier()
+    sink.products = {str(path): None for path in flare_inputs}
+    report = run(FileList(flare_inputs), sink, PrepConfig(steps=STEPS), executor=Executor(), progress=False)
+    assert report.counts["skipped"] == len(flare_inputs) == 4

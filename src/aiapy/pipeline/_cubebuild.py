@@ -105,13 +105,14 @@ def build_cube(
     Examples
     --------
     >>> import tempfile
+    >>> from aiapy.pipeline import build_cube, open_cube
     >>> from aiapy.data import sample
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     report = build_cube(sample.FLARE_FILES[:6], f"{folder}/flare.zarr")
     ...     cube = open_cube(f"{folder}/flare.zarr")
     ...     shape = cube.xarray(171).data.shape
     >>> report.counts["done"], cube.channels, shape
-    (6, [94, 131, 171, 193, 211, 335], (1, 66, 66))
+    (6, [94, 131, 171, 193, 211, 335], (1, 67, 67))
     """
     config = make_config(config, **options)
     executor = Executor(workers, scheduler, client, memory_limit)

@@ -6,6 +6,7 @@ one resume rule (the sink's `~aiapy.pipeline._product.Sink.is_complete`) and one
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import logging
 import os
@@ -13,6 +14,7 @@ import sys
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -311,6 +313,28 @@ def _run_dask(work, feed, collector, client):
         client.cancel(list(futures))
 
 
+#: Threads that check existing outputs before a run (`_resume_states`): the checks mostly read files, so more
+#: threads than cores (the standard library's default for I/O).
+RESUME_CHECK_THREADS = min(32, (os.cpu_count() or 1) + 4)
+
+
+def _resume_state(sink, config, item):
+    complete = sink.is_complete(item, config)
+    return complete, None if complete else sink.stale_reason(item, config)
+
+
+def _resume_states(sink, items, config):
+    """
+    ``(complete, reason redone)`` of each item's existing output, by the sink's resume rule, in a pool of
+    `RESUME_CHECK_THREADS` threads: a rerun over a day of outputs verifies each file's checksums (reads and
+    numpy sums that release the interpreter lock), which one thread would do one file after the other.
+    """
+    if config.output.overwrite:
+        return [(False, None)] * len(items)
+    with ThreadPoolExecutor(max_workers=RESUME_CHECK_THREADS) as pool:
+        return list(pool.map(functools.partial(_resume_state, sink, config), items))
+
+
 def _interrupted(item, sink, config, since):
     """After Ctrl-C: the result of an item not reported, done if this run wrote its complete output."""
     try:
@@ -364,13 +388,11 @@ def run(source, sink, config, *, executor, progress=None, settings=None):
         shared = build_shared(config, [item.facts for item in items if item.name not in failed])
         pointing = {} if shared.pointing_id is None else {"AIAPYPNT": shared.pointing_id}
         items = [dataclasses.replace(item, identity=item.identity | pointing) for item in items]
-        for item in items:
-            if item.name in failed:
-                continue
-            if not config.output.overwrite and sink.is_complete(item, config):
+        candidates = [item for item in items if item.name not in failed]
+        for item, (complete, reason) in zip(candidates, _resume_states(sink, candidates, config), strict=True):
+            if complete:
                 collector.add(FileResult(item.name, str(sink.target(item)), "skipped"))
                 continue
-            reason = None if config.output.overwrite else sink.stale_reason(item, config)
             if reason is not None:
                 collector.redone[item.name] = reason
             todo.append(item)
