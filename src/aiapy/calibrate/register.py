@@ -71,7 +71,9 @@ class RegisterOptions(Options):
     clip: bool | None = option(None, help="clip the output to the input's range (default: the method's)")
     workers: int | None = option(None, help="threads of the prefilter and resampling (default: all cores)")
     guard_saturation: bool = option(
-        True, help="keep outputs next to saturated or bloomed pixels within the range of their taps (False: as before)"
+        True,
+        help="keep outputs next to saturated or bloomed pixels within the range of their taps (off: the unguarded "
+        "kernel, as SolarSoft and sunpy)",
     )
 
     def _validate(self):

@@ -153,14 +153,14 @@ class DeconvolveOptions(Options):
     iterations: int = option(25, help="Richardson-Lucy iterations (SolarSoft users use 8-30); 0 returns the input")
     acceleration: str | None = option(
         None,
-        help="None: the plain iteration, as SolarSoft; biggs-andrews: vector extrapolation (Biggs & Andrews 1997), "
-        "the residual of 25 plain iterations in ~15",
+        help="biggs-andrews: vector extrapolation (Biggs & Andrews 1997), the residual of 25 plain iterations in "
+        "~15 (default: the plain iteration, as SolarSoft)",
         choices=ACCELERATIONS,
     )
     boundary: str | None = option(
         None,
-        help="periodic: circular convolutions (full frames); symmetric: mirrored padding (cutouts); "
-        "None: periodic for a 4096 x 4096 frame, symmetric otherwise",
+        help="periodic: circular convolutions (full frames); symmetric: mirrored padding (cutouts) "
+        "(default: periodic for a 4096 x 4096 frame, symmetric otherwise)",
         choices=(None, *BOUNDARIES),
     )
     precision: str = option(
