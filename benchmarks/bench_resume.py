@@ -19,7 +19,7 @@ import sunpy.map
 from aiapy.data.sample import full_frame_171
 from aiapy.pipeline import FitsFolder, Item, PrepConfig
 from aiapy.pipeline._product import Product
-from aiapy.pipeline._runner import RESUME_CHECK_THREADS, _resume_state, _resume_states
+from aiapy.pipeline._runner import RESUME_CHECK_THREADS, _resume_states
 
 RUNS, FILES = 3, 8
 
@@ -48,7 +48,7 @@ def main():
             path.write_bytes(b"")
             items.append(Item(str(path), path, {}))
             sink.write(items[-1], product, config)
-        serial = wall_median(lambda: [_resume_state(sink, config, item) for item in items])
+        serial = wall_median(lambda: [sink.resume_state(item, config) for item in items])
         pooled = wall_median(lambda: _resume_states(sink, items, config))
     print(f"resume check of {FILES} float32 4096^2 outputs: one after the other {serial:.3f} s "
           f"({serial / FILES * 1e3:.0f} ms per file), {RESUME_CHECK_THREADS} threads {pooled:.3f} s: "

@@ -372,7 +372,10 @@ class ZarrCube(Sink):
 
     def stale_reason(self, item, config):
         """Why the stored frame of ``item`` is redone: None when it is complete, or there is none."""
-        record = self._record(item)
+        return self._stale(self._record(item), item, config)
+
+    @staticmethod
+    def _stale(record, item, config):
         if record is None:
             return None
         if record["config_id"] != config.config_id:
@@ -382,7 +385,12 @@ class ZarrCube(Sink):
         return None
 
     def is_complete(self, item, config):
-        return self._record(item) is not None and self.stale_reason(item, config) is None
+        return self.resume_state(item, config)[0]
+
+    def resume_state(self, item, config):  # one read of the frame's record (a round trip on S3) for both answers
+        record = self._record(item)
+        reason = self._stale(record, item, config)
+        return record is not None and reason is None, reason
 
     def written_since(self, item, since):
         record = self._record(item)

@@ -258,8 +258,11 @@ class FitsFolder(Sink):
         return self._check(item, config)[0]
 
     def stale_reason(self, item, config):
+        return self.resume_state(item, config)[1]
+
+    def resume_state(self, item, config):  # one checksum pass over the output for both answers
         valid, reason = self._check(item, config)
-        return None if valid or reason == "missing" else reason
+        return valid, None if valid or reason == "missing" else reason
 
     def written_since(self, item, since):
         try:

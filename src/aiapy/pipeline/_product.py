@@ -150,6 +150,12 @@ class Sink(abc.ABC):
         """Why an existing output of ``item`` that is not complete is redone (None: there is none)."""
         return None
 
+    def resume_state(self, item, config):
+        """``(is_complete, stale_reason)`` of ``item`` together, as the runner asks before a run; a sink whose two
+        answers come from one read of its output overrides this to read it once."""
+        complete = self.is_complete(item, config)
+        return complete, None if complete else self.stale_reason(item, config)
+
     def written_since(self, item, since):
         """Whether ``item``'s output was written at or after ``since`` (`time.time`): after Ctrl-C, a complete
         output this run wrote is counted done."""

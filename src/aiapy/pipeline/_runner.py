@@ -6,7 +6,6 @@ one resume rule (the sink's `~aiapy.pipeline._product.Sink.is_complete`) and one
 
 import contextlib
 import dataclasses
-import functools
 import importlib
 import logging
 import os
@@ -318,11 +317,6 @@ def _run_dask(work, feed, collector, client):
 RESUME_CHECK_THREADS = min(32, (os.cpu_count() or 1) + 4)
 
 
-def _resume_state(sink, config, item):
-    complete = sink.is_complete(item, config)
-    return complete, None if complete else sink.stale_reason(item, config)
-
-
 def _resume_states(sink, items, config):
     """
     ``(complete, reason redone)`` of each item's existing output, by the sink's resume rule, in a pool of
@@ -332,7 +326,7 @@ def _resume_states(sink, items, config):
     if config.output.overwrite:
         return [(False, None)] * len(items)
     with ThreadPoolExecutor(max_workers=RESUME_CHECK_THREADS) as pool:
-        return list(pool.map(functools.partial(_resume_state, sink, config), items))
+        return list(pool.map(lambda item: sink.resume_state(item, config), items))
 
 
 def _interrupted(item, sink, config, since):
